@@ -1,0 +1,46 @@
+"""The app factory: configuration, then one init per subsystem, in one readable list."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from chorus import config as chorus_config
+
+
+def create_app(environ: dict[str, str] | None = None) -> Flask:
+    """Build the app from the environment; `environ` adds variables on top (tests, commands)."""
+    from chorus import errors, i18n, security, templating, tenancy
+    from chorus.extensions import csrf, db, migrate, redis_store
+    from chorus.public import views as public
+
+    settings = chorus_config.from_environment({**os.environ, **(environ or {})})
+    app = Flask(
+        "chorus",
+        root_path=str(Path(__file__).resolve().parent),
+        instance_path=settings["CHORUS_INSTANCE"],
+        static_folder="static",
+    )
+    app.jinja_environment = templating.TenantEnvironment
+    app.config.update(
+        MAX_CONTENT_LENGTH=256 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        WTF_CSRF_TIME_LIMIT=None,
+        **settings,
+    )
+
+    templating.init_app(app)
+    db.init_app(app)
+    migrate.init_app(app, db)
+    csrf.init_app(app)
+    redis_store.init_app(app)
+    tenancy.init_app(app)
+    i18n.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(public.bp)
+    return app

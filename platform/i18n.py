@@ -1,0 +1,127 @@
+"""English and Spanish. The English text is the message id; Spanish lives in a catalog below.
+
+The language is chosen once per request: `?lang=` (remembered in a cookie), then the cookie, then
+the browser's Accept-Language. Jobs set `g.lang` from the supporter's recorded language.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, g, request
+
+LANGUAGES = {"en": "English", "es": "Español"}
+
+ES = {
+    "petition": "petición",
+    "letter": "carta",
+    "statement": "declaración",
+    "Sign": "Firmar",
+    "Sign the petition": "Firma la petición",
+    "Send the letter": "Envía la carta",
+    "Endorse the statement": "Respalda la declaración",
+    "First name": "Nombre",
+    "Last name": "Apellido",
+    "Email": "Correo electrónico",
+    "Postal code": "Código postal",
+    "Country": "País",
+    "Comment (optional)": "Comentario (opcional)",
+    "Share my details with": "Compartir mis datos con",
+    "signatures": "firmas",
+    "signature": "firma",
+    "of": "de",
+    "Goal": "Meta",
+    "By member site": "Por sitio miembro",
+    "Members of the coalition": "Organizaciones miembro de la coalición",
+    "Campaigns": "Campañas",
+    "Shared campaigns": "Campañas compartidas",
+    "Hosted by": "Alojada por",
+    "Also hosted by": "También alojada por",
+    "This campaign is closed.": "Esta campaña está cerrada.",
+    "This campaign is paused.": "Esta campaña está en pausa.",
+    "Thank you!": "¡Gracias!",
+    "Check your inbox": "Revisa tu bandeja de entrada",
+    "We sent you an e-mail. Open the link in it and press the button to confirm your signature: "
+    "only confirmed signatures count.": "Te enviamos un correo. Abre el enlace y pulsa el botón para "
+    "confirmar tu firma: solo cuentan las firmas confirmadas.",
+    "Your signature counts.": "Tu firma cuenta.",
+    "This address has already signed this campaign; nothing changed.": "Esta dirección ya firmó esta "
+    "campaña; no ha cambiado nada.",
+    "This address has already signed but has not confirmed yet. Check your inbox for the "
+    "confirmation e-mail.": "Esta dirección ya firmó pero aún no lo ha confirmado. Busca el correo "
+    "de confirmación en tu bandeja de entrada.",
+    "Confirm your signature": "Confirma tu firma",
+    "Confirm": "Confirmar",
+    "Press the button to confirm that you signed": "Pulsa el botón para confirmar que firmaste",
+    "Confirmed. Thank you!": "Confirmado. ¡Gracias!",
+    "This confirmation link is not valid.": "Este enlace de confirmación no es válido.",
+    "This signature was already confirmed.": "Esta firma ya estaba confirmada.",
+    "Please confirm your signature: %(title)s": "Confirma tu firma: %(title)s",
+    "Please correct the errors below.": "Corrige los errores indicados abajo.",
+    "This field is required.": "Este campo es obligatorio.",
+    "Enter a valid e-mail address.": "Escribe una dirección de correo válida.",
+    "Too long: at most %(max)d characters.": "Demasiado largo: como máximo %(max)d caracteres.",
+    "Contains characters that are not allowed.": "Contiene caracteres no permitidos.",
+    "Choose a country from the list.": "Elige un país de la lista.",
+    "Choose among the member sites listed.": "Elige entre los sitios miembros de la lista.",
+    "The form expired or was not sent by this site. Please submit it again.": "El formulario caducó o "
+    "no se envió desde este sitio. Envíalo de nuevo.",
+    "Too many submissions from your network; please try again in a minute.": "Demasiados envíos desde "
+    "tu red; inténtalo de nuevo en un minuto.",
+    "Page not found": "Página no encontrada",
+    "We could not find that page.": "No encontramos esa página.",
+    "Something went wrong": "Algo salió mal",
+    "Back to the home page": "Volver a la página principal",
+    "You are unsubscribed.": "Has cancelado tu suscripción.",
+    "Unsubscribe": "Cancelar suscripción",
+    "Press the button to stop receiving campaign e-mails at this address.": "Pulsa el botón para dejar "
+    "de recibir correos de campañas en esta dirección.",
+    "Share": "Compartir",
+    "Tell your friends": "Cuéntaselo a tus amistades",
+    "Language": "Idioma",
+    "A coalition campaign hosted by %(count)d members": "Una campaña de la coalición alojada por %(count)d miembros",
+    "Skip to content": "Saltar al contenido",
+    "Request too large.": "Solicitud demasiado grande.",
+    "Only the member sites you tick will receive your details.": "Solo los sitios miembros que marques "
+    "recibirán tus datos.",
+    "Hello %(name)s,": "Hola %(name)s:",
+    "Thank you for signing “%(title)s” on the site of %(org)s.": "Gracias por firmar «%(title)s» en el "
+    "sitio de %(org)s.",
+    "To make your signature count, open this link and press the Confirm button:": "Para que tu firma "
+    "cuente, abre este enlace y pulsa el botón Confirmar:",
+    "If you did not sign, ignore this message: nothing will be counted.": "Si no firmaste, ignora este "
+    "mensaje: no se contará nada.",
+}
+
+CATALOGS = {"es": ES}
+
+
+def translate(message: str, lang: str | None = None) -> str:
+    lang = lang or getattr(g, "lang", "en")
+    return CATALOGS.get(lang, {}).get(message, message)
+
+
+def gettext(message: str, **values) -> str:
+    text = translate(message)
+    return text % values if values else text
+
+
+def _choose_language() -> None:
+    asked = request.args.get("lang")
+    if asked in LANGUAGES:
+        g.lang, g.remember_lang = asked, True
+        return
+    cookie = request.cookies.get("lang")
+    g.lang = cookie if cookie in LANGUAGES else (request.accept_languages.best_match(LANGUAGES) or "en")
+
+
+def _remember_language(response):
+    if getattr(g, "remember_lang", False):
+        response.set_cookie("lang", g.lang, max_age=365 * 86400, samesite="Lax")
+    response.vary.add("Cookie")
+    response.vary.add("Accept-Language")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_choose_language)
+    app.after_request(_remember_language)
+    app.jinja_env.globals.update(_=gettext, LANGUAGES=LANGUAGES, current_lang=lambda: getattr(g, "lang", "en"))

@@ -1,0 +1,71 @@
+"""Supporter actions: the personal data every query must scope to a member (see chorus.tenancy)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from chorus.extensions import db
+from chorus.models.base import BigId, Timestamp, new_uuid, utcnow
+from chorus.models.campaigns import Campaign
+from chorus.models.orgs import Organization
+
+
+class Action(db.Model):
+    """One supporter's signature (or letter, or endorsement) on one campaign, through one member site.
+
+    The unique constraint on (campaign_id, email_normalized) is the guarantee "one action per
+    address per campaign": two concurrent submissions cannot both be stored.
+    """
+
+    __tablename__ = "actions"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "email_normalized", name="uq_actions_campaign_email"),
+        CheckConstraint("status IN ('pending', 'confirmed')", name="status"),
+        Index("ix_actions_tally", "campaign_id", "status", "org_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254))
+    email_normalized: Mapped[str] = mapped_column(String(254), index=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    postal_code: Mapped[str] = mapped_column(String(20), default="")
+    country: Mapped[str] = mapped_column(String(2), default="US")
+    comment: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str] = mapped_column(String(5), default="en")
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    confirmation_sent_at: Mapped[datetime | None] = mapped_column(Timestamp())
+
+    campaign: Mapped[Campaign] = relationship()
+    org: Mapped[Organization] = relationship()
+    shares: Mapped[list[ActionShare]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class ActionShare(db.Model):
+    """A supporter's consent to share their details with another member organization."""
+
+    __tablename__ = "action_shares"
+
+    action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"), primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), primary_key=True, index=True)
+
+
+class Suppression(db.Model):
+    """Addresses that unsubscribed (RFC 8058 one-click); campaign mail to them is skipped."""
+
+    __tablename__ = "suppressions"
+
+    email_normalized: Mapped[str] = mapped_column(String(254), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)

@@ -1,0 +1,65 @@
+"""Campaigns (petitions, letters, statements): owned by one member, hosted by many."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from chorus.extensions import db
+from chorus.models.base import Timestamp, new_uuid, utcnow
+from chorus.models.orgs import Organization
+
+KINDS = ("petition", "letter", "statement")
+STATUSES = ("draft", "live", "paused", "closed")
+
+
+class Campaign(db.Model):
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {KINDS}", name="kind"),
+        CheckConstraint(f"status IN {STATUSES}", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="petition")
+    owner_org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(String(500), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    goal: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="live")
+    require_confirmation: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+    ends_at: Mapped[datetime | None] = mapped_column(Timestamp())
+
+    owner: Mapped[Organization] = relationship(lazy="joined")
+    hosts: Mapped[list[CampaignHost]] = relationship(
+        back_populates="campaign", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def accepting_actions(self) -> bool:
+        return self.status == "live"
+
+    def host_orgs(self) -> list[Organization]:
+        """Members whose sites show this campaign, owner first."""
+        orgs = [h.org for h in self.hosts if h.accepted]
+        return sorted(orgs, key=lambda o: (o.id != self.owner_org_id, o.name.lower()))
+
+
+class CampaignHost(db.Model):
+    """A member site that shows a campaign; the owner hosts its own, others accept an invitation."""
+
+    __tablename__ = "campaign_hosts"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), primary_key=True, index=True)
+    accepted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="hosts")
+    org: Mapped[Organization] = relationship(lazy="joined")

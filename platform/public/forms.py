@@ -1,0 +1,162 @@
+"""The public action form. Its CSRF token is signed, not stored in a session, so campaign pages
+need no cookie: they can be cached under a crowd and embedded in a member's own website."""
+
+from __future__ import annotations
+
+import functools
+import gettext as stdlib_gettext
+import re
+from urllib.parse import unquote_to_bytes
+
+import pycountry
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app, g, request
+from flask_wtf import FlaskForm
+from itsdangerous import BadSignature, TimestampSigner
+from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField, ValidationError
+from wtforms.csrf.core import CSRF
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from chorus.i18n import gettext as _
+from chorus.models import Campaign, Organization
+from chorus.services.signing import Supporter
+
+TOKEN_MAX_AGE = 12 * 3600
+# Control characters (a NUL breaks PostgreSQL) and U+FFFD, which is what undecodable bytes become.
+_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
+_FORBIDDEN_ONE_LINE = re.compile(r"[\x00-\x1f\x7f\ufffd]")
+
+
+class SignedTokenCSRF(CSRF):
+    """A token bound to the form's scope (the campaign) and signed with the app's key."""
+
+    def setup_form(self, form):
+        self.scope = form.meta.csrf_context
+        return super().setup_form(form)
+
+    def _signer(self) -> TimestampSigner:
+        return TimestampSigner(current_app.config["SECRET_KEY"], salt="chorus.public-form")
+
+    def generate_csrf_token(self, csrf_token_field) -> str:
+        return self._signer().sign(self.scope).decode()
+
+    def validate_csrf_token(self, form, field) -> None:
+        try:
+            scope = self._signer().unsign(field.data or "", max_age=TOKEN_MAX_AGE).decode()
+        except (BadSignature, UnicodeDecodeError):
+            scope = None
+        if scope != self.scope:
+            raise ValidationError(_("The form expired or was not sent by this site. Please submit it again."))
+
+
+def undecodable_fields() -> set[str]:
+    """Names of urlencoded fields whose bytes are not UTF-8. Werkzeug keeps such a value as its
+    %-escapes (or drops the whole body), so it would otherwise be stored as if the visitor typed it."""
+    if request.method != "POST" or request.mimetype != "application/x-www-form-urlencoded":
+        return set()
+    bad = set()
+    for pair in request.get_data(cache=True).split(b"&"):
+        name, _sep, value = pair.partition(b"=")
+        try:
+            unquote_to_bytes(name.replace(b"+", b" ")).decode()
+            unquote_to_bytes(value.replace(b"+", b" ")).decode()
+        except UnicodeDecodeError:
+            bad.add(unquote_to_bytes(name).decode(errors="replace"))
+    return bad
+
+
+class PublicForm(FlaskForm):
+    class Meta:
+        csrf_class = SignedTokenCSRF
+
+    def __init__(self, *args, **kwargs):
+        self._undecodable = undecodable_fields()  # before the parent parses (and consumes) the body
+        super().__init__(*args, **kwargs)
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        for name in self._undecodable & set(self._fields):
+            self._fields[name].errors.append(_("Contains characters that are not allowed."))
+            valid = False
+        if self._undecodable and not valid:
+            return False
+        return valid and not self._undecodable
+
+
+def clean_text(max_length: int, multiline: bool = False):
+    pattern = _FORBIDDEN if multiline else _FORBIDDEN_ONE_LINE
+
+    def check(form, field):
+        value = field.data or ""
+        if pattern.search(value):
+            raise ValidationError(_("Contains characters that are not allowed."))
+        if len(value) > max_length:
+            raise ValidationError(_("Too long: at most %(max)d characters.", max=max_length))
+
+    return check
+
+
+def required(form, field):
+    if not (field.data or "").strip():
+        raise ValidationError(_("This field is required."))
+
+
+def valid_email(form, field):
+    try:
+        validate_email((field.data or "").strip(), check_deliverability=False)
+    except EmailNotValidError as error:
+        raise ValidationError(_("Enter a valid e-mail address.")) from error
+
+
+@functools.cache
+def _country_names(lang: str) -> tuple[tuple[str, str], ...]:
+    translation = stdlib_gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[lang], fallback=True)
+    names = [(c.alpha_2, translation.gettext(c.name)) for c in pycountry.countries]
+    return tuple(sorted(names, key=lambda pair: pair[1]))
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class ActionForm(PublicForm):
+    first_name = StringField("First name", [clean_text(100), required])
+    last_name = StringField("Last name", [clean_text(100), required])
+    email = StringField("Email", [clean_text(254), required, valid_email])
+    postal_code = StringField("Postal code", [clean_text(20)])
+    country = SelectField("Country", default="US", validate_choice=False)
+    comment = TextAreaField("Comment (optional)", [clean_text(1000, multiline=True)])
+    share_with = CheckboxesField("Share my details with", choices=[], validate_choice=False)
+
+    @classmethod
+    def for_campaign(cls, campaign: Campaign, site: Organization) -> ActionForm:
+        form = cls(meta={"csrf_context": campaign.slug})
+        form.country.choices = list(_country_names(getattr(g, "lang", "en")))
+        form.share_with.choices = [(o.slug, o.name) for o in campaign.host_orgs() if o.id != site.id]
+        return form
+
+    def validate_country(self, field):
+        if field.data not in {code for code, _name in field.choices}:
+            raise ValidationError(_("Choose a country from the list."))
+
+    def validate_share_with(self, field):
+        allowed = {slug for slug, _name in field.choices}
+        if any(value not in allowed for value in field.data or []):
+            raise ValidationError(_("Choose among the member sites listed."))
+
+    def supporter(self) -> Supporter:
+        return Supporter(
+            first_name=self.first_name.data,
+            last_name=self.last_name.data,
+            email=self.email.data,
+            postal_code=self.postal_code.data or "",
+            country=self.country.data,
+            comment=self.comment.data or "",
+            language=getattr(g, "lang", "en"),
+            share_with=list(self.share_with.data or []),
+        )
+
+
+class ButtonForm(PublicForm):
+    """A form that is only a button (confirm, unsubscribe); its CSRF scope is the link's token."""

@@ -1,0 +1,1 @@
+"""Services hold the rules (signing, tally, mail, tenants); views and jobs stay thin."""

@@ -1,0 +1,127 @@
+"""Outgoing mail: composing supporter messages and sending them in batches over one connection.
+
+MAIL_URL chooses the transport: `outbox` writes one RFC 5322 .eml file per message into
+<instance>/outbox/ (the embedded default), `smtp://user:pass@host:port` (`?starttls=1`) or
+`smtps://...` talks to a real server.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from email.message import EmailMessage
+from email.utils import format_datetime
+from hashlib import sha256
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from chorus.models.base import utcnow
+
+
+class MailConfigError(ValueError):
+    pass
+
+
+def _serializer(purpose: str) -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=f"chorus.{purpose}")
+
+
+def make_token(purpose: str, value: str) -> str:
+    """A stateless signed token (confirm links, unsubscribe links): jobs rebuild it from an id."""
+    return _serializer(purpose).dumps(value)
+
+
+def read_token(purpose: str, token: str) -> str | None:
+    try:
+        value = _serializer(purpose).loads(token)
+    except BadSignature:
+        return None
+    return value if isinstance(value, str) else None
+
+
+def external_url(path: str) -> str:
+    return current_app.config["CHORUS_BASE_URL"] + path
+
+
+def mail_domain() -> str:
+    return urlsplit(current_app.config["CHORUS_BASE_URL"]).hostname or "chorus.invalid"
+
+
+def new_message(
+    *,
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None,
+    sender: str,
+    message_id: str,
+    unsubscribe_email: str,
+) -> EmailMessage:
+    """A supporter message with a stable Message-ID and RFC 8058 one-click unsubscribe headers."""
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(utcnow())
+    msg["Message-ID"] = f"<{message_id}@{mail_domain()}>"
+    unsubscribe = external_url(f"/unsubscribe/{make_token('unsubscribe', unsubscribe_email)}")
+    msg["List-Unsubscribe"] = f"<{unsubscribe}>"
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg.set_content(text)
+    if html:
+        msg.add_alternative(html, subtype="html")
+    return msg
+
+
+def default_sender(display_name: str) -> str:
+    name = display_name.replace('"', "'")
+    return f'"{name} via Chorus" <no-reply@{mail_domain()}>'
+
+
+class Transport:
+    """Sends a batch of messages: one SMTP connection, or files in the outbox folder."""
+
+    def __init__(self, url: str, instance: str):
+        self.url = url
+        self.instance = instance
+        if url != "outbox":
+            parts = urlsplit(url)
+            if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+                raise MailConfigError(f"MAIL_URL must be 'outbox', smtp://host:port or smtps://host:port, not {url!r}")
+
+    def send(self, messages: list[EmailMessage]) -> None:
+        if not messages:
+            return
+        if self.url == "outbox":
+            self._write_outbox(messages)
+        else:
+            self._send_smtp(messages)
+
+    def _write_outbox(self, messages: list[EmailMessage]) -> None:
+        folder = Path(self.instance) / "outbox"
+        folder.mkdir(parents=True, exist_ok=True)
+        for msg in messages:
+            stamp = utcnow().strftime("%Y%m%dT%H%M%S%f")
+            name = f"{stamp}-{sha256(msg['Message-ID'].encode()).hexdigest()[:12]}.eml"
+            tmp = folder / f".{name}.tmp"
+            tmp.write_bytes(msg.as_bytes())
+            tmp.rename(folder / name)  # readers never see half a file
+
+    def _send_smtp(self, messages: list[EmailMessage]) -> None:
+        parts = urlsplit(self.url)
+        options = parse_qs(parts.query)
+        port = parts.port or (465 if parts.scheme == "smtps" else 25)
+        cls = smtplib.SMTP_SSL if parts.scheme == "smtps" else smtplib.SMTP
+        with cls(parts.hostname, port, timeout=30) as smtp:
+            if options.get("starttls", ["0"])[0] in ("1", "true", "yes"):
+                smtp.starttls()
+            if parts.username:
+                smtp.login(unquote(parts.username), unquote(parts.password or ""))
+            for msg in messages:
+                smtp.send_message(msg)
+
+
+def transport() -> Transport:
+    return Transport(current_app.config["MAIL_URL"], current_app.config["CHORUS_INSTANCE"])

@@ -1,0 +1,132 @@
+"""Signing and confirming: the rules of "one action per address per campaign" and of what counts."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from chorus.extensions import db, redis_store
+from chorus.models import Action, ActionShare, Campaign, Organization
+from chorus.models.base import utcnow
+from chorus.services import tally
+
+
+class Outcome(enum.Enum):
+    SIGNED = "signed"  # stored; waits for the e-mail confirmation
+    COUNTED = "counted"  # stored and counted (campaign without confirmation)
+    ALREADY_PENDING = "already_pending"  # this address signed before but has not confirmed yet
+    ALREADY_COUNTED = "already_counted"  # this address's action already counts
+
+
+def normalize_email(address: str) -> str:
+    """Case-insensitive and IDN-normalized, so one person is one address."""
+    try:
+        normalized = validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError:
+        normalized = address.strip()
+    return normalized.lower()
+
+
+@dataclass
+class Supporter:
+    first_name: str
+    last_name: str
+    email: str
+    postal_code: str = ""
+    country: str = "US"
+    comment: str = ""
+    language: str = "en"
+    share_with: list[str] = field(default_factory=list)
+
+
+def sign(campaign: Campaign, site: Organization, supporter: Supporter) -> Outcome:
+    """Store one action through `site`; a repeat (any case, any member site) changes nothing.
+
+    The database's unique constraint decides between concurrent repeats; only the winner counts.
+    """
+    share_ids = [o.id for o in campaign.host_orgs() if o.slug in supporter.share_with and o.id != site.id]
+    confirmed = not campaign.require_confirmation
+    action = Action(
+        campaign_id=campaign.id,
+        org_id=site.id,
+        email=supporter.email.strip(),
+        email_normalized=normalize_email(supporter.email),
+        first_name=supporter.first_name.strip(),
+        last_name=supporter.last_name.strip(),
+        postal_code=supporter.postal_code.strip(),
+        country=supporter.country,
+        comment=supporter.comment.strip(),
+        language=supporter.language,
+        status="confirmed" if confirmed else "pending",
+        confirmed_at=utcnow() if confirmed else None,
+        shares=[ActionShare(org_id=org_id) for org_id in share_ids],
+    )
+    campaign_id, site_slug = campaign.id, site.slug
+    db.session.add(action)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return _repeat(campaign_id, action.email_normalized)
+    if confirmed:
+        tally.count_confirmed(campaign_id, site_slug, action.id)
+        return Outcome.COUNTED
+    _queue_confirmation(action.id)
+    return Outcome.SIGNED
+
+
+def _repeat(campaign_id: int, email_normalized: str) -> Outcome:
+    # Reads only the existing action's status and id, across members: the supporter may have signed
+    # through another member's site.
+    existing = db.session.execute(
+        select(Action.id, Action.status)
+        .where(Action.campaign_id == campaign_id, Action.email_normalized == email_normalized)
+        .execution_options(all_orgs=True)
+    ).first()
+    if existing is None:
+        raise RuntimeError("integrity error without an existing action")  # a real bug: surface it
+    if existing.status == "confirmed":
+        return Outcome.ALREADY_COUNTED
+    if redis_store.client.set(f"chorus:resent:{existing.id}", 1, nx=True, ex=600):
+        _queue_confirmation(existing.id)  # they may have lost the first mail; at most every 10 min
+    return Outcome.ALREADY_PENDING
+
+
+def _queue_confirmation(action_id: int) -> None:
+    from chorus.workers.jobs import queue_confirmation_mail
+
+    queue_confirmation_mail(action_id)
+
+
+@dataclass
+class Confirmation:
+    action: Action | None
+    newly_counted: bool
+
+
+def find_by_token_value(action_uuid: str) -> Action | None:
+    """The supporter acting on their own action holds its token: a deliberate cross-member read."""
+    return db.session.scalar(select(Action).where(Action.uuid == action_uuid).execution_options(all_orgs=True))
+
+
+def confirm(action_uuid: str) -> Confirmation:
+    """Confirm an action; only the first confirmation counts in the tally."""
+    action = find_by_token_value(action_uuid)
+    if action is None:
+        return Confirmation(None, False)
+    campaign_id, site_slug, action_id = action.campaign_id, action.org.slug, action.id
+    result = db.session.execute(
+        update(Action)
+        .where(Action.id == action.id, Action.status == "pending")
+        .values(status="confirmed", confirmed_at=utcnow())
+        .execution_options(all_orgs=True, synchronize_session=False)
+    )
+    db.session.commit()
+    if result.rowcount != 1:
+        return Confirmation(action, False)
+    tally.count_confirmed(campaign_id, site_slug, action_id)
+    return Confirmation(action, True)

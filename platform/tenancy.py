@@ -1,0 +1,73 @@
+"""Tenancy in one place: which member organization a request or job acts for, and the scoping of
+supporter data to it.
+
+Every ORM SELECT/UPDATE/DELETE touching `Action` gets a criterion added here, so a view cannot
+forget it: a member sees the actions taken through its own site and those whose supporters chose
+to share their details with it. With no member set the criterion is false: queries fail closed and
+return nothing. Code that must cross members (tally counts, the supporter confirming their own
+action) opts in visibly with `.execution_options(all_orgs=True)`.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from flask import Flask
+from sqlalchemy import event, false, or_, select
+from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+
+from chorus.extensions import db
+from chorus.models import Action, ActionShare, Organization
+
+ORG_KEY = "chorus.org_id"
+
+
+def set_current_org(org: Organization) -> None:
+    """Bind the session to one member. One member per session: never switch mid-request or mid-job."""
+    current = db.session.info.get(ORG_KEY)
+    if current is not None and current != org.id:
+        raise RuntimeError("this session is already scoped to another organization")
+    db.session.info[ORG_KEY] = org.id
+
+
+def current_org_id() -> int | None:
+    return db.session.info.get(ORG_KEY)
+
+
+def init_app(app: Flask) -> None:
+    """The scope ends with the request, even where an outer app context (a test) keeps the session."""
+    app.teardown_request(lambda _exc: db.session.info.pop(ORG_KEY, None))
+
+
+@contextmanager
+def acting_for(org: Organization):
+    """Scope the session to `org` for a command or job, and clear it afterwards."""
+    set_current_org(org)
+    try:
+        yield org
+    finally:
+        db.session.info.pop(ORG_KEY, None)
+
+
+def _visible_actions(org_id: int | None):
+    """The criterion as a lambda, so SQLAlchemy caches the SQL and binds org_id as a parameter."""
+    if org_id is None:
+        return lambda cls: false()
+    return lambda cls: or_(
+        cls.org_id == org_id,
+        cls.id.in_(select(ActionShare.action_id).where(ActionShare.org_id == org_id)),
+    )
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_supporter_data(state: ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.is_column_load or state.is_relationship_load:
+        return  # the parent row was already scoped
+    if state.execution_options.get("all_orgs", False):
+        return
+    org_id = state.session.info.get(ORG_KEY)
+    state.statement = state.statement.options(
+        with_loader_criteria(Action, _visible_actions(org_id), include_aliases=True)
+    )

@@ -1,0 +1,168 @@
+"""Fixtures on real parts: SQLite + embedded Redis always; PostgreSQL + the real Redis when they
+answer (CI sets CHORUS_TEST_REQUIRE_ALL=1 so a missing one fails instead of skipping); a real
+aiosmtpd SMTP server on 127.0.0.1 for mail."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import psycopg
+import pytest
+from aiosmtpd.controller import Controller
+from redis import Redis
+from sqlalchemy import create_engine, text
+
+from chorus.app import create_app
+from chorus.extensions import db, embedded_redis_url
+
+PG_ADMIN_URL = os.environ.get("CHORUS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+PG_DATABASE = "chorus_test"
+REAL_REDIS_URL = os.environ.get("CHORUS_TEST_REDIS", "redis://127.0.0.1:6379/15")
+REQUIRE_ALL = os.environ.get("CHORUS_TEST_REQUIRE_ALL") == "1"
+TABLES = ["action_shares", "actions", "campaign_hosts", "campaigns", "suppressions", "organizations"]
+
+
+def _reachable(check) -> str | None:
+    try:
+        check()
+    except Exception as error:  # noqa: BLE001 - any failure means "not available here"
+        return str(error).splitlines()[0]
+    return None
+
+
+def _migrate(url: str, instance: Path) -> None:
+    from flask_migrate import upgrade
+
+    app = create_app({"DATABASE_URL": url, "CHORUS_INSTANCE": str(instance), "SECRET_KEY": "test"})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@dataclass
+class Backend:
+    name: str
+    redis_url: str
+    database_url: str = ""
+    template: Path | None = None
+
+    def database_for(self, tmp_path: Path) -> str:
+        if self.template is not None:  # SQLite: a fresh copy of the migrated file per test
+            target = tmp_path / "chorus.db"
+            shutil.copy(self.template, target)
+            return f"sqlite:///{target}"
+        return self.database_url
+
+    def reset(self) -> None:
+        Redis.from_url(self.redis_url).flushdb()
+        if self.template is None:
+            engine = create_engine(self.database_url)
+            with engine.begin() as conn:
+                conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+            engine.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend(request, tmp_path_factory) -> Backend:
+    base = tmp_path_factory.mktemp(request.param)
+    if request.param == "sqlite":
+        template = base / "template.db"
+        _migrate(f"sqlite:///{template}", base / "instance")
+        return Backend("sqlite", embedded_redis_url(str(base)), template=template)
+
+    problem = _reachable(lambda: psycopg.connect(PG_ADMIN_URL, connect_timeout=3).close()) or _reachable(
+        lambda: Redis.from_url(REAL_REDIS_URL, socket_connect_timeout=3).ping()
+    )
+    if problem:
+        if REQUIRE_ALL:
+            pytest.fail(f"PostgreSQL/Redis required (CHORUS_TEST_REQUIRE_ALL=1) but unreachable: {problem}")
+        pytest.skip(f"PostgreSQL or Redis not reachable: {problem}")
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {PG_DATABASE}")
+    url = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{PG_DATABASE}"
+    _migrate(url, base / "instance")
+    return Backend("postgresql", REAL_REDIS_URL, database_url=url)
+
+
+@dataclass
+class Mailbox:
+    """Messages the SMTP server accepted, and a count of SMTP sessions (to see batching)."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+    sessions: set[int] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        with self.lock:
+            self.sessions.add(id(session))
+            self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+    def clear(self) -> None:
+        with self.lock:
+            self.messages.clear()
+            self.sessions.clear()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    yield controller, mailbox
+    controller.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server) -> Mailbox:
+    _controller, box = smtp_server
+    box.clear()
+    return box
+
+
+@pytest.fixture
+def app_env(backend, tmp_path, smtp_server) -> dict[str, str]:
+    """The environment a Chorus process gets in this test (also used for CLI runs)."""
+    backend.reset()
+    controller, _box = smtp_server
+    return {
+        "DATABASE_URL": backend.database_for(tmp_path),
+        "REDIS_URL": backend.redis_url,
+        "MAIL_URL": f"smtp://127.0.0.1:{controller.port}",
+        "CHORUS_INSTANCE": str(tmp_path / "instance"),
+        "SECRET_KEY": "test-secret",
+        "CHORUS_BASE_URL": "http://chorus.test",
+        "CHORUS_RATE_LIMITS": "on",
+    }
+
+
+@pytest.fixture
+def app(app_env):
+    app = create_app(app_env)
+    app.config["TESTING"] = True
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+        redis = app.extensions.get("chorus.redis")
+        if redis is not None:
+            redis.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

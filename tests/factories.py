@@ -1,0 +1,78 @@
+"""Test data. Organizations come first: every campaign and action belongs to one."""
+
+from __future__ import annotations
+
+import re
+from itertools import count
+
+from rq import SimpleWorker
+
+from chorus.extensions import db, redis_store
+from chorus.models import Campaign, CampaignHost, Organization
+from chorus.workers import jobs
+from chorus.workers.worker import QUEUES
+
+_seq = count(1)
+
+
+def make_org(slug: str | None = None, **fields) -> Organization:
+    n = next(_seq)
+    org = Organization(slug=slug or f"member-{n}", name=fields.pop("name", f"Member {n}"), **fields)
+    db.session.add(org)
+    db.session.commit()
+    return org
+
+
+def make_campaign(owner: Organization, hosts: list[Organization] = (), **fields) -> Campaign:
+    n = next(_seq)
+    campaign = Campaign(
+        slug=fields.pop("slug", f"campaign-{n}"),
+        kind=fields.pop("kind", "petition"),
+        owner_org_id=owner.id,
+        title=fields.pop("title", f"Campaign {n}"),
+        summary=fields.pop("summary", "A test campaign."),
+        body=fields.pop("body", "Please sign."),
+        goal=fields.pop("goal", 100),
+        status=fields.pop("status", "live"),
+        hosts=[CampaignHost(org_id=o.id, accepted=True) for o in [owner, *hosts]],
+        **fields,
+    )
+    db.session.add(campaign)
+    db.session.commit()
+    return campaign
+
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
+    assert match, "the page has no csrf_token field"
+    return match.group(1)
+
+
+def supporter(email: str = "ana@example.org", **fields) -> dict[str, str]:
+    return {
+        "first_name": "Ana",
+        "last_name": "Ruiz",
+        "email": email,
+        "postal_code": "94110",
+        "country": "US",
+        **fields,
+    }
+
+
+def sign(client, org_slug: str, campaign_slug: str, data: dict, **kwargs):
+    """GET the campaign page for its token, then POST the action form, as a browser does."""
+    page = client.get(f"/{org_slug}/{campaign_slug}")
+    form = {"csrf_token": csrf_token(page.get_data(as_text=True)), **data}
+    return client.post(f"/{org_slug}/{campaign_slug}", data=form, **kwargs)
+
+
+def run_jobs() -> None:
+    """Run every queued job through a real RQ worker (serialized through Redis, as in production)."""
+    SimpleWorker([jobs.queue(name) for name in QUEUES], connection=redis_store.client).work(burst=True)
+
+
+def confirm_link(message) -> str:
+    body = message.get_body(("plain",)).get_content()
+    match = re.search(r"http://chorus\.test(/confirm/\S+)", body)
+    assert match, body
+    return match.group(1)

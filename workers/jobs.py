@@ -1,0 +1,139 @@
+"""RQ jobs. Module-level functions that take ids, never objects, and are safe to run twice: queued
+jobs outlive deploys, and a worker may die after sending but before recording."""
+
+from __future__ import annotations
+
+import functools
+from datetime import timedelta
+
+from flask import Flask, current_app, g, has_app_context, render_template
+from rq import Queue
+from sqlalchemy import select, update
+
+from chorus.extensions import db, redis_store
+from chorus.models import Action
+from chorus.models.base import utcnow
+from chorus.services import mail
+
+CONFIRM_LIST = "chorus:mail:confirm"
+CONFIRM_SCHEDULED = "chorus:mail:confirm:scheduled"
+BATCH = 200
+#: Pending actions whose confirmation mail was never recorded as sent after this long are re-sent.
+SWEEP_AFTER = timedelta(minutes=5)
+
+_worker_app: Flask | None = None
+
+
+def set_worker_app(app: Flask) -> None:
+    """The worker preloads its app once; jobs borrow it when no app context is active."""
+    global _worker_app
+    _worker_app = app
+
+
+def with_app_context(fn):
+    """Give a job an app context only when none is active (tests run jobs inside their own)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if has_app_context():
+            return fn(*args, **kwargs)
+        global _worker_app
+        if _worker_app is None:
+            from chorus.app import create_app
+
+            _worker_app = create_app()
+        with _worker_app.app_context():
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                db.session.remove()
+
+    return wrapper
+
+
+def queue(name: str = "default") -> Queue:
+    return Queue(name, connection=redis_store.client)
+
+
+def queue_confirmation_mail(action_id: int) -> None:
+    """Add one action to the next confirmation batch; enqueue a batch job only if none is waiting.
+
+    A signing spike then costs one RPUSH per signature, not one job, and mails go out in batches.
+    """
+    r = redis_store.client
+    pipe = r.pipeline()
+    pipe.rpush(CONFIRM_LIST, action_id)
+    pipe.set(CONFIRM_SCHEDULED, 1, nx=True, ex=300)
+    _, scheduled_now = pipe.execute()
+    if scheduled_now:
+        queue("mail").enqueue(send_confirmation_mails, job_timeout=600)
+
+
+@with_app_context
+def send_confirmation_mails() -> int:
+    """Drain the confirmation list in batches over one connection each; then sweep for strays."""
+    r = redis_store.client
+    r.delete(CONFIRM_SCHEDULED)  # before draining: a signature pushed from now on schedules a new job
+    sent = 0
+    while ids := r.lpop(CONFIRM_LIST, BATCH):
+        sent += _send_confirmations([int(i) for i in ids])
+    stale = db.session.scalars(
+        select(Action.id)
+        .where(
+            Action.status == "pending",
+            Action.confirmation_sent_at.is_(None),
+            Action.created_at < utcnow() - SWEEP_AFTER,
+        )
+        .limit(BATCH)
+        .execution_options(all_orgs=True)
+    ).all()
+    sent += _send_confirmations(list(stale))
+    return sent
+
+
+def _send_confirmations(action_ids: list[int]) -> int:
+    # Mail goes to each action's own supporter, across members: a deliberate cross-member read.
+    actions = db.session.scalars(
+        select(Action).where(Action.id.in_(action_ids), Action.status == "pending").execution_options(all_orgs=True)
+    ).all()
+    if not actions:
+        return 0
+    mail.transport().send([_confirmation_message(a) for a in actions])
+    db.session.execute(
+        update(Action)
+        .where(Action.id.in_([a.id for a in actions]))
+        .values(confirmation_sent_at=utcnow())
+        .execution_options(all_orgs=True, synchronize_session=False)
+    )
+    db.session.commit()
+    return len(actions)
+
+
+def _confirmation_message(action: Action):
+    from chorus.i18n import translate
+
+    g.lang = action.language
+    site, campaign = action.org, action.campaign
+    token = mail.make_token("confirm", action.uuid)
+    context = {
+        "action": action,
+        "campaign": campaign,
+        "org": site,
+        "confirm_url": mail.external_url(f"/confirm/{token}"),
+        "campaign_url": mail.external_url(f"/{site.slug}/{campaign.slug}"),
+    }
+    return mail.new_message(
+        to=action.email,
+        subject=translate("Please confirm your signature: %(title)s", action.language) % {"title": campaign.title},
+        text=render_template(f"@{site.slug}/mail/confirm.txt", **context),
+        html=render_template(f"@{site.slug}/mail/confirm.html", **context),
+        sender=mail.default_sender(site.name),
+        message_id=f"confirm.{action.uuid}",
+        unsubscribe_email=action.email_normalized,
+    )
+
+
+@with_app_context
+def ping() -> str:
+    """A no-op job: `chorus up` and the tests use it to see a worker is alive."""
+    return current_app.name
