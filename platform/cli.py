@@ -67,6 +67,7 @@ def up(host: str, port: int, workers: int, web_workers: int, no_demo: bool) -> N
             "CHORUS_INSTANCE": app.config["CHORUS_INSTANCE"],
             "REDIS_URL": app.config["REDIS_URL"],
             "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+            "CHORUS_BASE_URL": os.environ.get("CHORUS_BASE_URL", f"http://{host}:{port}"),
         }
     chorus = shutil.which("chorus", path=str(Path(sys.executable).parent)) or "chorus"
     procs = [subprocess.Popen([chorus, "worker"], env=env) for _ in range(workers)]

@@ -27,7 +27,6 @@ ES = {
     "Share my details with": "Compartir mis datos con",
     "signatures": "firmas",
     "signature": "firma",
-    "of": "de",
     "Goal": "Meta",
     "By member site": "Por sitio miembro",
     "Members of the coalition": "Organizaciones miembro de la coalición",

@@ -31,7 +31,7 @@ def test_signature_is_counted_on_every_member_page_only_after_confirming_by_post
     run_jobs()
     [message] = mailbox.messages
     assert message["To"] == "Ana@Example.org"
-    assert message["List-Unsubscribe"].startswith("<http://chorus.test/unsubscribe/")
+    assert b"\r\nList-Unsubscribe: <http://chorus.test/unsubscribe/" in mailbox.raw[0]  # plain, not encoded
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert message["Message-ID"].startswith("<confirm.")
     link = confirm_link(message)

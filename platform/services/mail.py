@@ -8,6 +8,7 @@ MAIL_URL chooses the transport: `outbox` writes one RFC 5322 .eml file per messa
 from __future__ import annotations
 
 import smtplib
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 from hashlib import sha256
@@ -18,6 +19,9 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from chorus.models.base import utcnow
+
+#: RFC 5322's hard limit, not 78: long List-Unsubscribe URLs must stay plain, never RFC 2047-encoded.
+MAIL_POLICY = policy.SMTP.clone(max_line_length=998)
 
 
 class MailConfigError(ValueError):
@@ -60,7 +64,7 @@ def new_message(
     unsubscribe_email: str,
 ) -> EmailMessage:
     """A supporter message with a stable Message-ID and RFC 8058 one-click unsubscribe headers."""
-    msg = EmailMessage()
+    msg = EmailMessage(policy=MAIL_POLICY)
     msg["From"] = sender
     msg["To"] = to
     msg["Subject"] = subject
