@@ -12,8 +12,8 @@ from chorus import config as chorus_config
 
 def create_app(environ: dict[str, str] | None = None) -> Flask:
     """Build the app from the environment; `environ` adds variables on top (tests, commands)."""
-    from chorus import errors, i18n, security, templating, tenancy
-    from chorus.extensions import csrf, db, migrate, redis_store
+    from chorus import admin, errors, i18n, security, templating, tenancy
+    from chorus.extensions import csrf, db, login_manager, migrate, redis_store
     from chorus.public import views as public
 
     settings = chorus_config.from_environment({**os.environ, **(environ or {})})
@@ -28,6 +28,7 @@ def create_app(environ: dict[str, str] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=256 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_DURATION=0,
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         WTF_CSRF_TIME_LIMIT=None,
         **settings,
@@ -38,9 +39,14 @@ def create_app(environ: dict[str, str] | None = None) -> Flask:
     migrate.init_app(app, db)
     csrf.init_app(app)
     redis_store.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "admin.login"
+    login_manager.session_protection = "strong"
     tenancy.init_app(app)
     i18n.init_app(app)
     security.init_app(app)
     errors.init_app(app)
+    app.url_map.converters["slug"] = public.SlugConverter
     app.register_blueprint(public.bp)
+    app.register_blueprint(admin.bp)
     return app

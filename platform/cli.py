@@ -211,6 +211,40 @@ def tally_reconcile(campaign: str | None) -> None:
         click.echo(f"{slug}: {t.total}")
 
 
+@cli.group("admin")
+def admin_group() -> None:
+    """Staff accounts."""
+
+
+@admin_group.command("create")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(["platform-admin", "org-admin", "org-editor"]))
+@click.option("--org", "org_slug", help="The member organization (for org-admin and org-editor).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def admin_create(email: str, role: str, org_slug: str | None, password_stdin: bool) -> None:
+    """Create an account (the first platform admin; later ones are invited from the admin UI)."""
+    from chorus.services import accounts
+    from chorus.services import campaigns as campaign_service
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        raise click.UsageError("no terminal to ask for the password: use --password-stdin")
+    with app_context():
+        org = None
+        if org_slug:
+            org = campaign_service.get_org(org_slug)
+            if org is None:
+                raise click.ClickException(f"no organization {org_slug!r}")
+        try:
+            user = accounts.create_user(email, password, role, org)
+        except accounts.AccountError as error:
+            raise click.ClickException(str(error)) from error
+    click.echo(f"Created {user.email} ({role}{' of ' + org_slug if org_slug else ''}).", err=True)
+
+
 def main() -> None:
     """Entry point: click handles usage errors; anything else is one line, not a traceback."""
     from chorus.services.mail import MailConfigError

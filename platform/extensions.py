@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, current_app
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -24,6 +25,7 @@ NAMING = {
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 migrate = Migrate(directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
 csrf = CSRFProtect()
+login_manager = LoginManager()
 
 
 @event.listens_for(Engine, "connect")

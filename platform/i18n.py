@@ -6,7 +6,7 @@ the browser's Accept-Language. Jobs set `g.lang` from the supporter's recorded l
 
 from __future__ import annotations
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 
 LANGUAGES = {"en": "English", "es": "Español"}
 
@@ -93,9 +93,15 @@ ES = {
 CATALOGS = {"es": ES}
 
 
+def current_lang() -> str:
+    """Chosen on first use, so error pages raised before any view (404 on a member) are translated."""
+    if "lang" not in g:
+        g.lang = _choose_language() if has_request_context() else "en"
+    return g.lang
+
+
 def translate(message: str, lang: str | None = None) -> str:
-    lang = lang or getattr(g, "lang", "en")
-    return CATALOGS.get(lang, {}).get(message, message)
+    return CATALOGS.get(lang or current_lang(), {}).get(message, message)
 
 
 def gettext(message: str, **values) -> str:
@@ -103,24 +109,23 @@ def gettext(message: str, **values) -> str:
     return text % values if values else text
 
 
-def _choose_language() -> None:
+def _choose_language() -> str:
     asked = request.args.get("lang")
     if asked in LANGUAGES:
-        g.lang, g.remember_lang = asked, True
-        return
+        g.remember_lang = True
+        return asked
     cookie = request.cookies.get("lang")
-    g.lang = cookie if cookie in LANGUAGES else (request.accept_languages.best_match(LANGUAGES) or "en")
+    return cookie if cookie in LANGUAGES else (request.accept_languages.best_match(LANGUAGES) or "en")
 
 
 def _remember_language(response):
     if getattr(g, "remember_lang", False):
-        response.set_cookie("lang", g.lang, max_age=365 * 86400, samesite="Lax")
+        response.set_cookie("lang", current_lang(), max_age=365 * 86400, samesite="Lax")
     response.vary.add("Cookie")
     response.vary.add("Accept-Language")
     return response
 
 
 def init_app(app: Flask) -> None:
-    app.before_request(_choose_language)
     app.after_request(_remember_language)
-    app.jinja_env.globals.update(_=gettext, LANGUAGES=LANGUAGES, current_lang=lambda: getattr(g, "lang", "en"))
+    app.jinja_env.globals.update(_=gettext, LANGUAGES=LANGUAGES, current_lang=current_lang)

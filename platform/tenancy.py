@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from flask import Flask
+from flask import Flask, g
 from sqlalchemy import event, false, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
@@ -28,6 +28,12 @@ def set_current_org(org: Organization) -> None:
     if current is not None and current != org.id:
         raise RuntimeError("this session is already scoped to another organization")
     db.session.info[ORG_KEY] = org.id
+
+
+def enter(org: Organization) -> None:
+    """A request acts for `org`: templates and url_for see it, supporter queries are scoped to it."""
+    g.org, g.org_slug = org, org.slug
+    set_current_org(org)
 
 
 def current_org_id() -> int | None:

@@ -16,6 +16,8 @@ from pathlib import Path
 import psycopg
 import pytest
 from aiosmtpd.controller import Controller
+from flask.globals import _cv_app
+from flask.testing import FlaskClient
 from redis import Redis
 from sqlalchemy import create_engine, text
 
@@ -26,7 +28,18 @@ PG_ADMIN_URL = os.environ.get("CHORUS_TEST_PG", "postgresql://postgres@127.0.0.1
 PG_DATABASE = "chorus_test"
 REAL_REDIS_URL = os.environ.get("CHORUS_TEST_REDIS", "redis://127.0.0.1:6379/15")
 REQUIRE_ALL = os.environ.get("CHORUS_TEST_REQUIRE_ALL") == "1"
-TABLES = ["action_shares", "actions", "campaign_hosts", "campaigns", "suppressions", "organizations"]
+TABLES = [
+    "exports",
+    "invitations",
+    "memberships",
+    "users",
+    "action_shares",
+    "actions",
+    "campaign_hosts",
+    "campaigns",
+    "suppressions",
+    "organizations",
+]
 
 
 def _reachable(check) -> str | None:
@@ -153,10 +166,23 @@ def app_env(backend, tmp_path, smtp_server) -> dict[str, str]:
     }
 
 
+class IsolatedClient(FlaskClient):
+    """Each request gets its own app context (its own `g` and database session), as in production,
+    although the test itself holds an app context to use the database between requests."""
+
+    def open(self, *args, **kwargs):
+        outer = _cv_app.set(None)
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            _cv_app.reset(outer)
+
+
 @pytest.fixture
 def app(app_env):
     app = create_app(app_env)
     app.config["TESTING"] = True
+    app.test_client_class = IsolatedClient
     with app.app_context():
         yield app
         db.session.remove()

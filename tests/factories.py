@@ -8,7 +8,7 @@ from itertools import count
 from rq import SimpleWorker
 
 from chorus.extensions import db, redis_store
-from chorus.models import Campaign, CampaignHost, Organization
+from chorus.models import Campaign, CampaignHost, Organization, User
 from chorus.workers import jobs
 from chorus.workers.worker import QUEUES
 
@@ -75,4 +75,27 @@ def confirm_link(message) -> str:
     body = message.get_body(("plain",)).get_content()
     match = re.search(r"http://chorus\.test(/confirm/\S+)", body)
     assert match, body
+    return match.group(1)
+
+
+PASSWORD = "correct horse battery staple"
+
+
+def make_user(email: str, role: str = "org-admin", org: Organization | None = None) -> User:
+    from chorus.services.accounts import create_user
+
+    return create_user(email, PASSWORD, role, org)
+
+
+def login(client, email: str, password: str = PASSWORD):
+    page = client.get("/admin/login")
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    return client.post("/admin/login", data={"email": email, "password": password, "csrf_token": token})
+
+
+def session_csrf(client, path: str = "/admin/") -> str:
+    """The session-bound CSRF token the admin pages carry."""
+    html = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"', html)
+    assert match, html[:500]
     return match.group(1)

@@ -137,3 +137,30 @@ def _confirmation_message(action: Action):
 def ping() -> str:
     """A no-op job: `chorus up` and the tests use it to see a worker is alive."""
     return current_app.name
+
+
+@with_app_context
+def send_invitation(invitation_id: int) -> bool:
+    """E-mail an invitation link; skipped if it was already sent, accepted or revoked."""
+    from chorus.models import Invitation
+    from chorus.services.accounts import invitation_token
+
+    invitation = db.session.get(Invitation, invitation_id)
+    if invitation is None or invitation.sent_at is not None or invitation.accepted_at is not None:
+        return False
+    g.lang = "en"
+    link = mail.external_url(f"/admin/invitations/{invitation_token(invitation)}")
+    text = render_template("mail/invitation.txt", invitation=invitation, link=link)
+    message = mail.new_message(
+        to=invitation.email,
+        subject="Your invitation to Chorus" + (f" for {invitation.org.name}" if invitation.org else ""),
+        text=text,
+        html=None,
+        sender=mail.default_sender(invitation.org.name if invitation.org else "Chorus"),
+        message_id=f"invite.{invitation.id}.{invitation.nonce}",
+        unsubscribe_email=invitation.email,
+    )
+    mail.transport().send([message])
+    invitation.sent_at = utcnow()
+    db.session.commit()
+    return True

@@ -1,7 +1,20 @@
 """Models grouped by domain; importing this package registers every table with the metadata."""
 
+from chorus.models.accounts import Invitation, Membership, User
 from chorus.models.actions import Action, ActionShare, Suppression
 from chorus.models.campaigns import Campaign, CampaignHost
+from chorus.models.exports import Export
 from chorus.models.orgs import Organization
 
-__all__ = ["Action", "ActionShare", "Campaign", "CampaignHost", "Organization", "Suppression"]
+__all__ = [
+    "Action",
+    "ActionShare",
+    "Campaign",
+    "CampaignHost",
+    "Export",
+    "Invitation",
+    "Membership",
+    "Organization",
+    "Suppression",
+    "User",
+]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -43,12 +43,17 @@ class Campaign(db.Model):
 
     @property
     def accepting_actions(self) -> bool:
-        return self.status == "live"
+        return self.status == "live" and (self.ends_at is None or _aware(self.ends_at) > utcnow())
 
     def host_orgs(self) -> list[Organization]:
         """Members whose sites show this campaign, owner first."""
         orgs = [h.org for h in self.hosts if h.accepted]
         return sorted(orgs, key=lambda o: (o.id != self.owner_org_id, o.name.lower()))
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes; every stored time is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class CampaignHost(db.Model):

@@ -10,13 +10,14 @@ from urllib.parse import unquote_to_bytes
 
 import pycountry
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, g, request
+from flask import current_app, request
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, TimestampSigner
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField, ValidationError
 from wtforms.csrf.core import CSRF
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from chorus.i18n import current_lang
 from chorus.i18n import gettext as _
 from chorus.models import Campaign, Organization
 from chorus.services.signing import Supporter
@@ -132,7 +133,7 @@ class ActionForm(PublicForm):
     @classmethod
     def for_campaign(cls, campaign: Campaign, site: Organization) -> ActionForm:
         form = cls(meta={"csrf_context": campaign.slug})
-        form.country.choices = list(_country_names(getattr(g, "lang", "en")))
+        form.country.choices = list(_country_names(current_lang()))
         form.share_with.choices = [(o.slug, o.name) for o in campaign.host_orgs() if o.id != site.id]
         return form
 
@@ -153,7 +154,7 @@ class ActionForm(PublicForm):
             postal_code=self.postal_code.data or "",
             country=self.country.data,
             comment=self.comment.data or "",
-            language=getattr(g, "lang", "en"),
+            language=current_lang(),
             share_with=list(self.share_with.data or []),
         )
 

@@ -18,14 +18,14 @@ from flask import (
 )
 from werkzeug.routing import BaseConverter
 
+from chorus import tenancy
 from chorus.extensions import csrf, db
 from chorus.i18n import gettext as _
 from chorus.models import Suppression
 from chorus.public.forms import ActionForm, ButtonForm
-from chorus.services import campaigns, ratelimit, signing, tally
+from chorus.services import branding, campaigns, ratelimit, signing, tally
 from chorus.services.mail import read_token
 from chorus.templating import render_for
-from chorus.tenancy import set_current_org
 
 bp = Blueprint("public", __name__)
 
@@ -36,11 +36,6 @@ ASSET_TYPES = {".svg", ".png", ".jpg", ".jpeg", ".webp", ".css"}
 
 class SlugConverter(BaseConverter):
     regex = r"[a-z0-9][a-z0-9-]{0,79}"
-
-
-@bp.record_once
-def _register_converter(state) -> None:
-    state.app.url_map.converters["slug"] = SlugConverter
 
 
 @bp.url_value_preprocessor
@@ -55,8 +50,7 @@ def _resolve_member(endpoint: str | None, values: dict | None) -> None:
     org = campaigns.get_org(slug)
     if org is None:
         abort(404)
-    g.org = org
-    set_current_org(org)
+    tenancy.enter(org)
 
 
 @bp.url_defaults
@@ -181,8 +175,11 @@ def unsubscribe(token: str):
 
 @bp.get("/assets/<slug:org>/<path:filename>")
 def asset(filename: str):
-    """A member's branding files (logo, stylesheet) from tenants/<slug>/."""
+    """A member's branding files: uploaded in the admin UI, else from tenants/<slug>/."""
     if Path(filename).suffix.lower() not in ASSET_TYPES:
         abort(404)
-    folder = Path(current_app.config["CHORUS_TENANTS_DIR"]) / g.org.slug
+    uploaded = branding.uploads_dir(g.org)
+    folder = (
+        uploaded if (uploaded / filename).is_file() else Path(current_app.config["CHORUS_TENANTS_DIR"]) / g.org.slug
+    )
     return send_from_directory(folder, filename, max_age=3600)

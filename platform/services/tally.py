@@ -82,13 +82,16 @@ def campaign_meta(slug: str) -> CampaignMeta | None:
         data = json.loads(cached)
         return CampaignMeta(**{**data, "hosts": tuple(data["hosts"])}) if data else None
     campaign = db.session.scalar(select(Campaign).where(Campaign.slug == slug, Campaign.status != "draft"))
-    meta = None
-    if campaign is not None:
-        hosts = tuple(o.slug for o in campaign.host_orgs())
-        meta = CampaignMeta(campaign.id, campaign.slug, campaign.kind, campaign.goal, hosts)
+    meta = meta_for(campaign) if campaign is not None else None
     payload = {**meta.__dict__, "hosts": list(meta.hosts)} if meta else {}
     r.set(_meta_key(slug), json.dumps(payload), ex=META_TTL if meta else 10)
     return meta
+
+
+def meta_for(campaign: Campaign) -> CampaignMeta:
+    return CampaignMeta(
+        campaign.id, campaign.slug, campaign.kind, campaign.goal, tuple(o.slug for o in campaign.host_orgs())
+    )
 
 
 def forget_campaign(slug: str) -> None:

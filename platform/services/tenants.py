@@ -14,7 +14,21 @@ from chorus.models import Organization
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 #: First path segments the platform itself uses; a member slug may not take them.
-RESERVED = {"admin", "api", "assets", "confirm", "static", "unsubscribe", "login", "logout", "health"}
+RESERVED = {
+    "admin",
+    "api",
+    "assets",
+    "confirm",
+    "static",
+    "unsubscribe",
+    "login",
+    "logout",
+    "health",
+    "account",
+    "invitations",
+    "outbox",
+    "platform-admins",  # second segments under /admin/
+}
 FIELDS = ("name", "tagline", "intro", "website", "logo", "primary_color", "accent_color", "footer")
 
 

@@ -1,0 +1,163 @@
+"""Campaign screens of one member: create, edit, preview, publish/pause/close, share, host."""
+
+from __future__ import annotations
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+
+from chorus import policy
+from chorus.admin.blueprint import bp, requires
+from chorus.admin.forms import CampaignForm
+from chorus.extensions import db
+from chorus.models import Campaign, CampaignHost, Organization
+from chorus.public.forms import ActionForm
+from chorus.services import campaign_admin, tally
+from chorus.templating import render_for
+
+
+def owned_or_404(slug: str) -> Campaign:
+    campaign = db.session.scalar(select(Campaign).where(Campaign.slug == slug, Campaign.owner_org_id == g.org.id))
+    if campaign is None:
+        abort(404)
+    return campaign
+
+
+def hosted_or_404(slug: str) -> Campaign:
+    """A campaign this member owns or was asked to host."""
+    campaign = db.session.scalar(
+        select(Campaign)
+        .join(CampaignHost, CampaignHost.campaign_id == Campaign.id)
+        .where(Campaign.slug == slug, CampaignHost.org_id == g.org.id)
+    )
+    if campaign is None:
+        abort(404)
+    return campaign
+
+
+def _form_page(form, campaign=None):
+    status = 422 if form.is_submitted() else 200
+    return render_template("admin/campaign_form.html", org=g.org, form=form, campaign=campaign), status
+
+
+@bp.route("/<slug:org>/campaigns/new", methods=["GET", "POST"])
+@requires("edit_campaigns")
+def new_campaign():
+    form = CampaignForm()
+    if form.validate_on_submit():
+        try:
+            campaign = campaign_admin.create(g.org, form)
+        except campaign_admin.CampaignError as error:
+            form.slug.errors.append(str(error))
+        else:
+            flash("Draft saved. Preview it, then publish it when it is ready.")
+            return redirect(url_for("admin.campaign_dashboard", campaign=campaign.slug))
+    return _form_page(form)
+
+
+@bp.route("/<slug:org>/campaigns/<slug:campaign>/edit", methods=["GET", "POST"])
+@requires("edit_campaigns")
+def edit_campaign(campaign: str):
+    found = owned_or_404(campaign)
+    form = CampaignForm(obj=found)
+    if request.method == "GET" and found.ends_at:
+        form.ends_at.data = found.ends_at.date()
+    if form.validate_on_submit():
+        try:
+            campaign_admin.update(found, form)
+        except campaign_admin.CampaignError as error:
+            form.slug.errors.append(str(error))
+        else:
+            flash("Saved.")
+            return redirect(url_for("admin.campaign_dashboard", campaign=found.slug))
+    return _form_page(form, found)
+
+
+@bp.get("/<slug:org>/campaigns/<slug:campaign>/preview")
+@requires("edit_campaigns")
+def preview_campaign(campaign: str):
+    """The public page as this member would show it, drafts included."""
+    found = hosted_or_404(campaign)
+    return render_for(
+        g.org.slug,
+        "campaign.html",
+        org=g.org,
+        campaign=found,
+        form=ActionForm.for_campaign(found, g.org),
+        tally=tally.tally_document(tally.meta_for(found)),
+        hosts=found.host_orgs(),
+        embed=False,
+        preview=True,
+    )
+
+
+@bp.get("/<slug:org>/campaigns/<slug:campaign>")
+@requires("view")
+def campaign_dashboard(campaign: str):
+    found = hosted_or_404(campaign)
+    others = db.session.scalars(
+        select(Organization).where(Organization.id.not_in([h.org_id for h in found.hosts])).order_by(Organization.name)
+    ).all()
+    return render_template(
+        "admin/campaign.html",
+        org=g.org,
+        campaign=found,
+        tally=tally.tally_document(tally.meta_for(found)),
+        others=others,
+        transitions=[a for a, (sources, _t) in campaign_admin.TRANSITIONS.items() if found.status in sources],
+        can=lambda permission: policy.can(current_user, permission, g.org),
+        owner=found.owner_org_id == g.org.id,
+    )
+
+
+@bp.post("/<slug:org>/campaigns/<slug:campaign>/status")
+@requires("publish_campaigns")
+def change_campaign_status(campaign: str):
+    found = owned_or_404(campaign)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    try:
+        campaign_admin.change_status(found, request.form.get("action", ""))
+    except campaign_admin.CampaignError as error:
+        flash(str(error))
+    else:
+        flash(f"The campaign is now {found.status}.")
+    return redirect(url_for("admin.campaign_dashboard", campaign=found.slug))
+
+
+@bp.post("/<slug:org>/campaigns/<slug:campaign>/hosts")
+@requires("publish_campaigns")
+def share_campaign(campaign: str):
+    found = owned_or_404(campaign)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    slugs = request.form.getlist("hosts")
+    orgs = db.session.scalars(select(Organization).where(Organization.slug.in_(slugs))).all()
+    remove = request.form.get("remove")
+    if remove:
+        target = db.session.scalar(select(Organization).where(Organization.slug == remove))
+        if target is None:
+            abort(404)
+        campaign_admin.remove_host(found, target)
+        flash(f"{target.name} no longer hosts this campaign.")
+    else:
+        added = campaign_admin.invite_hosts(found, list(orgs))
+        flash(f"Asked {added} member(s) to host this campaign.")
+    return redirect(url_for("admin.campaign_dashboard", campaign=found.slug))
+
+
+@bp.post("/<slug:org>/hosting/<slug:campaign>")
+@requires("publish_campaigns")
+def respond_to_hosting(campaign: str):
+    found = hosted_or_404(campaign)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    accept = request.form.get("answer") == "accept"
+    try:
+        campaign_admin.respond_to_hosting(found, g.org, accept)
+    except campaign_admin.CampaignError as error:
+        flash(str(error))
+    else:
+        flash(f"{'Now hosting' if accept else 'Declined'}: {found.title}.")
+    return redirect(url_for("admin.org_home"))

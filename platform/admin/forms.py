@@ -1,0 +1,71 @@
+"""Admin forms (session-bound CSRF through Flask-WTF, as staff are signed in)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileSize
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Optional, Regexp, ValidationError
+
+from chorus.public.forms import clean_text
+from chorus.services.accounts import MIN_PASSWORD
+
+SLUG = Regexp(r"^[a-z0-9][a-z0-9-]*$", message="Lowercase letters, digits and hyphens only.")
+COLOR = Regexp(r"^#[0-9a-fA-F]{6}$", message="A colour like #1f4e79.")
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("E-mail", [DataRequired(), Length(max=254)])
+    password = PasswordField("Password", [DataRequired(), Length(max=1024)])
+
+
+class CodeForm(FlaskForm):
+    code = StringField("Code from your authenticator app", [DataRequired(), Length(max=10)])
+
+
+class AcceptInvitationForm(FlaskForm):
+    name = StringField("Your name", [DataRequired(), clean_text(200)])
+    password = PasswordField("Choose a password", [DataRequired(), Length(min=MIN_PASSWORD, max=1024)])
+    confirm = PasswordField("Repeat the password", [DataRequired()])
+
+    def validate_confirm(self, field):
+        if field.data != self.password.data:
+            raise ValidationError("The passwords differ.")
+
+
+class InviteForm(FlaskForm):
+    email = EmailField("E-mail", [DataRequired(), Email(), Length(max=254)])
+    role = SelectField("Role", choices=[("org-editor", "Editor"), ("org-admin", "Admin")])
+
+
+class CampaignForm(FlaskForm):
+    title = StringField("Title", [DataRequired(), clean_text(200)])
+    slug = StringField("Address (slug)", [DataRequired(), Length(max=80), SLUG])
+    summary = TextAreaField("Summary", [clean_text(500, multiline=True)])
+    body = TextAreaField("Text (Markdown)", [clean_text(50_000, multiline=True)])
+    goal = IntegerField("Goal", [Optional(), NumberRange(min=1, max=100_000_000)])
+    require_confirmation = BooleanField("Count an action only once its e-mail is confirmed", default=True)
+    ends_at = DateField("End date", [Optional()])
+
+
+class BrandingForm(FlaskForm):
+    name = StringField("Name", [DataRequired(), clean_text(200)])
+    tagline = StringField("Tagline", [clean_text(300)])
+    intro = TextAreaField("Introduction (Markdown)", [clean_text(5000, multiline=True)])
+    website = StringField("Website", [Optional(), URL(), Length(max=300)])
+    primary_color = StringField("Main colour", [DataRequired(), COLOR])
+    accent_color = StringField("Accent colour", [DataRequired(), COLOR])
+    footer = TextAreaField("Footer", [clean_text(1000, multiline=True)])
+    logo = FileField(
+        "Logo (SVG, PNG or JPEG, at most 512 kB)",
+        [FileAllowed(["svg", "png", "jpg", "jpeg"]), FileSize(max_size=512 * 1024)],
+    )

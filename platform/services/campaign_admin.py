@@ -1,0 +1,97 @@
+"""The rules of running a campaign: drafting, the publish/pause/close lifecycle, and sharing it with
+other members, who accept to host it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+
+from sqlalchemy import select
+
+from chorus.extensions import db
+from chorus.models import Campaign, CampaignHost, Organization
+from chorus.services import tally
+
+#: action -> (statuses it applies to, the status it leads to)
+TRANSITIONS = {
+    "publish": (("draft", "paused"), "live"),
+    "pause": (("live",), "paused"),
+    "close": (("live", "paused"), "closed"),
+    "reopen": (("closed",), "live"),
+}
+
+
+class CampaignError(ValueError):
+    pass
+
+
+def _apply(campaign: Campaign, form) -> None:
+    campaign.title = form.title.data.strip()
+    campaign.slug = form.slug.data.strip()
+    campaign.summary = (form.summary.data or "").strip()
+    campaign.body = form.body.data or ""
+    campaign.goal = form.goal.data
+    campaign.require_confirmation = bool(form.require_confirmation.data)
+    ends = form.ends_at.data
+    campaign.ends_at = datetime.combine(ends, time.max, tzinfo=UTC) if ends else None
+
+
+def _slug_taken(slug: str, campaign_id: int | None) -> bool:
+    existing = db.session.scalar(select(Campaign.id).where(Campaign.slug == slug))
+    return existing is not None and existing != campaign_id
+
+
+def create(owner: Organization, form) -> Campaign:
+    if _slug_taken(form.slug.data, None):
+        raise CampaignError("Another campaign already uses this address.")
+    campaign = Campaign(owner_org_id=owner.id, kind="petition", status="draft")
+    _apply(campaign, form)
+    campaign.hosts = [CampaignHost(org_id=owner.id, accepted=True)]
+    db.session.add(campaign)
+    db.session.commit()
+    return campaign
+
+
+def update(campaign: Campaign, form) -> None:
+    if _slug_taken(form.slug.data, campaign.id):
+        raise CampaignError("Another campaign already uses this address.")
+    old_slug = campaign.slug
+    _apply(campaign, form)
+    db.session.commit()
+    tally.forget_campaign(old_slug)
+    tally.forget_campaign(campaign.slug)
+
+
+def change_status(campaign: Campaign, action: str) -> None:
+    if action not in TRANSITIONS:
+        raise CampaignError("Unknown action.")
+    allowed_from, target = TRANSITIONS[action]
+    if campaign.status not in allowed_from:
+        raise CampaignError(f"A {campaign.status} campaign cannot be {action}d… choose another action.")
+    campaign.status = target
+    db.session.commit()
+    tally.forget_campaign(campaign.slug)
+
+
+def invite_hosts(campaign: Campaign, orgs: list[Organization]) -> int:
+    """Ask other members to host the campaign; they see the request on their admin home."""
+    present = {h.org_id for h in campaign.hosts}
+    added = [CampaignHost(org_id=o.id, accepted=False) for o in orgs if o.id not in present]
+    campaign.hosts.extend(added)
+    db.session.commit()
+    return len(added)
+
+
+def respond_to_hosting(campaign: Campaign, org: Organization, accept: bool) -> None:
+    host = next((h for h in campaign.hosts if h.org_id == org.id), None)
+    if host is None or host.org_id == campaign.owner_org_id:
+        raise CampaignError("There is no hosting request for this campaign.")
+    if accept:
+        host.accepted = True
+    else:
+        campaign.hosts.remove(host)
+    db.session.commit()
+    tally.forget_campaign(campaign.slug)
+
+
+def remove_host(campaign: Campaign, org: Organization) -> None:
+    respond_to_hosting(campaign, org, accept=False)
