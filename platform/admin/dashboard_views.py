@@ -1,0 +1,1 @@
+"""Campaign dashboards and the supporter list (being written)."""

@@ -1,0 +1,1 @@
+"""CSV exports of a campaign's actions (being written)."""
