@@ -239,10 +239,34 @@ def admin_create(email: str, role: str, org_slug: str | None, password_stdin: bo
             if org is None:
                 raise click.ClickException(f"no organization {org_slug!r}")
         try:
-            user = accounts.create_user(email, password, role, org)
+            created = accounts.create_user(email, password, role, org).email
         except accounts.AccountError as error:
             raise click.ClickException(str(error)) from error
-    click.echo(f"Created {user.email} ({role}{' of ' + org_slug if org_slug else ''}).", err=True)
+    click.echo(f"Created {created} ({role}{' of ' + org_slug if org_slug else ''}).", err=True)
+
+
+@cli.group("export")
+def export_group() -> None:
+    """CSV exports of supporter data."""
+
+
+@export_group.command("signatures")
+@click.argument("campaign")
+@click.option("--org", "org_slug", help="Export as this member (default: the campaign's owner).")
+def export_signatures(campaign: str, org_slug: str | None) -> None:
+    """Write CAMPAIGN's actions as CSV to stdout: those the member may see (its own and those shared with it)."""
+    from chorus import tenancy
+    from chorus.services import exports
+
+    with app_context():
+        try:
+            found, org = exports.export_target(campaign, org_slug)
+        except exports.ExportError as error:
+            raise click.ClickException(str(error)) from error
+        with tenancy.acting_for(org):
+            written = exports.write_csv(sys.stdout, found.id)
+        summary = f"Exported {written} action(s) of {found.slug} as {org.slug}."
+    click.echo(summary, err=True)
 
 
 def main() -> None:

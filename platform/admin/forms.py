@@ -44,7 +44,7 @@ class AcceptInvitationForm(FlaskForm):
 
 class InviteForm(FlaskForm):
     email = EmailField("E-mail", [DataRequired(), Email(), Length(max=254)])
-    role = SelectField("Role", choices=[("org-editor", "Editor"), ("org-admin", "Admin")])
+    role = SelectField("Role", choices={"org-editor": "Editor", "org-admin": "Admin"})
 
 
 class CampaignForm(FlaskForm):

@@ -15,6 +15,7 @@ from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, TimestampSigner
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField, ValidationError
 from wtforms.csrf.core import CSRF
+from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from chorus.i18n import current_lang
@@ -133,16 +134,16 @@ class ActionForm(PublicForm):
     @classmethod
     def for_campaign(cls, campaign: Campaign, site: Organization) -> ActionForm:
         form = cls(meta={"csrf_context": campaign.slug})
-        form.country.choices = list(_country_names(current_lang()))
-        form.share_with.choices = [(o.slug, o.name) for o in campaign.host_orgs() if o.id != site.id]
+        form.country.choices = [SelectChoice(code, name) for code, name in _country_names(current_lang())]
+        form.share_with.choices = [SelectChoice(o.slug, o.name) for o in campaign.host_orgs() if o.id != site.id]
         return form
 
     def validate_country(self, field):
-        if field.data not in {code for code, _name in field.choices}:
+        if field.data not in {choice.value for choice in field.choices}:
             raise ValidationError(_("Choose a country from the list."))
 
     def validate_share_with(self, field):
-        allowed = {slug for slug, _name in field.choices}
+        allowed = {choice.value for choice in field.choices}
         if any(value not in allowed for value in field.data or []):
             raise ValidationError(_("Choose among the member sites listed."))
 
