@@ -66,3 +66,30 @@ def test_supporter_signs_and_confirms_in_a_browser(live_server, page, mailbox):
     assert page.locator("[data-tally-total]").inner_text() == "1"
     assert page.get_by_role("heading", name="Firma la petición").is_visible()
     assert page.locator('[data-tally-org="union"]').inner_text() == "1"
+
+
+def test_org_admin_creates_a_petition_in_the_browser_and_sees_it_live(live_server, page):
+    from tests.factories import PASSWORD, make_user
+
+    org = make_org("riverside", name="Riverside Legal Aid")
+    make_user("lucia@riverside.example", "org-admin", org)
+
+    page.goto(f"{live_server}/admin/login")
+    page.get_by_label("E-mail").fill("lucia@riverside.example")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/admin/riverside/")
+    page.get_by_role("link", name="New petition").click()
+    page.get_by_label("Title").fill("Free legal help in every court")
+    page.get_by_label("Address (slug)").fill("legal-help")
+    page.get_by_label("Text (Markdown)").fill("Every child deserves a **lawyer**.")
+    page.get_by_label("Goal").fill("250")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url("**/admin/riverside/campaigns/legal-help")
+    page.get_by_role("button", name="Publish").click()
+    assert page.get_by_text("The campaign is now live.").is_visible()
+
+    page.goto(f"{live_server}/riverside/")
+    page.get_by_role("link", name="Free legal help in every court").click()
+    assert page.locator("article strong", has_text="lawyer").is_visible()
+    assert page.get_by_role("button", name="Sign").is_visible()

@@ -42,3 +42,38 @@ def test_pages_and_errors_in_spanish(client, app: Flask):
     refused = sign(client, "puentes", "keep-families-together", supporter(email=""))
     assert "Este campo es obligatorio." in refused.get_data(as_text=True)
     assert client.get("/nadie/").get_data(as_text=True).count("Página no encontrada") >= 1
+
+
+def test_branding_edited_in_the_admin_shows_on_the_member_site(client, app: Flask):
+    import io
+
+    from tests.factories import login, make_org, make_user, session_csrf
+
+    make_user("ed@union.example", "org-admin", make_org("union", name="Local 12"))
+    login(client, "ed@union.example")
+    token = session_csrf(client, "/admin/union/branding")
+    logo = (io.BytesIO(b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"/>'), "mark.svg")
+    saved = client.post(
+        "/admin/union/branding",
+        data={
+            "csrf_token": token,
+            "name": "Local 12 United",
+            "tagline": "Dock and warehouse workers",
+            "primary_color": "#123456",
+            "accent_color": "#abcdef",
+            "intro": "We **organize**.",
+            "logo": logo,
+        },
+        content_type="multipart/form-data",
+    )
+    assert saved.status_code == 302
+    site = client.get("/union/").get_data(as_text=True)
+    assert "--brand: #123456" in site and "Local 12 United" in site and "<strong>organize</strong>" in site
+    assert client.get("/assets/union/logo.svg").status_code == 200
+
+    bad = client.post(
+        "/admin/union/branding",
+        data={"csrf_token": token, "name": "", "primary_color": "red", "accent_color": "#abcdef"},
+    )
+    assert bad.status_code == 422 and "A colour like #1f4e79." in bad.get_data(as_text=True)
+    assert "Local 12 United" in client.get("/union/").get_data(as_text=True)  # nothing half-saved
