@@ -211,6 +211,34 @@ def tally_reconcile(campaign: str | None) -> None:
         click.echo(f"{slug}: {t.total}")
 
 
+@cli.group()
+def targets() -> None:
+    """Decision makers that letters go to."""
+
+
+@targets.command("import")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+def targets_import(csv_file) -> None:
+    """Import officials from CSV: name,title,office,email,country,region,district,postal_prefixes.
+
+    All rows or none: every bad row is reported on stderr with its line number.
+    """
+    from chorus.services import letters
+
+    try:
+        text = csv_file.read()
+    except UnicodeDecodeError as error:
+        raise click.ClickException(f"{csv_file.name} is not UTF-8 text ({error.reason})") from error
+    with app_context():
+        try:
+            report = letters.import_officials(text)
+        except letters.ImportError_ as error:
+            for problem in error.problems:
+                click.echo(f"{csv_file.name}: {problem}", err=True)
+            raise click.ClickException(f"nothing imported: {len(error.problems)} bad row(s)") from error
+    click.echo(f"Imported officials: {report.created} new, {report.updated} updated.", err=True)
+
+
 @cli.group("admin")
 def admin_group() -> None:
     """Staff accounts."""

@@ -29,6 +29,15 @@ def _secret_key(environ: Mapping[str, str], instance: Path, env: str) -> str:
     return key_file.read_text().strip()
 
 
+def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name, "")
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{name} must be a positive whole number, not {raw!r}")
+    return int(raw)
+
+
 def from_environment(environ: Mapping[str, str] = os.environ) -> dict:
     """Settings for create_app, from the variables documented in the README."""
     instance = Path(environ.get("CHORUS_INSTANCE", "instance")).resolve()
@@ -47,4 +56,6 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict:
         "CHORUS_RATE_LIMITS": environ.get("CHORUS_RATE_LIMITS", "on").lower() != "off",
         "CHORUS_TENANTS_DIR": environ.get("CHORUS_TENANTS_DIR", str(PROJECT_ROOT / "tenants")),
         "SESSION_COOKIE_SECURE": env == "production",
+        "CHORUS_DELIVERY_LEASE": _positive_int(environ, "CHORUS_DELIVERY_LEASE", 60),
+        "CHORUS_DOMAIN_RATE": _positive_int(environ, "CHORUS_DOMAIN_RATE", 1200),
     }

@@ -4,6 +4,7 @@ aiosmtpd SMTP server on 127.0.0.1 for mail."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -29,6 +30,10 @@ PG_DATABASE = "chorus_test"
 REAL_REDIS_URL = os.environ.get("CHORUS_TEST_REDIS", "redis://127.0.0.1:6379/15")
 REQUIRE_ALL = os.environ.get("CHORUS_TEST_REQUIRE_ALL") == "1"
 TABLES = [
+    "delivery_events",
+    "deliveries",
+    "campaign_targets",
+    "officials",
     "exports",
     "invitations",
     "memberships",
@@ -113,8 +118,20 @@ class Mailbox:
     raw: list[bytes] = field(default_factory=list)
     sessions: set[int] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: address -> SMTP answers to give its next RCPT TOs ("451 ...", "550 ..."), then "250 OK"
+    answers: dict[str, list[str]] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to wait before accepting each message (a slow server)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        scripted = self.answers.get(address.lower())
+        if scripted:
+            return scripted.pop(0)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        if self.delay:
+            await asyncio.sleep(self.delay)
         with self.lock:
             self.sessions.add(id(session))
             self.raw.append(envelope.content)
@@ -125,6 +142,8 @@ class Mailbox:
         with self.lock:
             self.messages.clear()
             self.raw.clear()
+            self.answers.clear()
+            self.delay = 0.0
             self.sessions.clear()
 
 

@@ -99,3 +99,32 @@ def session_csrf(client, path: str = "/admin/") -> str:
     match = re.search(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"', html)
     assert match, html[:500]
     return match.group(1)
+
+
+def make_letter_campaign(owner: Organization, targets: list[dict] | None = None, **fields) -> Campaign:
+    """A letter campaign with fixed targets (or `targeting="location"` and no targets)."""
+    from chorus.models import CampaignTarget, Official
+
+    defaults = {
+        "kind": "letter",
+        "letter_subject": "Fund legal counsel",
+        "letter_greeting": "Dear Governor,",
+        "letter_body": "Please fund counsel for children.",
+        "letter_closing": "Respectfully,",
+    }
+    campaign = make_campaign(owner, **{**defaults, **fields})
+    for spec in targets if targets is not None else [{"name": "Elena Alvarez", "email": "governor@example.org"}]:
+        campaign.targets.append(CampaignTarget(official=Official(title=spec.pop("title", "Governor"), **spec)))
+    db.session.commit()
+    return campaign
+
+
+def letter(email: str = "ana@example.org", **fields) -> dict[str, str]:
+    return supporter(email, **{"subject": "My own subject", "body": "As a parent I ask you to act.", **fields})
+
+
+def run_deliveries():
+    """One delivery pass in this process (what the worker's deliver_letters job does)."""
+    from chorus.services import delivery
+
+    return delivery.run(max_seconds=30)

@@ -79,7 +79,7 @@ def test_org_admin_creates_a_petition_in_the_browser_and_sees_it_live(live_serve
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/admin/riverside/")
-    page.get_by_role("link", name="New petition").click()
+    page.get_by_role("link", name="New campaign").click()
     page.get_by_label("Title").fill("Free legal help in every court")
     page.get_by_label("Address (slug)").fill("legal-help")
     page.get_by_label("Text (Markdown)").fill("Every child deserves a **lawyer**.")

@@ -29,6 +29,7 @@ def test_demo_is_idempotent_and_campaigns_list_shows_it(app_env):
     shared = rows["keep-families-together"]
     assert shared["owner"] == "puentes" and len(shared["hosts"]) >= 4 and shared["total"] == 0
     assert rows["fair-shifts"]["hosts"] == ["harbor-workers"]
+    assert rows["write-to-the-governor"]["kind"] == "letter"
 
 
 @pytest.mark.parametrize(
@@ -62,6 +63,9 @@ def test_every_command_has_help(app_env):
         ["tenants", "sync"],
         ["campaigns", "list"],
         ["tally", "reconcile"],
+        ["admin", "create"],
+        ["targets", "import"],
+        ["export", "signatures"],
     ):
         result = CliRunner().invoke(cli, [*args, "--help"], env=app_env)
         assert result.exit_code == 0 and "Usage: " in result.output

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from datetime import timedelta
 
-from flask import Flask, current_app, g, has_app_context, render_template
+from flask import Flask, g, has_app_context, render_template
 from rq import Queue
 from sqlalchemy import select, update
 
@@ -15,8 +15,10 @@ from chorus.models import Action
 from chorus.models.base import utcnow
 from chorus.services import mail
 
-CONFIRM_LIST = "chorus:mail:confirm"
-CONFIRM_SCHEDULED = "chorus:mail:confirm:scheduled"
+SUPPORTER_MAIL_LIST = "chorus:mail:supporters"
+SUPPORTER_MAIL_SCHEDULED = "chorus:mail:supporters:scheduled"
+DELIVERY_KICK = "chorus:deliver:kick"
+
 BATCH = 200
 #: Pending actions whose confirmation mail was never recorded as sent after this long are re-sent.
 SWEEP_AFTER = timedelta(minutes=5)
@@ -55,28 +57,33 @@ def queue(name: str = "default") -> Queue:
     return Queue(name, connection=redis_store.client)
 
 
-def queue_confirmation_mail(action_id: int) -> None:
-    """Add one action to the next confirmation batch; enqueue a batch job only if none is waiting.
+def queue_supporter_mail(kind: str, action_id: int) -> None:
+    """Add one mail ("confirm" or "copy") to the next batch; enqueue a batch job only if none waits.
 
     A signing spike then costs one RPUSH per signature, not one job, and mails go out in batches.
     """
     r = redis_store.client
     pipe = r.pipeline()
-    pipe.rpush(CONFIRM_LIST, action_id)
-    pipe.set(CONFIRM_SCHEDULED, 1, nx=True, ex=300)
+    pipe.rpush(SUPPORTER_MAIL_LIST, f"{kind}:{action_id}")
+    pipe.set(SUPPORTER_MAIL_SCHEDULED, 1, nx=True, ex=300)
     _, scheduled_now = pipe.execute()
     if scheduled_now:
-        queue("mail").enqueue(send_confirmation_mails, job_timeout=600)
+        queue("mail").enqueue(send_supporter_mails, job_timeout=600)
 
 
 @with_app_context
-def send_confirmation_mails() -> int:
-    """Drain the confirmation list in batches over one connection each; then sweep for strays."""
+def send_supporter_mails() -> int:
+    """Drain the supporter mail list in batches over one connection each; then sweep for strays."""
     r = redis_store.client
-    r.delete(CONFIRM_SCHEDULED)  # before draining: a signature pushed from now on schedules a new job
+    r.delete(SUPPORTER_MAIL_SCHEDULED)  # before draining: a mail queued from now on schedules a new job
     sent = 0
-    while ids := r.lpop(CONFIRM_LIST, BATCH):
-        sent += _send_confirmations([int(i) for i in ids])
+    while entries := r.lpop(SUPPORTER_MAIL_LIST, BATCH):
+        wanted: dict[str, list[int]] = {"confirm": [], "copy": []}
+        for entry in entries:
+            kind, _sep, ident = entry.decode().partition(":")
+            if kind in wanted and ident.isdigit():
+                wanted[kind].append(int(ident))
+        sent += _send_confirmations(wanted["confirm"]) + _send_copies(wanted["copy"])
     stale = db.session.scalars(
         select(Action.id)
         .where(
@@ -98,7 +105,7 @@ def _send_confirmations(action_ids: list[int]) -> int:
     ).all()
     if not actions:
         return 0
-    mail.transport().send([_confirmation_message(a) for a in actions])
+    mail.transport().send([_supporter_message(a, "confirm") for a in actions])
     db.session.execute(
         update(Action)
         .where(Action.id.in_([a.id for a in actions]))
@@ -109,34 +116,58 @@ def _send_confirmations(action_ids: list[int]) -> int:
     return len(actions)
 
 
-def _confirmation_message(action: Action):
+def _send_copies(action_ids: list[int]) -> int:
+    """The supporter's copy of the letter they sent (a deliberate cross-member read, like above)."""
+    actions = db.session.scalars(
+        select(Action).where(Action.id.in_(action_ids), Action.status == "confirmed").execution_options(all_orgs=True)
+    ).all()
+    mail.transport().send([_supporter_message(a, "copy") for a in actions])
+    return len(actions)
+
+
+def _supporter_message(action: Action, kind: str):
     from chorus.i18n import translate
+    from chorus.services import letters
 
     g.lang = action.language
     site, campaign = action.org, action.campaign
-    token = mail.make_token("confirm", action.uuid)
     context = {
         "action": action,
         "campaign": campaign,
         "org": site,
-        "confirm_url": mail.external_url(f"/confirm/{token}"),
         "campaign_url": mail.external_url(f"/{site.slug}/{campaign.slug}"),
     }
+    if kind == "confirm":
+        context["confirm_url"] = mail.external_url(f"/confirm/{mail.make_token('confirm', action.uuid)}")
+        subject = translate("Please confirm your signature: %(title)s", action.language) % {"title": campaign.title}
+    else:
+        context["letter"] = letters.compose(campaign, action.body or campaign.letter_body, letters.signature_of(action))
+        context["targets"] = letters.targets_for(campaign, action.country, action.postal_code)
+        subject = translate("Your letter: %(title)s", action.language) % {"title": campaign.title}
     return mail.new_message(
         to=action.email,
-        subject=translate("Please confirm your signature: %(title)s", action.language) % {"title": campaign.title},
-        text=render_template(f"@{site.slug}/mail/confirm.txt", **context),
-        html=render_template(f"@{site.slug}/mail/confirm.html", **context),
+        subject=subject,
+        text=render_template(f"@{site.slug}/mail/{kind}.txt", **context),
+        html=render_template(f"@{site.slug}/mail/{kind}.html", **context) if kind == "confirm" else None,
         sender=mail.default_sender(site.name),
-        message_id=f"confirm.{action.uuid}",
+        message_id=f"{kind}.{action.uuid}",
         unsubscribe_email=action.email_normalized,
     )
 
 
+def kick_delivery() -> None:
+    """Start a delivery job soon; at most one kick a second, however many letters arrive."""
+    if redis_store.client.set(DELIVERY_KICK, 1, nx=True, ex=1):
+        queue("delivery").enqueue(deliver_letters, job_timeout=600)
+
+
 @with_app_context
-def ping() -> str:
-    """A no-op job: `chorus up` and the tests use it to see a worker is alive."""
-    return current_app.name
+def deliver_letters() -> dict:
+    """Send the letters that are due. What waits (retries, caps, a dead worker's leases) is picked up
+    by the next run, which every worker's ticker starts while anything is outstanding."""
+    from chorus.services import delivery
+
+    return delivery.run().__dict__
 
 
 @with_app_context
@@ -164,3 +195,11 @@ def send_invitation(invitation_id: int) -> bool:
     invitation.sent_at = utcnow()
     db.session.commit()
     return True
+
+
+@with_app_context
+def export_campaign_csv(export_id: int) -> bool:
+    """Write one CSV export (chorus.services.exports); running it again once it is done does nothing."""
+    from chorus.services import exports
+
+    return exports.run_export(export_id)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
+from flask import Flask
 from rq import SimpleWorker
 
 from chorus.extensions import redis_store
 from chorus.workers import jobs
 
-QUEUES = ("mail", "default")
+QUEUES = ("mail", "delivery", "default")
 
 
 def run(burst: bool = False) -> bool:
@@ -19,6 +23,28 @@ def run(burst: bool = False) -> bool:
     jobs.set_worker_app(app)
     with app.app_context():
         connection = redis_store.client
-        jobs.queue("mail").enqueue(jobs.send_confirmation_mails)  # sweep what a dead worker left
+        # Pick up what a dead worker left: unsent confirmations, letters under an expired lease.
+        jobs.queue("mail").enqueue(jobs.send_supporter_mails)
+        jobs.queue("delivery").enqueue(jobs.deliver_letters)
         worker = SimpleWorker([jobs.queue(name) for name in QUEUES], connection=connection)
-    return worker.work(burst=burst, with_scheduler=False)
+    if not burst:
+        threading.Thread(target=_tick, args=(app,), name="chorus-ticker", daemon=True).start()
+    return worker.work(burst=burst)
+
+
+def _tick(app: Flask) -> None:
+    """While letters wait (retries, caps, windows, leases of a dead worker), start a delivery run
+    every few seconds: a killed worker's letters go out again soon after its lease ends, well within
+    two minutes, without relying on RQ's own detection of abandoned jobs (about 7 minutes)."""
+    from chorus.services import delivery
+
+    with app.app_context():
+        interval = max(1, min(20, delivery.lease_seconds() // 2))
+    while True:
+        time.sleep(interval)
+        try:
+            with app.app_context():
+                if delivery.outstanding():
+                    jobs.kick_delivery()
+        except Exception:  # noqa: BLE001 - a database or Redis hiccup: try again next tick
+            app.logger.exception("delivery ticker")

@@ -6,13 +6,14 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from chorus import policy
 from chorus.admin.blueprint import bp, requires
 from chorus.admin.forms import CampaignForm
 from chorus.extensions import db
-from chorus.models import Campaign, CampaignHost, Organization
-from chorus.public.forms import ActionForm
+from chorus.models import Campaign, CampaignHost, Official, Organization
+from chorus.public.forms import form_for
 from chorus.services import campaign_admin, tally
 from chorus.templating import render_for
 
@@ -36,6 +37,19 @@ def hosted_or_404(slug: str) -> Campaign:
     return campaign
 
 
+def campaign_form(campaign: Campaign | None = None) -> CampaignForm:
+    """The campaign form, with the officials a letter may be addressed to."""
+    form = CampaignForm(obj=campaign)
+    officials = db.session.scalars(select(Official).order_by(Official.name)).all()
+    form.targets.choices = [SelectChoice(o.id, f"{o.addressed} <{o.email}>") for o in officials]
+    if campaign is not None and not form.is_submitted():
+        form.targets.data = [t.official_id for t in campaign.targets]
+        form.kind.render_kw = {"disabled": True}  # a campaign keeps its kind
+    if campaign is not None:
+        form.kind.data = campaign.kind
+    return form
+
+
 def _form_page(form, campaign=None):
     status = 422 if form.is_submitted() else 200
     return render_template("admin/campaign_form.html", org=g.org, form=form, campaign=campaign), status
@@ -44,7 +58,7 @@ def _form_page(form, campaign=None):
 @bp.route("/<slug:org>/campaigns/new", methods=["GET", "POST"])
 @requires("edit_campaigns")
 def new_campaign():
-    form = CampaignForm()
+    form = campaign_form()
     if form.validate_on_submit():
         try:
             campaign = campaign_admin.create(g.org, form)
@@ -60,7 +74,7 @@ def new_campaign():
 @requires("edit_campaigns")
 def edit_campaign(campaign: str):
     found = owned_or_404(campaign)
-    form = CampaignForm(obj=found)
+    form = campaign_form(found)
     if request.method == "GET" and found.ends_at:
         form.ends_at.data = found.ends_at.date()
     if form.validate_on_submit():
@@ -84,7 +98,7 @@ def preview_campaign(campaign: str):
         "campaign.html",
         org=g.org,
         campaign=found,
-        form=ActionForm.for_campaign(found, g.org),
+        form=form_for(found, g.org),
         tally=tally.tally_document(tally.meta_for(found)),
         hosts=found.host_orgs(),
         embed=False,

@@ -11,6 +11,7 @@ from wtforms import (
     IntegerField,
     PasswordField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
@@ -48,6 +49,9 @@ class InviteForm(FlaskForm):
 
 
 class CampaignForm(FlaskForm):
+    kind = SelectField(
+        "Kind", choices={"petition": "Petition", "letter": "Letter to decision makers"}, default="petition"
+    )
     title = StringField("Title", [DataRequired(), clean_text(200)])
     slug = StringField("Address (slug)", [DataRequired(), Length(max=80), SLUG])
     summary = TextAreaField("Summary", [clean_text(500, multiline=True)])
@@ -55,6 +59,40 @@ class CampaignForm(FlaskForm):
     goal = IntegerField("Goal", [Optional(), NumberRange(min=1, max=100_000_000)])
     require_confirmation = BooleanField("Count an action only once its e-mail is confirmed", default=True)
     ends_at = DateField("End date", [Optional()])
+
+    # Letter campaigns
+    letter_subject = StringField("Letter subject", [clean_text(200)])
+    letter_greeting = StringField("Greeting (supporters cannot change it)", [clean_text(200)])
+    letter_body = TextAreaField("Draft letter (supporters may edit it)", [clean_text(20_000, multiline=True)])
+    letter_closing = TextAreaField("Closing (supporters cannot change it)", [clean_text(1000, multiline=True)])
+    letter_max_length = IntegerField(
+        "Longest letter a supporter may send (characters)", [Optional(), NumberRange(100, 20_000)]
+    )
+    targeting = SelectField(
+        "Who receives the letters",
+        choices={"fixed": "The targets chosen below", "location": "The officials of each supporter's postal code"},
+        default="fixed",
+    )
+    targets = SelectMultipleField("Targets", coerce=int, choices=[], validate_choice=False)
+    delivery_mode = SelectField(
+        "Delivery",
+        choices={"individual": "One message per letter", "digest": "One digest per target per day"},
+        default="individual",
+    )
+    daily_cap_per_target = IntegerField("Letters per target per day at most", [Optional(), NumberRange(1, 100_000)])
+    send_window_start = IntegerField("Send from hour (UTC)", [Optional(), NumberRange(0, 23)])
+    send_window_end = IntegerField("Send until hour (UTC)", [Optional(), NumberRange(0, 24)])
+
+    def validate_targets(self, field):
+        known = {choice.value for choice in field.choices}
+        if any(value not in known for value in field.data or []):
+            raise ValidationError("Choose targets from the list.")
+        if self.kind.data == "letter" and self.targeting.data == "fixed" and not field.data:
+            raise ValidationError("A letter with fixed targets needs at least one target.")
+
+    def validate_send_window_end(self, field):
+        if (field.data is None) != (self.send_window_start.data is None):
+            raise ValidationError("Give both hours of the sending window, or neither.")
 
 
 class BrandingForm(FlaskForm):

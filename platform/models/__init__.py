@@ -4,6 +4,7 @@ from chorus.models.accounts import Invitation, Membership, User
 from chorus.models.actions import Action, ActionShare, Suppression
 from chorus.models.campaigns import Campaign, CampaignHost
 from chorus.models.exports import Export
+from chorus.models.letters import CampaignTarget, Delivery, DeliveryEvent, Official
 from chorus.models.orgs import Organization
 
 __all__ = [
@@ -11,9 +12,13 @@ __all__ = [
     "ActionShare",
     "Campaign",
     "CampaignHost",
+    "CampaignTarget",
+    "Delivery",
+    "DeliveryEvent",
     "Export",
     "Invitation",
     "Membership",
+    "Official",
     "Organization",
     "Suppression",
     "User",

@@ -38,6 +38,9 @@ class Action(db.Model):
     postal_code: Mapped[str] = mapped_column(String(20), default="")
     country: Mapped[str] = mapped_column(String(2), default="US")
     comment: Mapped[str] = mapped_column(Text, default="")
+    #: Letter campaigns: the supporter's own subject and body (the fixed parts stay the campaign's).
+    subject: Mapped[str] = mapped_column(String(200), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
     language: Mapped[str] = mapped_column(String(5), default="en")
     status: Mapped[str] = mapped_column(String(16), default="pending")
     created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -10,6 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from chorus.extensions import db
 from chorus.models.base import Timestamp, new_uuid, utcnow
 from chorus.models.orgs import Organization
+
+if TYPE_CHECKING:
+    from chorus.models.letters import CampaignTarget
 
 KINDS = ("petition", "letter", "statement")
 STATUSES = ("draft", "live", "paused", "closed")
@@ -20,6 +24,8 @@ class Campaign(db.Model):
     __table_args__ = (
         CheckConstraint(f"kind IN {KINDS}", name="kind"),
         CheckConstraint(f"status IN {STATUSES}", name="status"),
+        CheckConstraint("targeting IN ('fixed', 'location')", name="targeting"),
+        CheckConstraint("delivery_mode IN ('individual', 'digest')", name="delivery_mode"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -36,7 +42,22 @@ class Campaign(db.Model):
     created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
     ends_at: Mapped[datetime | None] = mapped_column(Timestamp())
 
+    # Letter campaigns: a greeting and closing the supporter cannot change around an editable draft.
+    letter_subject: Mapped[str] = mapped_column(String(200), default="")
+    letter_greeting: Mapped[str] = mapped_column(String(200), default="")
+    letter_body: Mapped[str] = mapped_column(Text, default="")
+    letter_closing: Mapped[str] = mapped_column(Text, default="")
+    letter_max_length: Mapped[int] = mapped_column(Integer, default=5000)
+    targeting: Mapped[str] = mapped_column(String(16), default="fixed")  # fixed | location
+    delivery_mode: Mapped[str] = mapped_column(String(16), default="individual")  # individual | digest
+    #: Letters one target gets from this campaign a day at most (None: no cap); the rest wait.
+    daily_cap_per_target: Mapped[int | None] = mapped_column(Integer)
+    #: Sending window in UTC hours [start, end); with a cap, deliveries are paced evenly across it.
+    send_window_start: Mapped[int | None] = mapped_column(Integer)
+    send_window_end: Mapped[int | None] = mapped_column(Integer)
+
     owner: Mapped[Organization] = relationship(lazy="joined")
+    targets: Mapped[list[CampaignTarget]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     hosts: Mapped[list[CampaignHost]] = relationship(
         back_populates="campaign", cascade="all, delete-orphan", lazy="selectin"
     )

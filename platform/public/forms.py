@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import gettext as stdlib_gettext
 import re
+from dataclasses import replace
 from urllib.parse import unquote_to_bytes
 
 import pycountry
@@ -21,6 +22,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from chorus.i18n import current_lang
 from chorus.i18n import gettext as _
 from chorus.models import Campaign, Organization
+from chorus.services import letters
 from chorus.services.signing import Supporter
 
 TOKEN_MAX_AGE = 12 * 3600
@@ -158,6 +160,52 @@ class ActionForm(PublicForm):
             language=current_lang(),
             share_with=list(self.share_with.data or []),
         )
+
+
+class LetterForm(ActionForm):
+    """A letter: the supporter edits the subject and body; the greeting and closing stay fixed."""
+
+    subject = StringField("Subject", [clean_text(200), required])
+    body = TextAreaField("Your letter", [clean_text(20_000, multiline=True), required])
+
+    @classmethod
+    def for_campaign(cls, campaign: Campaign, site: Organization) -> LetterForm:
+        form = super().for_campaign(campaign, site)
+        form.campaign = campaign
+        if not form.is_submitted():
+            form.subject.data = campaign.letter_subject
+            form.body.data = campaign.letter_body
+        return form
+
+    def validate_body(self, field):
+        limit = self.campaign.letter_max_length
+        if len(field.data or "") > limit:
+            raise ValidationError(_("Too long: at most %(max)d characters.", max=limit))
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        fixed = {"greeting": self.campaign.letter_greeting, "closing": self.campaign.letter_closing}
+        if any(name in request.form and request.form[name].strip() != text.strip() for name, text in fixed.items()):
+            self.form_errors.append(_("The greeting and closing of this letter cannot be changed."))
+            valid = False
+        if valid and not self.targets():
+            self.postal_code.errors.append(_("We found no decision maker for this postal code."))
+            valid = False
+        return valid
+
+    def targets(self):
+        return letters.targets_for(self.campaign, self.country.data or "", self.postal_code.data or "")
+
+    def preview(self) -> str:
+        signature = f"{self.first_name.data} {self.last_name.data}\n{self.postal_code.data or ''} {self.country.data}"
+        return letters.compose(self.campaign, self.body.data or "", signature)
+
+    def supporter(self) -> Supporter:
+        return replace(super().supporter(), subject=self.subject.data, body=self.body.data)
+
+
+def form_for(campaign: Campaign, site: Organization) -> ActionForm:
+    return (LetterForm if campaign.kind == "letter" else ActionForm).for_campaign(campaign, site)
 
 
 class ButtonForm(PublicForm):

@@ -22,7 +22,7 @@ from chorus import tenancy
 from chorus.extensions import csrf, db
 from chorus.i18n import gettext as _
 from chorus.models import Suppression
-from chorus.public.forms import ActionForm, ButtonForm
+from chorus.public.forms import ButtonForm, form_for
 from chorus.services import branding, campaigns, ratelimit, signing, tally
 from chorus.services.mail import read_token
 from chorus.templating import render_for
@@ -75,7 +75,7 @@ def member_site():
     return render_for(g.org.slug, "org.html", org=g.org, campaigns=hosted, totals=totals)
 
 
-def _campaign_page(campaign, form, status: int = 200, template: str = "campaign.html"):
+def _campaign_page(campaign, form, status: int = 200, template: str = "campaign.html", preview: str = ""):
     return (
         render_for(
             g.org.slug,
@@ -86,6 +86,7 @@ def _campaign_page(campaign, form, status: int = 200, template: str = "campaign.
             tally=tally.tally_document(tally.campaign_meta(campaign.slug)),
             hosts=campaign.host_orgs(),
             embed=bool(request.args.get("embed")) or template == "embed.html",
+            letter_preview=preview,
         ),
         status,
     )
@@ -95,7 +96,7 @@ def _campaign_page(campaign, form, status: int = 200, template: str = "campaign.
 @csrf.exempt  # ActionForm checks its own signed token (see chorus.public.forms)
 def campaign(campaign: str):
     found = campaigns.get_hosted_or_404(g.org, campaign)
-    form = ActionForm.for_campaign(found, g.org)
+    form = form_for(found, g.org)
     if request.method == "GET":
         return _campaign_page(found, form)
     if not found.accepting_actions:
@@ -105,6 +106,8 @@ def campaign(campaign: str):
         return _campaign_page(found, form, 429)
     if not form.validate():
         return _campaign_page(found, form, 422)
+    if found.kind == "letter" and request.form.get("preview"):
+        return _campaign_page(found, form, preview=form.preview())  # nothing stored until they send
     outcome = signing.sign(found, g.org, form.supporter())
     embed = {"embed": 1} if request.args.get("embed") else {}
     return redirect(url_for(".thanks", campaign=found.slug, status=outcome.value, **embed), 303)
@@ -127,7 +130,7 @@ def thanks(campaign: str):
 @bp.get("/<slug:org>/<slug:campaign>/embed")
 def embed(campaign: str):
     found = campaigns.get_hosted_or_404(g.org, campaign)
-    return _campaign_page(found, ActionForm.for_campaign(found, g.org), template="embed.html")
+    return _campaign_page(found, form_for(found, g.org), template="embed.html")
 
 
 @bp.get("/<slug:org>/<slug:campaign>/tally.json")

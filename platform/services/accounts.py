@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,7 +21,6 @@ from chorus.services import mail, ratelimit
 #: argon2-cffi's defaults are RFC 9106's low-memory profile: Argon2id, 64 MiB, t=3, p=4, stronger than
 #: OWASP's minimum (19 MiB, t=2, p=1).
 HASHER = PasswordHasher()
-_DUMMY_HASH = HASHER.hash("timing-equalizer")
 MIN_PASSWORD = 12
 ACCOUNT_FAILURES, IP_FAILURES, FAILURE_WINDOW = 5, 20, 15 * 60
 INVITATION_LIFETIME = timedelta(days=7)
@@ -29,6 +29,13 @@ ROLES = ("platform-admin", *ORG_ROLES)
 
 class AccountError(ValueError):
     """Bad input to an account operation; the message is for the person (or operator) who sent it."""
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified when the account does not exist, so a wrong address takes as long as a wrong password.
+    Made on first use, not at import: it costs 64 MiB and tens of milliseconds."""
+    return HASHER.hash("timing-equalizer")
 
 
 def normalize(email: str) -> str:
@@ -90,7 +97,7 @@ def authenticate(email: str, password: str, client_address: str) -> LoginResult:
         return LoginResult(None, throttled=True)
     user = db.session.scalar(select(User).where(User.email == email))
     try:
-        HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
+        HASHER.verify(user.password_hash if user else _dummy_hash(), password)
         ok = user is not None
     except (VerificationError, InvalidHashError):
         ok = False

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, time
 from sqlalchemy import select
 
 from chorus.extensions import db
-from chorus.models import Campaign, CampaignHost, Organization
+from chorus.models import Campaign, CampaignHost, CampaignTarget, Organization
 from chorus.services import tally
 
 #: action -> (statuses it applies to, the status it leads to)
@@ -18,6 +18,19 @@ TRANSITIONS = {
     "close": (("live", "paused"), "closed"),
     "reopen": (("closed",), "live"),
 }
+
+
+LETTER_FIELDS = (
+    "letter_subject",
+    "letter_greeting",
+    "letter_body",
+    "letter_closing",
+    "targeting",
+    "delivery_mode",
+    "daily_cap_per_target",
+    "send_window_start",
+    "send_window_end",
+)
 
 
 class CampaignError(ValueError):
@@ -33,6 +46,14 @@ def _apply(campaign: Campaign, form) -> None:
     campaign.require_confirmation = bool(form.require_confirmation.data)
     ends = form.ends_at.data
     campaign.ends_at = datetime.combine(ends, time.max, tzinfo=UTC) if ends else None
+    if campaign.kind == "letter":
+        for name in LETTER_FIELDS:
+            setattr(campaign, name, getattr(form, name).data)
+        campaign.letter_max_length = form.letter_max_length.data or 5000
+        wanted = set(form.targets.data or []) if campaign.targeting == "fixed" else set()
+        campaign.targets = [t for t in campaign.targets if t.official_id in wanted] + [
+            CampaignTarget(official_id=i) for i in wanted - {t.official_id for t in campaign.targets}
+        ]
 
 
 def _slug_taken(slug: str, campaign_id: int | None) -> bool:
@@ -43,7 +64,7 @@ def _slug_taken(slug: str, campaign_id: int | None) -> bool:
 def create(owner: Organization, form) -> Campaign:
     if _slug_taken(form.slug.data, None):
         raise CampaignError("Another campaign already uses this address.")
-    campaign = Campaign(owner_org_id=owner.id, kind="petition", status="draft")
+    campaign = Campaign(owner_org_id=owner.id, kind=form.kind.data, status="draft")
     _apply(campaign, form)
     campaign.hosts = [CampaignHost(org_id=owner.id, accepted=True)]
     db.session.add(campaign)

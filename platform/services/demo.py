@@ -8,7 +8,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from chorus.extensions import db
-from chorus.models import Campaign, CampaignHost, Organization
+from chorus.models import Campaign, CampaignHost, CampaignTarget, Official, Organization
 from chorus.services import tenants
 
 CAMPAIGNS = [
@@ -51,6 +51,41 @@ CAMPAIGNS = [
 ]
 
 
+LETTER = {
+    "slug": "write-to-the-governor",
+    "kind": "letter",
+    "owner": "riverside-legal",
+    "hosts": ["riverside-legal", "puentes", "open-table"],
+    "title": "Write to the Governor: fund legal counsel for children",
+    "summary": "Children face immigration judges alone. Ask the Governor and the Attorney General to fund "
+    "a lawyer for every child.",
+    "goal": 2000,
+    "body": "Review the draft below, make it your own (a sentence about why this matters to you helps most), "
+    "and send it. You will get a copy by e-mail.",
+    "letter_subject": "Please fund legal counsel for every child in immigration court",
+    "letter_greeting": "Dear Governor Alvarez and Attorney General Okafor,",
+    "letter_body": "I live in our state and I am writing because children as young as five are appearing in "
+    "immigration court without a lawyer.\n\nWith counsel, a child is several times more likely to be "
+    "allowed to stay safely. Our legal aid clinics are ready to do this work; they need stable funding.\n\n"
+    "I ask you to include funding for legal counsel for every child in this year's budget.",
+    "letter_closing": "Thank you for your attention. I look forward to your answer.",
+    "targets": [
+        {
+            "name": "Elena Alvarez",
+            "title": "Governor",
+            "office": "Office of the Governor",
+            "email": "governor@example.org",
+        },
+        {
+            "name": "Samuel Okafor",
+            "title": "Attorney General",
+            "office": "Office of the Attorney General",
+            "email": "attorney.general@example.org",
+        },
+    ],
+}
+
+
 def load() -> list[str]:
     """Sync tenants/, then create the demo campaigns that do not exist yet (safe to run again)."""
     tenants.sync(Path(current_app.config["CHORUS_TENANTS_DIR"]))
@@ -72,5 +107,21 @@ def load() -> list[str]:
         )
         db.session.add(campaign)
         created.append(spec["slug"])
+    if not db.session.scalar(select(Campaign.id).where(Campaign.slug == LETTER["slug"])):
+        db.session.add(_letter_campaign(orgs))
+        created.append(LETTER["slug"])
     db.session.commit()
     return created
+
+
+def _letter_campaign(orgs: dict[str, Organization]) -> Campaign:
+    """Delivered one by one to fixed targets at example.org: a new user sees letters in the outbox."""
+    fields = {k: v for k, v in LETTER.items() if k not in ("owner", "hosts", "targets")}
+    campaign = Campaign(**fields, owner_org_id=orgs[LETTER["owner"]].id, status="live")
+    campaign.hosts = [CampaignHost(org_id=orgs[slug].id, accepted=True) for slug in LETTER["hosts"]]
+    for spec in LETTER["targets"]:
+        official = db.session.scalar(select(Official).where(Official.email == spec["email"]))
+        if official is None:
+            official = Official(**spec, country="US")
+        campaign.targets.append(CampaignTarget(official=official))
+    return campaign

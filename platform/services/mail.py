@@ -8,6 +8,7 @@ MAIL_URL chooses the transport: `outbox` writes one RFC 5322 .eml file per messa
 from __future__ import annotations
 
 import smtplib
+from contextlib import contextmanager
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -98,22 +99,16 @@ class Transport:
     def send(self, messages: list[EmailMessage]) -> None:
         if not messages:
             return
+        with self.connect() as connection:
+            for msg in messages:
+                connection.send(msg)
+
+    @contextmanager
+    def connect(self):
+        """One connection for many messages: `with transport.connect() as c: c.send(msg)`."""
         if self.url == "outbox":
-            self._write_outbox(messages)
-        else:
-            self._send_smtp(messages)
-
-    def _write_outbox(self, messages: list[EmailMessage]) -> None:
-        folder = Path(self.instance) / "outbox"
-        folder.mkdir(parents=True, exist_ok=True)
-        for msg in messages:
-            stamp = utcnow().strftime("%Y%m%dT%H%M%S%f")
-            name = f"{stamp}-{sha256(msg['Message-ID'].encode()).hexdigest()[:12]}.eml"
-            tmp = folder / f".{name}.tmp"
-            tmp.write_bytes(msg.as_bytes())
-            tmp.rename(folder / name)  # readers never see half a file
-
-    def _send_smtp(self, messages: list[EmailMessage]) -> None:
+            yield _Outbox(Path(self.instance) / "outbox")
+            return
         parts = urlsplit(self.url)
         options = parse_qs(parts.query)
         port = parts.port or (465 if parts.scheme == "smtps" else 25)
@@ -123,8 +118,28 @@ class Transport:
                 smtp.starttls()
             if parts.username:
                 smtp.login(unquote(parts.username), unquote(parts.password or ""))
-            for msg in messages:
-                smtp.send_message(msg)
+            yield _Smtp(smtp)
+
+
+class _Smtp:
+    def __init__(self, smtp: smtplib.SMTP):
+        self.smtp = smtp
+
+    def send(self, msg: EmailMessage, to: str | None = None) -> None:
+        self.smtp.send_message(msg, to_addrs=[to] if to else None)
+
+
+class _Outbox:
+    def __init__(self, folder: Path):
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def send(self, msg: EmailMessage, to: str | None = None) -> None:
+        stamp = utcnow().strftime("%Y%m%dT%H%M%S%f")
+        name = f"{stamp}-{sha256(msg['Message-ID'].encode()).hexdigest()[:12]}.eml"
+        tmp = self.folder / f".{name}.tmp"
+        tmp.write_bytes(msg.as_bytes())
+        tmp.rename(self.folder / name)  # readers never see half a file
 
 
 def transport() -> Transport:

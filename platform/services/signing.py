@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from chorus.extensions import db, redis_store
 from chorus.models import Action, ActionShare, Campaign, Organization
 from chorus.models.base import utcnow
-from chorus.services import tally
+from chorus.services import letters, tally
+from chorus.workers import jobs
 
 
 class Outcome(enum.Enum):
@@ -40,6 +41,8 @@ class Supporter:
     country: str = "US"
     comment: str = ""
     language: str = "en"
+    subject: str = ""  # letters: the supporter's own subject and body
+    body: str = ""
     share_with: list[str] = field(default_factory=list)
 
 
@@ -61,22 +64,35 @@ def sign(campaign: Campaign, site: Organization, supporter: Supporter) -> Outcom
         country=supporter.country,
         comment=supporter.comment.strip(),
         language=supporter.language,
+        subject=supporter.subject.strip(),
+        body=supporter.body.strip(),
         status="confirmed" if confirmed else "pending",
         confirmed_at=utcnow() if confirmed else None,
         shares=[ActionShare(org_id=org_id) for org_id in share_ids],
     )
-    campaign_id, site_slug = campaign.id, site.slug
+    campaign_id, site_slug, is_letter = campaign.id, site.slug, campaign.kind == "letter"
     db.session.add(action)
     try:
+        db.session.flush()
+        if confirmed and is_letter:
+            letters.create_deliveries(action, campaign)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         return _repeat(campaign_id, action.email_normalized)
     if confirmed:
-        tally.count_confirmed(campaign_id, site_slug, action.id)
+        _counted(campaign_id, site_slug, action.id, is_letter)
         return Outcome.COUNTED
-    _queue_confirmation(action.id)
+    jobs.queue_supporter_mail("confirm", action.id)
     return Outcome.SIGNED
+
+
+def _counted(campaign_id: int, site_slug: str, action_id: int, is_letter: bool) -> None:
+    """After the commit: the tally, and for letters the delivery workers and the supporter's copy."""
+    tally.count_confirmed(campaign_id, site_slug, action_id)
+    if is_letter:
+        jobs.kick_delivery()
+        jobs.queue_supporter_mail("copy", action_id)
 
 
 def _repeat(campaign_id: int, email_normalized: str) -> Outcome:
@@ -92,14 +108,8 @@ def _repeat(campaign_id: int, email_normalized: str) -> Outcome:
     if existing.status == "confirmed":
         return Outcome.ALREADY_COUNTED
     if redis_store.client.set(f"chorus:resent:{existing.id}", 1, nx=True, ex=600):
-        _queue_confirmation(existing.id)  # they may have lost the first mail; at most every 10 min
+        jobs.queue_supporter_mail("confirm", existing.id)  # they may have lost the first mail; every 10 min
     return Outcome.ALREADY_PENDING
-
-
-def _queue_confirmation(action_id: int) -> None:
-    from chorus.workers.jobs import queue_confirmation_mail
-
-    queue_confirmation_mail(action_id)
 
 
 @dataclass
@@ -118,15 +128,19 @@ def confirm(action_uuid: str) -> Confirmation:
     action = find_by_token_value(action_uuid)
     if action is None:
         return Confirmation(None, False)
+    campaign = action.campaign
     campaign_id, site_slug, action_id = action.campaign_id, action.org.slug, action.id
+    is_letter = campaign.kind == "letter"
     result = db.session.execute(
         update(Action)
         .where(Action.id == action.id, Action.status == "pending")
         .values(status="confirmed", confirmed_at=utcnow())
         .execution_options(all_orgs=True, synchronize_session=False)
     )
+    if result.rowcount == 1 and is_letter:
+        letters.create_deliveries(action, campaign)  # the outbox rows commit with the confirmation
     db.session.commit()
     if result.rowcount != 1:
         return Confirmation(action, False)
-    tally.count_confirmed(campaign_id, site_slug, action_id)
+    _counted(campaign_id, site_slug, action_id, is_letter)
     return Confirmation(action, True)

@@ -1,0 +1,321 @@
+"""Delivering letters: claim due deliveries with a lease, send them over one SMTP connection, and
+record each result at once, so a worker killed mid-batch can repeat at most the message in flight.
+
+Temporary failures (SMTP 4xx, lost connections) are retried with exponential backoff; permanent ones
+(5xx) are marked failed and listed for admins to retry. Officials are not flooded: per-domain rate
+limits, per-target daily caps, an optional sending window with deliveries paced evenly across it,
+and digest campaigns that send one message per target per day with the new letters attached.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from flask import current_app
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import joinedload
+
+from chorus.extensions import db, redis_store
+from chorus.models import Campaign, Delivery, DeliveryEvent
+from chorus.models.base import utcnow
+from chorus.services import letters, mail
+
+BATCH = 100
+MAX_ATTEMPTS = 8
+
+
+def lease_seconds() -> int:
+    return int(current_app.config.get("CHORUS_DELIVERY_LEASE", 60))
+
+
+def domain_rate_per_minute() -> int:
+    return int(current_app.config.get("CHORUS_DOMAIN_RATE", 1200))
+
+
+def claim(limit: int = BATCH) -> list[int]:
+    """Take up to `limit` due deliveries (queued and due, or sending with an expired lease)."""
+    now = utcnow()
+    due = or_(
+        and_(Delivery.status == "queued", Delivery.next_attempt_at <= now),
+        and_(Delivery.status == "sending", Delivery.lease_until < now),
+    )
+    candidates = select(Delivery.id).where(due).order_by(Delivery.next_attempt_at, Delivery.id).limit(limit)
+    if db.engine.dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)  # workers never claim the same rows
+    claimed = (
+        db.session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(candidates.scalar_subquery()))
+            .values(
+                status="sending", lease_until=now + timedelta(seconds=lease_seconds()), attempts=Delivery.attempts + 1
+            )
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        )
+        .scalars()
+        .all()
+    )
+    db.session.commit()
+    return list(claimed)
+
+
+def _renew(ids: list[int]) -> None:
+    if ids:
+        db.session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids), Delivery.status == "sending")
+            .values(lease_until=utcnow() + timedelta(seconds=lease_seconds()))
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+
+
+def _record(delivery_ids: list[int], status: str, detail: str, **values) -> None:
+    """Mark deliveries and add a history event, committed at once (never after the next send)."""
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(delivery_ids))
+        .values(status=status, **values)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.add_all(DeliveryEvent(delivery_id=i, status=status, detail=detail[:500]) for i in delivery_ids)
+    db.session.commit()
+
+
+def _sent(ids: list[int], message_id: str = "") -> None:
+    _record(ids, "sent", "delivered", sent_at=utcnow(), lease_until=None, message_id=message_id)
+
+
+def _defer(ids: list[int], until: datetime, reason: str) -> None:
+    """Not attempted (rate limit, cap, window): back to the queue without spending an attempt."""
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids))
+        .values(status="queued", next_attempt_at=until, lease_until=None, attempts=Delivery.attempts - 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def _failed_attempt(delivery: Delivery, permanent: bool, detail: str) -> None:
+    if permanent or delivery.attempts >= MAX_ATTEMPTS:
+        _record([delivery.id], "failed", detail, lease_until=None, last_error=detail[:500])
+        return
+    backoff = timedelta(seconds=min(30 * 2 ** (delivery.attempts - 1), 3600))
+    _record(
+        [delivery.id],
+        "queued",
+        f"will retry: {detail}",
+        lease_until=None,
+        last_error=detail[:500],
+        next_attempt_at=utcnow() + backoff,
+    )
+
+
+def _smtp_error(error: Exception) -> tuple[bool, str]:
+    """(permanent?, description) for an SMTP failure; connection trouble is temporary."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        code, text = next(iter(error.recipients.values()))
+    elif isinstance(error, smtplib.SMTPResponseException):
+        code, text = error.smtp_code, error.smtp_error
+    else:
+        return False, f"{type(error).__name__}: {error}"
+    text = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
+    return code >= 500, f"{code} {text}"
+
+
+# -- flood control --------------------------------------------------------------------------------
+
+
+def _window_start(campaign: Campaign, now: datetime, days_ahead: int = 0) -> datetime:
+    hour = campaign.send_window_start if campaign.send_window_start is not None else 0
+    day = (now + timedelta(days=days_ahead)).replace(hour=hour, minute=0, second=0, microsecond=0)
+    return day if day > now else day + timedelta(days=1)
+
+
+def _in_window(campaign: Campaign, now: datetime) -> bool:
+    start, end = campaign.send_window_start, campaign.send_window_end
+    if start is None or end is None:
+        return True
+    return start <= now.hour < end if start < end else (now.hour >= start or now.hour < end)
+
+
+def _gate(delivery: Delivery, now: datetime) -> datetime | None:
+    """When this delivery may go instead of now, or None if it may go now (and is counted)."""
+    campaign, r = delivery.campaign, redis_store.client
+    if not _in_window(campaign, now):
+        return _window_start(campaign, now)
+    domain = delivery.official.email.rsplit("@", 1)[-1].lower()
+    minute = int(now.timestamp() // 60)
+    rate_key = f"chorus:deliver:domain:{domain}:{minute}"
+    if r.incr(rate_key) > domain_rate_per_minute():
+        return datetime.fromtimestamp((minute + 1) * 60, UTC)
+    r.expire(rate_key, 120)
+    cap = campaign.daily_cap_per_target
+    if cap:
+        target = f"{campaign.id}:{delivery.official_id}"
+        day_key = f"chorus:deliver:cap:{target}:{now:%Y%m%d}"
+        if r.incr(day_key) > cap:
+            r.decr(day_key)
+            return _window_start(campaign, now, days_ahead=1)
+        r.expire(day_key, 2 * 86400)
+        if campaign.send_window_start is not None and campaign.send_window_end is not None:
+            hours = (campaign.send_window_end - campaign.send_window_start) % 24 or 24
+            interval = hours * 3600 / cap  # paced evenly across the window
+            slot_key = f"chorus:deliver:slot:{target}"
+            slot = float(r.get(slot_key) or 0)
+            if now.timestamp() < slot:
+                r.decr(day_key)
+                return datetime.fromtimestamp(slot, UTC)
+            r.set(slot_key, now.timestamp() + interval, ex=2 * 86400)
+    return None
+
+
+# -- messages -------------------------------------------------------------------------------------
+
+
+def _letter_message(delivery: Delivery) -> EmailMessage:
+    action, campaign, official = delivery.action, delivery.campaign, delivery.official
+    text = letters.compose(campaign, action.body or campaign.letter_body, letters.signature_of(action))
+    msg = EmailMessage(policy=mail.MAIL_POLICY)
+    msg["From"] = f'"{action.full_name.replace(chr(34), chr(39))} via Chorus" <letters@{mail.mail_domain()}>'
+    msg["Reply-To"] = action.email
+    msg["To"] = f'"{official.addressed}" <{official.email}>'
+    msg["Subject"] = action.subject or campaign.letter_subject or campaign.title
+    msg["Date"] = format_datetime(utcnow())
+    msg["Message-ID"] = f"<letter.{delivery.uuid}@{mail.mail_domain()}>"
+    msg["X-Chorus-Delivery"] = delivery.uuid
+    msg["X-Chorus-Campaign"] = campaign.slug
+    msg.set_content(text)
+    return msg
+
+
+def _digest_message(deliveries: list[Delivery], now: datetime) -> tuple[EmailMessage, str]:
+    campaign, official = deliveries[0].campaign, deliveries[0].official
+    message_id = f"digest.{campaign.id}.{official.id}.{now:%Y%m%d%H%M%S}.{deliveries[0].uuid[:8]}"
+    msg = EmailMessage(policy=mail.MAIL_POLICY)
+    msg["From"] = f'"{campaign.owner.name} via Chorus" <letters@{mail.mail_domain()}>'
+    msg["To"] = f'"{official.addressed}" <{official.email}>'
+    msg["Subject"] = f"{len(deliveries)} new letters: {campaign.letter_subject or campaign.title}"
+    msg["Date"] = format_datetime(utcnow())
+    msg["Message-ID"] = f"<{message_id}@{mail.mail_domain()}>"
+    msg["X-Chorus-Delivery"] = ", ".join(d.uuid for d in deliveries)
+    msg["X-Chorus-Campaign"] = campaign.slug
+    msg.set_content(
+        f"{official.addressed},\n\n{len(deliveries)} constituents wrote to you through the campaign "
+        f"“{campaign.title}” since the last digest. Their letters are attached, one file each.\n"
+    )
+    for n, d in enumerate(deliveries, start=1):
+        letter = letters.compose(campaign, d.action.body or campaign.letter_body, letters.signature_of(d.action))
+        msg.add_attachment(
+            f"Subject: {d.action.subject or campaign.letter_subject}\n\n{letter}\n", filename=f"letter-{n:04d}.txt"
+        )
+    return msg, message_id
+
+
+# -- the loop -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    sent: int = 0
+    failed: int = 0
+    retrying: int = 0
+    deferred: int = 0
+    batches: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def run(max_seconds: float = 50.0, batch: int = BATCH) -> Report:
+    """Claim and send batches until nothing is due or time is up (jobs must end; the next one goes on)."""
+    report, deadline = Report(), time.monotonic() + max_seconds
+    while time.monotonic() < deadline:
+        ids = claim(batch)
+        if not ids:
+            break
+        report.batches += 1
+        _send_batch(ids, report)
+    return report
+
+
+def _send_batch(ids: list[int], report: Report) -> None:
+    now = utcnow()
+    # Each letter carries its supporter's name and text, across members: a deliberate cross-member read.
+    deliveries = db.session.scalars(
+        select(Delivery)
+        .where(Delivery.id.in_(ids))
+        .options(joinedload(Delivery.action), joinedload(Delivery.official), joinedload(Delivery.campaign))
+        .order_by(Delivery.id)
+        .execution_options(all_orgs=True)
+    ).all()
+    digests: dict[tuple[int, int], list[Delivery]] = defaultdict(list)
+    ready: list[Delivery] = []
+    for d in deliveries:
+        if d.campaign.delivery_mode == "digest":
+            digests[(d.campaign_id, d.official_id)].append(d)
+            continue
+        until = _gate(d, now)
+        if until is None:
+            ready.append(d)
+        else:
+            _defer([d.id], until, "flood control")
+            report.deferred += 1
+    pending = [d.id for d in ready]
+    try:
+        with mail.transport().connect() as connection:
+            for n, d in enumerate(ready):
+                if n and n % 20 == 0:
+                    _renew(pending[n:])
+                try:
+                    connection.send(_letter_message(d), to=d.official.email)
+                except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as error:
+                    permanent, detail = _smtp_error(error)
+                    _failed_attempt(d, permanent, detail)
+                    report.failed += permanent
+                    report.retrying += not permanent
+                    continue
+                _sent([d.id])
+                report.sent += 1
+            for group in digests.values():
+                msg, message_id = _digest_message(group, now)
+                connection.send(msg, to=group[0].official.email)
+                _sent([d.id for d in group], message_id)
+                report.sent += len(group)
+    except (OSError, smtplib.SMTPException) as error:
+        # The connection itself failed: whatever this batch did not send yet retries later.
+        permanent, detail = _smtp_error(error)
+        left = db.session.scalars(select(Delivery).where(Delivery.id.in_(ids), Delivery.status == "sending")).all()
+        for d in left:
+            _failed_attempt(d, permanent, detail)
+        report.retrying += len(left)
+        report.errors.append(detail)
+
+
+def outstanding() -> bool:
+    """Anything a later run must handle: queued (now or later) or in flight under a lease."""
+    return bool(db.session.scalar(select(Delivery.id).where(Delivery.status.in_(("queued", "sending"))).limit(1)))
+
+
+def counts_by_target(campaign_id: int) -> list[tuple[str, str, dict[str, int]]]:
+    """Per target: (name, e-mail, {status: count}) for the campaign's admins."""
+    from chorus.models import Official
+
+    rows = db.session.execute(
+        select(Official.name, Official.email, Delivery.status, func.count())
+        .join(Official, Official.id == Delivery.official_id)
+        .where(Delivery.campaign_id == campaign_id)
+        .group_by(Official.name, Official.email, Delivery.status)
+        .order_by(Official.name)
+    ).all()
+    table: dict[tuple[str, str], dict[str, int]] = defaultdict(
+        lambda: dict.fromkeys(("queued", "sending", "sent", "failed"), 0)
+    )
+    for name, email, status, n in rows:
+        table[(name, email)][status] = n
+    return [(name, email, statuses) for (name, email), statuses in table.items()]

@@ -1,0 +1,236 @@
+"""CSV exports of a campaign's actions: one implementation for the admin screen, its RQ job and the CLI.
+
+An export holds personal data, so it is always written as one member (`tenancy.acting_for`): the
+file has the actions taken through that member's site and those whose supporters shared their
+details with it, nothing else. Rows are streamed from a server-side cursor straight into the file,
+so memory stays flat however large the campaign is.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TextIO
+
+from flask import current_app
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Row
+
+from chorus import tenancy
+from chorus.extensions import db
+from chorus.models import Action, Campaign, CampaignHost, Export, Organization, User
+from chorus.models.base import utcnow
+
+HEADER = (
+    "id",
+    "first_name",
+    "last_name",
+    "email",
+    "postal_code",
+    "country",
+    "comment",
+    "member_site",
+    "status",
+    "created_at",
+    "confirmed_at",
+)
+#: Rows fetched per round trip from the server-side cursor.
+STREAM_BATCH = 2_000
+#: Rows between two progress updates of the export row.
+PROGRESS_EVERY = 5_000
+#: An unfinished export this recent is returned instead of starting another (a double click).
+DEDUPE_WINDOW = timedelta(minutes=30)
+RECENT = 10
+#: Spreadsheets run a cell that starts with one of these as a formula (OWASP "CSV injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+class ExportError(ValueError):
+    """Bad input to an export; the message is one line for the operator or admin."""
+
+
+def hosted_campaign(org: Organization, slug: str) -> Campaign | None:
+    """A campaign `org` owns or was asked to host: the only ones it can export."""
+    return db.session.scalar(
+        select(Campaign)
+        .join(CampaignHost, CampaignHost.campaign_id == Campaign.id)
+        .where(Campaign.slug == slug, CampaignHost.org_id == org.id)
+    )
+
+
+def export_target(campaign_slug: str, org_slug: str | None) -> tuple[Campaign, Organization]:
+    """The campaign and the member to export as (its owner unless `org_slug` names another host)."""
+    campaign = db.session.scalar(select(Campaign).where(Campaign.slug == campaign_slug))
+    if campaign is None:
+        raise ExportError(f"no campaign {campaign_slug!r}")
+    if org_slug is None:
+        return campaign, campaign.owner
+    org = db.session.scalar(select(Organization).where(Organization.slug == org_slug))
+    if org is None:
+        raise ExportError(f"no organization {org_slug!r}")
+    if hosted_campaign(org, campaign_slug) is None:
+        raise ExportError(f"{org_slug!r} does not host campaign {campaign_slug!r}")
+    return campaign, org
+
+
+def create_export(org: Organization, campaign: Campaign, requested_by: User | None) -> Export:
+    """Record the request and queue its job; a second click while one is still running returns that one."""
+    recent = db.session.scalar(
+        select(Export)
+        .where(
+            Export.org_id == org.id,
+            Export.campaign_id == campaign.id,
+            Export.status.in_(("queued", "running")),
+            Export.created_at > utcnow() - DEDUPE_WINDOW,
+        )
+        .order_by(Export.id.desc())
+        .limit(1)
+    )
+    if recent is not None:
+        return recent
+    export = Export(
+        org_id=org.id,
+        campaign_id=campaign.id,
+        requested_by_id=requested_by.id if requested_by else None,
+        filename=f"{campaign.slug}-{org.slug}-{utcnow():%Y-%m-%d}.csv",
+    )
+    db.session.add(export)
+    db.session.commit()
+    from chorus.workers import jobs
+
+    jobs.queue("default").enqueue(jobs.export_campaign_csv, export.id, job_timeout=3600)
+    return export
+
+
+def recent_exports(org: Organization, campaign: Campaign, limit: int = RECENT) -> list[Export]:
+    return list(
+        db.session.scalars(
+            select(Export)
+            .where(Export.org_id == org.id, Export.campaign_id == campaign.id)
+            .order_by(Export.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def find_export(org: Organization, export_uuid: str) -> Export | None:
+    """Only the member that asked for an export may see it, whoever else is signed in."""
+    return db.session.scalar(select(Export).where(Export.uuid == export_uuid, Export.org_id == org.id))
+
+
+def file_path(export: Export) -> Path:
+    return Path(current_app.config["CHORUS_INSTANCE"]) / "exports" / f"{export.uuid}.csv"
+
+
+def count_rows(campaign_id: int) -> int:
+    """How many actions the current member may see (scoped by chorus.tenancy)."""
+    return db.session.scalar(select(func.count(Action.id)).where(Action.campaign_id == campaign_id)) or 0
+
+
+def iter_rows(campaign_id: int) -> Iterator[Row]:
+    """The current member's rows, streamed: columns, not ORM objects, `STREAM_BATCH` at a time."""
+    statement = (
+        select(
+            Action.uuid,
+            Action.first_name,
+            Action.last_name,
+            Action.email,
+            Action.postal_code,
+            Action.country,
+            Action.comment,
+            Organization.slug,
+            Action.status,
+            Action.created_at,
+            Action.confirmed_at,
+        )
+        .join(Organization, Organization.id == Action.org_id)
+        .where(Action.campaign_id == campaign_id)
+        .order_by(Action.id)
+        .execution_options(yield_per=STREAM_BATCH, stream_results=True)
+    )
+    result = db.session.execute(statement)
+    try:
+        yield from result
+    finally:
+        result.close()
+
+
+def write_csv(out: TextIO, campaign_id: int, on_progress: Callable[[int], None] | None = None) -> int:
+    """Write the header and the current member's rows to `out`; returns the number of rows."""
+    writer = csv.writer(out)
+    writer.writerow(HEADER)
+    written = 0
+    for row in iter_rows(campaign_id):
+        writer.writerow(
+            (
+                row.uuid,
+                _cell(row.first_name),
+                _cell(row.last_name),
+                _cell(row.email),
+                _cell(row.postal_code),
+                row.country,
+                _cell(row.comment),
+                row.slug,
+                row.status,
+                _iso(row.created_at),
+                _iso(row.confirmed_at),
+            )
+        )
+        written += 1
+        if on_progress is not None and written % PROGRESS_EVERY == 0:
+            on_progress(written)
+    return written
+
+
+def run_export(export_id: int) -> bool:
+    """Write one export's file (the RQ job's body). A finished export is left alone; a failure is recorded.
+
+    Progress goes through its own short transactions on another connection: committing the session
+    would close the server-side cursor the rows stream from.
+    """
+    export = db.session.get(Export, export_id)
+    if export is None or export.status == "done":
+        return False
+    org, campaign_id, target = export.org, export.campaign_id, file_path(export)
+    partial = target.with_name(target.name + ".part")
+    try:
+        with tenancy.acting_for(org):
+            export.status, export.rows_done, export.error = "running", 0, ""
+            export.rows_total = count_rows(campaign_id)
+            db.session.commit()
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            private = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # personal data
+            with open(private, "w", encoding="utf-8", newline="") as out:
+                written = write_csv(out, campaign_id, lambda done: _record(export_id, rows_done=done))
+            os.replace(partial, target)
+    except Exception as error:
+        db.session.rollback()
+        _record(export_id, status="failed", error=f"{type(error).__name__}: {error}"[:2000], finished_at=utcnow())
+        with suppress(OSError):
+            partial.unlink(missing_ok=True)
+        raise  # RQ keeps the job and its traceback in the failed registry
+    _record(export_id, status="done", rows_done=written, rows_total=written, finished_at=utcnow())
+    db.session.commit()  # ends the read transaction; the session's copy of the row is reloaded on next use
+    return True
+
+
+def _record(export_id: int, **values) -> None:
+    """Update the export row on a connection of its own, in a short transaction of its own."""
+    with db.engine.begin() as connection:
+        connection.execute(update(Export).where(Export.id == export_id).values(**values))
+
+
+def _cell(value: str) -> str:
+    """Free text from supporters, defused for spreadsheets with a leading apostrophe."""
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+
+
+def _iso(moment: datetime | None) -> str:
+    """ISO-8601 in UTC; SQLite hands back naive datetimes, which are UTC by construction."""
+    if moment is None:
+        return ""
+    return (moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)).isoformat()
