@@ -25,7 +25,7 @@ def create_app(environ: dict[str, str] | None = None) -> Flask:
     )
     app.jinja_environment = templating.TenantEnvironment
     app.config.update(
-        MAX_CONTENT_LENGTH=256 * 1024,
+        MAX_CONTENT_LENGTH=4 * 1024 * 1024,  # admin uploads; public forms allow far less
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_DURATION=0,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import io
+
 from sqlalchemy import select
 
 from chorus.extensions import db
@@ -15,9 +18,15 @@ def test_org_admin_drafts_previews_publishes_pauses_and_closes_a_petition(client
     assert login(client, "admin@puentes.example").status_code == 302
 
     token = session_csrf(client, "/admin/puentes/campaigns/new")
+    png = base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+    )
     created = client.post(
         "/admin/puentes/campaigns/new",
+        content_type="multipart/form-data",
         data={
+            "image": (io.BytesIO(png), "river.png"),
+            "image_alt": "Families by the river",
             "csrf_token": token,
             "title": "Clean water now",
             "slug": "clean-water",
@@ -29,6 +38,8 @@ def test_org_admin_drafts_previews_publishes_pauses_and_closes_a_petition(client
     )
     assert created.status_code == 302
     assert client.get("/puentes/clean-water").status_code == 404  # a draft is not public
+    image = db.session.scalar(select(Campaign.image).where(Campaign.slug == "clean-water"))
+    assert client.get(f"/assets/puentes/{image}").data == png
     preview = client.get("/admin/puentes/campaigns/clean-water/preview").get_data(as_text=True)
     assert "<strong>Bold</strong>" in preview and "<script>alert" not in preview
 
@@ -39,7 +50,8 @@ def test_org_admin_drafts_previews_publishes_pauses_and_closes_a_petition(client
         assert response.status_code == 302
         assert db.session.scalar(select(Campaign.status).where(Campaign.slug == "clean-water")) == status
         assert client.get("/puentes/clean-water").status_code == public
-    assert "This campaign is closed." in client.get("/puentes/clean-water").get_data(as_text=True)
+    closed = client.get("/puentes/clean-water").get_data(as_text=True)
+    assert "This campaign is closed." in closed and 'alt="Families by the river"' in closed
 
 
 def test_shared_campaign_appears_on_a_member_site_only_after_it_accepts(client):

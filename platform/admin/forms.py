@@ -59,6 +59,11 @@ class CampaignForm(FlaskForm):
     goal = IntegerField("Goal", [Optional(), NumberRange(min=1, max=100_000_000)])
     require_confirmation = BooleanField("Count an action only once its e-mail is confirmed", default=True)
     ends_at = DateField("End date", [Optional()])
+    image = FileField(
+        "Image (PNG, JPEG or WebP, at most 2 MB)",
+        [FileAllowed(["png", "jpg", "jpeg", "webp"]), FileSize(2 * 1024 * 1024)],
+    )
+    image_alt = StringField("Image description, for people who cannot see it", [clean_text(300)])
 
     # Letter campaigns
     letter_subject = StringField("Letter subject", [clean_text(200)])

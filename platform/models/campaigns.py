@@ -41,6 +41,8 @@ class Campaign(db.Model):
     require_confirmation: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
     ends_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    image: Mapped[str] = mapped_column(String(200), default="")  # a file in the owner's uploads
+    image_alt: Mapped[str] = mapped_column(String(300), default="")
 
     # Letter campaigns: a greeting and closing the supporter cannot change around an editable draft.
     letter_subject: Mapped[str] = mapped_column(String(200), default="")

@@ -31,6 +31,7 @@ bp = Blueprint("public", __name__)
 
 #: Served from Redis alone: the member is checked against the cached host list, not the database.
 _CACHED_ENDPOINTS = {"public.tally_json"}
+PUBLIC_MAX_BODY = 256 * 1024
 ASSET_TYPES = {".svg", ".png", ".jpg", ".jpeg", ".webp", ".css"}
 
 
@@ -51,6 +52,12 @@ def _resolve_member(endpoint: str | None, values: dict | None) -> None:
     if org is None:
         abort(404)
     tenancy.enter(org)
+
+
+@bp.before_request
+def _small_bodies() -> None:
+    """Public forms carry a few fields: refuse big bodies before parsing them (413)."""
+    request.max_content_length = PUBLIC_MAX_BODY
 
 
 @bp.url_defaults

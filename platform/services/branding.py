@@ -17,15 +17,20 @@ def uploads_dir(org: Organization) -> Path:
     return Path(current_app.config["CHORUS_INSTANCE"]) / "uploads" / org.slug
 
 
+def save_upload(org: Organization, upload, stem: str) -> str | None:
+    """Store an uploaded image (its type and size already checked by the form) as <stem><suffix>;
+    returns the file name to serve from /assets/<org>/, or None when nothing was uploaded."""
+    if not upload or not getattr(upload, "filename", ""):
+        return None
+    folder = uploads_dir(org)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{stem}{Path(upload.filename).suffix.lower()}"
+    upload.save(target)
+    return target.name
+
+
 def update(org: Organization, form) -> None:
     for field in TEXT_FIELDS:
         setattr(org, field, (getattr(form, field).data or "").strip())
-    upload = form.logo.data
-    if upload and getattr(upload, "filename", ""):
-        suffix = Path(upload.filename).suffix.lower()
-        folder = uploads_dir(org)
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"logo{suffix}"
-        upload.save(target)
-        org.logo = target.name
+    org.logo = save_upload(org, form.logo.data, "logo") or org.logo
     db.session.commit()

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from chorus.extensions import db
 from chorus.models import Campaign, CampaignHost, CampaignTarget, Organization
-from chorus.services import tally
+from chorus.services import branding, tally
 
 #: action -> (statuses it applies to, the status it leads to)
 TRANSITIONS = {
@@ -46,6 +46,7 @@ def _apply(campaign: Campaign, form) -> None:
     campaign.require_confirmation = bool(form.require_confirmation.data)
     ends = form.ends_at.data
     campaign.ends_at = datetime.combine(ends, time.max, tzinfo=UTC) if ends else None
+    campaign.image_alt = (form.image_alt.data or "").strip()
     if campaign.kind == "letter":
         for name in LETTER_FIELDS:
             setattr(campaign, name, getattr(form, name).data)
@@ -67,6 +68,7 @@ def create(owner: Organization, form) -> Campaign:
     campaign = Campaign(owner_org_id=owner.id, kind=form.kind.data, status="draft")
     _apply(campaign, form)
     campaign.hosts = [CampaignHost(org_id=owner.id, accepted=True)]
+    campaign.image = branding.save_upload(owner, form.image.data, f"campaign-{campaign.uuid}") or ""
     db.session.add(campaign)
     db.session.commit()
     return campaign
@@ -77,6 +79,9 @@ def update(campaign: Campaign, form) -> None:
         raise CampaignError("Another campaign already uses this address.")
     old_slug = campaign.slug
     _apply(campaign, form)
+    campaign.image = (
+        branding.save_upload(campaign.owner, form.image.data, f"campaign-{campaign.uuid}") or campaign.image
+    )
     db.session.commit()
     tally.forget_campaign(old_slug)
     tally.forget_campaign(campaign.slug)
