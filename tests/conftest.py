@@ -26,7 +26,7 @@ from chorus.app import create_app
 from chorus.extensions import db, embedded_redis_url
 
 PG_ADMIN_URL = os.environ.get("CHORUS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-PG_DATABASE = "chorus_test"
+PG_DATABASE = f"chorus_test_{os.getpid()}"  # one per run: two runs on one server don't collide
 REAL_REDIS_URL = os.environ.get("CHORUS_TEST_REDIS", "redis://127.0.0.1:6379/15")
 REQUIRE_ALL = os.environ.get("CHORUS_TEST_REQUIRE_ALL") == "1"
 TABLES = [
@@ -88,12 +88,13 @@ class Backend:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def backend(request, tmp_path_factory) -> Backend:
+def backend(request, tmp_path_factory):
     base = tmp_path_factory.mktemp(request.param)
     if request.param == "sqlite":
         template = base / "template.db"
         _migrate(f"sqlite:///{template}", base / "instance")
-        return Backend("sqlite", embedded_redis_url(str(base)), template=template)
+        yield Backend("sqlite", embedded_redis_url(str(base)), template=template)
+        return
 
     problem = _reachable(lambda: psycopg.connect(PG_ADMIN_URL, connect_timeout=3).close()) or _reachable(
         lambda: Redis.from_url(REAL_REDIS_URL, socket_connect_timeout=3).ping()
@@ -107,7 +108,9 @@ def backend(request, tmp_path_factory) -> Backend:
         conn.execute(f"CREATE DATABASE {PG_DATABASE}")
     url = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{PG_DATABASE}"
     _migrate(url, base / "instance")
-    return Backend("postgresql", REAL_REDIS_URL, database_url=url)
+    yield Backend("postgresql", REAL_REDIS_URL, database_url=url)
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
 
 
 @dataclass
