@@ -1,0 +1,229 @@
+"""What a member's admin shows about its campaigns: counts over time and by member, and its supporters.
+
+Counts cross members (a shared campaign has one tally), so those queries opt in with
+`all_orgs=True` and select nothing but counts. The supporter list reads personal data and stays
+inside the tenancy scope (chorus.tenancy): it never opts out. Every figure is aggregated in SQL, so
+a campaign with a million actions costs a few grouped rows, not a million objects.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Select, func, literal_column, or_, select
+
+from chorus.extensions import db
+from chorus.models import Action, Campaign, CampaignHost, Organization
+from chorus.models.base import utcnow
+
+#: Campaigns younger than this are charted per hour: per day they would be one or two columns.
+HOURLY_UNTIL = timedelta(days=3)
+SUPPORTERS_PER_PAGE = 50
+SEARCH_MAX_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class StatusCounts:
+    confirmed: int = 0
+    pending: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.confirmed + self.pending
+
+    @property
+    def conversion(self) -> float | None:
+        """Percentage of actions confirmed; None before the first action (not a misleading 0%)."""
+        return 100 * self.confirmed / self.total if self.total else None
+
+
+@dataclass(frozen=True)
+class MemberCounts:
+    slug: str
+    name: str
+    counts: StatusCounts
+
+
+@dataclass(frozen=True)
+class Bucket:
+    start: datetime
+    counts: StatusCounts
+
+
+@dataclass(frozen=True)
+class CampaignStats:
+    overall: StatusCounts
+    by_member: list[MemberCounts]
+    timeline: list[Bucket]
+    granularity: str  # "hour" or "day", in UTC
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes; every stored time is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _counts(pairs: dict[str, int]) -> StatusCounts:
+    return StatusCounts(confirmed=pairs.get("confirmed", 0), pending=pairs.get("pending", 0))
+
+
+def campaign_stats(campaign: Campaign, now: datetime | None = None) -> CampaignStats:
+    """Every member's actions on `campaign`, as counts only (a deliberate cross-member read)."""
+    now = now or utcnow()
+    by_org: dict[int, dict[str, int]] = {}
+    for org_id, status, n in db.session.execute(
+        select(Action.org_id, Action.status, func.count())
+        .where(Action.campaign_id == campaign.id)
+        .group_by(Action.org_id, Action.status)
+        .execution_options(all_orgs=True)
+    ):
+        by_org.setdefault(org_id, {})[status] = n
+    granularity = "hour" if now - _aware(campaign.created_at) < HOURLY_UNTIL else "day"
+    return CampaignStats(
+        overall=StatusCounts(
+            confirmed=sum(c.get("confirmed", 0) for c in by_org.values()),
+            pending=sum(c.get("pending", 0) for c in by_org.values()),
+        ),
+        by_member=_by_member(campaign, by_org),
+        timeline=_timeline(campaign, granularity, now),
+        granularity=granularity,
+    )
+
+
+def _by_member(campaign: Campaign, by_org: dict[int, dict[str, int]]) -> list[MemberCounts]:
+    """Every accepted host (even with no action yet) and any former host whose site took actions."""
+    org_ids = {h.org_id for h in campaign.hosts if h.accepted} | set(by_org)
+    orgs = db.session.scalars(select(Organization).where(Organization.id.in_(org_ids))).all() if org_ids else []
+    members = [MemberCounts(o.slug, o.name, _counts(by_org.get(o.id, {}))) for o in orgs]
+    return sorted(members, key=lambda m: (-m.counts.total, m.name.lower()))
+
+
+def _bucket_expression(column, granularity: str):
+    """The start of the hour or day (UTC) a timestamp falls in, computed by the database."""
+    dialect = db.engine.dialect.name
+    if dialect == "postgresql":
+        return func.date_trunc(literal_column(f"'{granularity}'"), func.timezone(literal_column("'UTC'"), column))
+    if dialect == "sqlite":
+        return func.strftime("%Y-%m-%d %H:00:00" if granularity == "hour" else "%Y-%m-%d 00:00:00", column)
+    raise NotImplementedError(f"no time buckets for {dialect}")
+
+
+def _bucket_start(value: datetime | str) -> datetime:
+    """PostgreSQL returns a naive UTC timestamp, SQLite the text strftime made."""
+    return _aware(datetime.fromisoformat(value) if isinstance(value, str) else value)
+
+
+def _truncate(moment: datetime, granularity: str) -> datetime:
+    moment = _aware(moment).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return moment if granularity == "hour" else moment.replace(hour=0)
+
+
+def _timeline(campaign: Campaign, granularity: str, now: datetime) -> list[Bucket]:
+    """Actions per hour or day, by current status, with empty buckets filled so the time axis is even.
+
+    A live campaign's line runs to now; one that stopped taking actions ends at its last action.
+    """
+    bucketed = (
+        select(_bucket_expression(Action.created_at, granularity).label("start"), Action.status)
+        .where(Action.campaign_id == campaign.id)
+        .subquery()
+    )
+    counted: dict[datetime, dict[str, int]] = {}
+    for start, status, n in db.session.execute(
+        select(bucketed.c.start, bucketed.c.status, func.count())
+        .group_by(bucketed.c.start, bucketed.c.status)
+        .execution_options(all_orgs=True)
+    ):
+        counted.setdefault(_bucket_start(start), {})[status] = n
+    step = timedelta(hours=1) if granularity == "hour" else timedelta(days=1)
+    first = min([_truncate(campaign.created_at, granularity), *counted])
+    last = max([first, *counted, *([_truncate(now, granularity)] if campaign.accepting_actions else [])])
+    return [
+        Bucket(first + i * step, _counts(counted.get(first + i * step, {})))
+        for i in range(int((last - first) / step) + 1)
+    ]
+
+
+@dataclass(frozen=True)
+class SupporterRow:
+    first_name: str
+    last_name: str
+    email: str
+    status: str
+    created_at: datetime
+    campaign_slug: str
+    campaign_title: str
+    site_name: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+@dataclass(frozen=True)
+class SupporterPage:
+    rows: list[SupporterRow]
+    total: int
+    page: int
+    pages: int
+
+
+def _matching(statement: Select, search: str, campaign_slug: str) -> Select:
+    statement = statement.join(Campaign, Campaign.id == Action.campaign_id)
+    if campaign_slug:
+        statement = statement.where(Campaign.slug == campaign_slug)
+    if search:
+        full_name = Action.first_name + " " + Action.last_name
+        statement = statement.where(
+            or_(full_name.icontains(search, autoescape=True), Action.email.icontains(search, autoescape=True))
+        )
+    return statement
+
+
+def supporters(search: str = "", campaign_slug: str = "", page: int = 1) -> SupporterPage:
+    """The current member's supporters, newest first: actions through its site or shared with it.
+
+    Scoped by chorus.tenancy like every query on Action; with no member bound it returns nothing.
+    `page` past the end shows the last page.
+    """
+    search = search.strip()[:SEARCH_MAX_LENGTH]
+    total = db.session.scalar(_matching(select(func.count(Action.id)), search, campaign_slug)) or 0
+    pages = max(1, math.ceil(total / SUPPORTERS_PER_PAGE))
+    page = min(max(page, 1), pages)
+    rows = db.session.execute(
+        _matching(
+            select(
+                Action.first_name,
+                Action.last_name,
+                Action.email,
+                Action.status,
+                Action.created_at,
+                Campaign.slug.label("campaign_slug"),
+                Campaign.title.label("campaign_title"),
+                Organization.name.label("site_name"),
+            ),
+            search,
+            campaign_slug,
+        )
+        .join(Organization, Organization.id == Action.org_id)
+        .order_by(Action.created_at.desc(), Action.id.desc())
+        .limit(SUPPORTERS_PER_PAGE)
+        .offset((page - 1) * SUPPORTERS_PER_PAGE)
+    ).all()
+    # In UTC whatever the database session's time zone.
+    found = [SupporterRow(**{**r._asdict(), "created_at": _aware(r.created_at).astimezone(UTC)}) for r in rows]
+    return SupporterPage(found, total, page, pages)
+
+
+def hosted_campaigns(org: Organization) -> list[Campaign]:
+    """The campaigns a member shows on its site: the choices of the supporter list's filter."""
+    return list(
+        db.session.scalars(
+            select(Campaign)
+            .join(CampaignHost, CampaignHost.campaign_id == Campaign.id)
+            .where(CampaignHost.org_id == org.id)
+            .order_by(Campaign.title)
+        )
+    )

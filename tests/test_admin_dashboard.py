@@ -1,0 +1,252 @@
+"""The campaign dashboard (counts across members, charts drawn on the server) and each member's
+supporter list (personal data, scoped to that member)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chorus.extensions import db
+from chorus.models import Action, Campaign, Organization
+from chorus.services import dashboard
+from tests.factories import login, make_campaign, make_org, make_user, session_csrf, sign, supporter
+
+
+def add_actions(
+    campaign: Campaign,
+    site: Organization,
+    count: int,
+    *,
+    status: str = "confirmed",
+    start: datetime | None = None,
+    every: timedelta = timedelta(minutes=1),
+    prefix: str = "bulk",
+) -> None:
+    """Insert actions directly (no HTTP, no mail): many rows in one commit."""
+    start = start or datetime.now(UTC) - timedelta(hours=count)
+    db.session.add_all(
+        Action(
+            campaign_id=campaign.id,
+            org_id=site.id,
+            email=f"{prefix}{i:03d}@example.org",
+            email_normalized=f"{prefix}{i:03d}@example.org",
+            first_name="Supporter",
+            last_name=f"{prefix.title()}{i:03d}",
+            status=status,
+            created_at=start + i * every,
+            confirmed_at=start + i * every if status == "confirmed" else None,
+        )
+        for i in range(1, count + 1)
+    )
+    db.session.commit()
+
+
+def figure(html: str, name: str) -> str:
+    match = re.search(rf'id="figure-{name}">([^<]*)<', html)
+    assert match, f"no {name} figure on the page"
+    return match.group(1)
+
+
+def member_row(html: str, slug: str) -> list[str]:
+    match = re.search(rf'<tr data-member="{slug}">(.*?)</tr>', html, re.S)
+    assert match, f"no row for {slug}"
+    return [cell.strip() for cell in re.findall(r"<t[hd][^>]*>([^<]*)</t[hd]>", match.group(1))]
+
+
+@pytest.fixture
+def shared_campaign(client):
+    alpha, beta = make_org("alpha", name="Alpha Union"), make_org("beta", name="Beta Congregations")
+    campaign = make_campaign(alpha, hosts=[beta], slug="shared", title="Shared petition")
+    add_actions(campaign, alpha, 3, status="confirmed", prefix="ac")
+    add_actions(campaign, alpha, 1, status="pending", prefix="ap")
+    add_actions(campaign, beta, 1, status="confirmed", prefix="bc")
+    add_actions(campaign, beta, 1, status="pending", prefix="bp")
+    return alpha, beta, campaign
+
+
+def test_dashboard_shows_totals_per_member_counts_and_conversion(client, shared_campaign):
+    make_user("admin@alpha.example", "org-admin", shared_campaign[0])
+    login(client, "admin@alpha.example")
+
+    html = client.get("/admin/alpha/campaigns/shared").get_data(as_text=True)
+
+    assert "Total: 4 of 100" in html  # the shared tally: confirmed actions only
+    assert (figure(html, "actions"), figure(html, "confirmed"), figure(html, "pending")) == ("6", "4", "2")
+    assert figure(html, "conversion") == "67%"
+    assert member_row(html, "alpha") == ["Alpha Union", "3", "1", "75%"]
+    assert member_row(html, "beta") == ["Beta Congregations", "1", "1", "50%"]
+
+
+def test_dashboard_draws_accessible_svg_charts_without_scripts_or_cdn(client, shared_campaign):
+    make_user("admin@alpha.example", "org-admin", shared_campaign[0])
+    login(client, "admin@alpha.example")
+
+    html = client.get("/admin/alpha/campaigns/shared").get_data(as_text=True)
+
+    charts = re.findall(r"<svg [^>]*>.*?</svg>", html, re.S)
+    assert len(charts) == 2
+    for chart in charts:
+        assert 'role="img"' in chart and "<title id=" in chart and "<desc id=" in chart
+    assert "Actions by member site" in charts[1] and "Alpha Union: 3 confirmed, 1 pending" in charts[1]
+    assert "<script" not in html and "cdn" not in html.lower()
+
+
+def test_dashboard_of_a_guest_member_counts_every_site_but_names_no_supporter(client, shared_campaign):
+    _alpha, beta, _campaign = shared_campaign
+    make_user("editor@beta.example", "org-editor", beta)
+    login(client, "editor@beta.example")
+
+    html = client.get("/admin/beta/campaigns/shared").get_data(as_text=True)
+
+    assert member_row(html, "alpha")[1:3] == ["3", "1"]
+    assert "@example.org" not in html and "Supporter" not in html
+
+
+def test_young_campaign_is_charted_per_hour_with_empty_hours_filled(app):
+    now = datetime(2025, 5, 3, 12, 30, tzinfo=UTC)
+    owner = make_org("alpha")
+    campaign = make_campaign(owner, created_at=now - timedelta(hours=30, minutes=20))
+    add_actions(campaign, owner, 2, start=datetime(2025, 5, 2, 6, 20, tzinfo=UTC), prefix="early")
+    add_actions(campaign, owner, 1, status="pending", start=datetime(2025, 5, 2, 6, 50, tzinfo=UTC), prefix="wait")
+    add_actions(campaign, owner, 1, start=datetime(2025, 5, 3, 11, 4, tzinfo=UTC), prefix="late")
+
+    stats = dashboard.campaign_stats(campaign, now=now)
+
+    assert stats.granularity == "hour"
+    assert [b.start for b in (stats.timeline[0], stats.timeline[-1])] == [
+        datetime(2025, 5, 2, 6, tzinfo=UTC),
+        datetime(2025, 5, 3, 12, tzinfo=UTC),
+    ]
+    assert len(stats.timeline) == 31
+    assert stats.timeline[0].counts == dashboard.StatusCounts(confirmed=2, pending=1)
+    assert stats.timeline[-2].counts == dashboard.StatusCounts(confirmed=1, pending=0)
+    assert sum(b.counts.total for b in stats.timeline) == 4
+
+
+def test_older_campaign_is_charted_per_day_and_a_closed_one_ends_at_its_last_action(app):
+    now = datetime(2025, 5, 20, 9, 0, tzinfo=UTC)
+    owner = make_org("alpha")
+    live = make_campaign(owner, created_at=now - timedelta(days=10))
+    closed = make_campaign(owner, status="closed", created_at=now - timedelta(days=10))
+    for campaign in (live, closed):
+        add_actions(campaign, owner, 3, start=datetime(2025, 5, 12, 23, 0, tzinfo=UTC), every=timedelta(minutes=30))
+
+    live_stats = dashboard.campaign_stats(live, now=now)
+    closed_stats = dashboard.campaign_stats(closed, now=now)
+
+    assert live_stats.granularity == "day" and len(live_stats.timeline) == 11
+    by_day = {b.start.day: b.counts.confirmed for b in live_stats.timeline if b.counts.total}
+    assert by_day == {12: 1, 13: 2}  # 23:30 on the 12th, then 00:00 and 00:30 on the 13th
+    assert closed_stats.timeline[-1].start == datetime(2025, 5, 13, tzinfo=UTC)
+
+
+@pytest.fixture
+def three_members_signed(client):
+    alpha, beta, gamma = make_org("alpha"), make_org("beta"), make_org("gamma")
+    campaign = make_campaign(alpha, hosts=[beta, gamma], require_confirmation=False, slug="water")
+    sign(client, "alpha", "water", supporter("via-alpha@example.org", first_name="Zoraida"))
+    sign(client, "beta", "water", supporter("via-beta@example.org", first_name="Quirino"))
+    sign(client, "beta", "water", supporter("shared@example.org", first_name="Yolotl", share_with="alpha"))
+    return alpha, beta, gamma, campaign
+
+
+def test_supporter_list_shows_own_and_shared_supporters_never_another_members(client, three_members_signed):
+    alpha, beta, _gamma, _campaign = three_members_signed
+    make_user("admin@alpha.example", "org-admin", alpha)
+    make_user("editor@beta.example", "org-editor", beta)
+
+    login(client, "admin@alpha.example")
+    alpha_page = client.get("/admin/alpha/supporters").get_data(as_text=True)
+    client.post("/admin/logout", data={"csrf_token": session_csrf(client, "/admin/alpha/")})
+    login(client, "editor@beta.example")
+    beta_page = client.get("/admin/beta/supporters").get_data(as_text=True)
+
+    assert "Zoraida" in alpha_page and "Yolotl" in alpha_page
+    assert "Quirino" not in alpha_page and "via-beta@example.org" not in alpha_page
+    assert "Quirino" in beta_page and "Yolotl" in beta_page and "Zoraida" not in beta_page
+    assert "<strong>2</strong> supporters" in alpha_page
+
+
+def test_supporter_search_matches_name_or_email_ignoring_case(client, three_members_signed):
+    make_user("admin@alpha.example", "org-admin", three_members_signed[0])
+    login(client, "admin@alpha.example")
+
+    def found(query: str) -> set[str]:
+        html = client.get("/admin/alpha/supporters", query_string={"q": query}).get_data(as_text=True)
+        return {name for name in ("Zoraida", "Yolotl", "Quirino") if f"<td>{name} Ruiz</td>" in html}
+
+    assert found("zORAida") == {"Zoraida"}
+    assert found("SHARED@") == {"Yolotl"}
+    assert found("yolotl ruiz") == {"Yolotl"}
+    assert found("ruiz") == {"Zoraida", "Yolotl"}
+    assert found("%") == set()  # a wildcard is a literal character, not "everything"
+
+
+def test_supporter_list_filters_by_campaign(client):
+    alpha = make_org("alpha")
+    water, rent = make_campaign(alpha, slug="water"), make_campaign(alpha, slug="rent")
+    add_actions(water, alpha, 2, prefix="water")
+    add_actions(rent, alpha, 3, prefix="rent")
+    make_user("editor@alpha.example", "org-editor", alpha)
+    login(client, "editor@alpha.example")
+
+    html = client.get("/admin/alpha/supporters?campaign=rent").get_data(as_text=True)
+    unknown = client.get("/admin/alpha/supporters?campaign=no-such-campaign")
+
+    assert html.count("@example.org") == 3 and "water001@" not in html
+    assert unknown.status_code == 200 and "No supporter matches." in unknown.get_data(as_text=True)
+
+
+def test_supporter_list_pages_120_supporters_in_three_pages_of_50(client):
+    alpha = make_org("alpha")
+    add_actions(make_campaign(alpha), alpha, 120, prefix="s")
+    make_user("editor@alpha.example", "org-editor", alpha)
+    login(client, "editor@alpha.example")
+
+    first = client.get("/admin/alpha/supporters").get_data(as_text=True)
+    last = client.get("/admin/alpha/supporters?page=3").get_data(as_text=True)
+
+    assert "<strong>120</strong> supporters" in first and "Page 1 of 3" in first
+    assert first.count("@example.org") == 50 and "s120@example.org" in first  # newest first
+    assert 'aria-label="Next page, page 2"' in first and "Previous page" not in first
+    assert last.count("@example.org") == 20 and "s001@example.org" in last and "Page 3 of 3" in last
+    assert 'aria-label="Previous page, page 2"' in last and "Next page" not in last
+
+
+@pytest.mark.parametrize(("page", "shown"), [("abc", "Page 1 of 3"), ("-4", "Page 1 of 3"), ("99999", "Page 3 of 3")])
+def test_unusable_page_numbers_show_the_first_or_last_page(client, page, shown):
+    alpha = make_org("alpha")
+    add_actions(make_campaign(alpha), alpha, 101)
+    make_user("editor@alpha.example", "org-editor", alpha)
+    login(client, "editor@alpha.example")
+
+    response = client.get("/admin/alpha/supporters", query_string={"page": page})
+
+    assert response.status_code == 200 and shown in response.get_data(as_text=True)
+
+
+def test_editor_of_another_member_gets_404_for_its_supporters(client, three_members_signed):
+    make_user("editor@beta.example", "org-editor", three_members_signed[1])
+    login(client, "editor@beta.example")
+
+    response = client.get("/admin/alpha/supporters")
+
+    assert response.status_code == 404 and "Zoraida" not in response.get_data(as_text=True)
+
+
+def test_anonymous_visitor_is_sent_to_login_for_supporters(client, three_members_signed):
+    response = client.get("/admin/alpha/supporters")
+
+    assert response.status_code == 302 and "/admin/login" in response.headers["Location"]
+
+
+def test_member_home_links_to_its_supporters(client):
+    alpha = make_org("alpha")
+    make_user("editor@alpha.example", "org-editor", alpha)
+    login(client, "editor@alpha.example")
+
+    html = client.get("/admin/alpha/").get_data(as_text=True)
+
+    assert 'href="/admin/alpha/supporters"' in html
