@@ -153,6 +153,8 @@ ROUTES = {
     "share": ("POST", "/admin/alpha/campaigns/petition-a/hosts"),
     "team": ("GET", "/admin/alpha/team"),
     "branding": ("GET", "/admin/alpha/branding"),
+    "supporters": ("GET", "/admin/alpha/supporters"),
+    "export": ("POST", "/admin/alpha/campaigns/petition-a/exports"),
     "outbox": ("GET", "/admin/outbox"),
 }
 # "ok" is 200 for pages and 302 (done, redirected) for forms.
@@ -165,10 +167,11 @@ EXPECTED = {
         "new campaign": "ok",
         "dashboard": "ok",
         "edit": "ok",
+        "supporters": "ok",
         "outbox": 404,
     },
     "admin of another member": dict.fromkeys(ROUTES, 404),
-    "signed out": {**dict.fromkeys(ROUTES, "login"), "publish": 400, "share": 400},  # no CSRF token yet
+    "signed out": {**dict.fromkeys(ROUTES, "login"), "publish": 400, "share": 400, "export": 400},  # no CSRF token
 }
 
 

@@ -8,39 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chorus.extensions import db
-from chorus.models import Action, Campaign, Organization
 from chorus.services import dashboard
-from tests.factories import login, make_campaign, make_org, make_user, session_csrf, sign, supporter
-
-
-def add_actions(
-    campaign: Campaign,
-    site: Organization,
-    count: int,
-    *,
-    status: str = "confirmed",
-    start: datetime | None = None,
-    every: timedelta = timedelta(minutes=1),
-    prefix: str = "bulk",
-) -> None:
-    """Insert actions directly (no HTTP, no mail): many rows in one commit."""
-    start = start or datetime.now(UTC) - timedelta(hours=count)
-    db.session.add_all(
-        Action(
-            campaign_id=campaign.id,
-            org_id=site.id,
-            email=f"{prefix}{i:03d}@example.org",
-            email_normalized=f"{prefix}{i:03d}@example.org",
-            first_name="Supporter",
-            last_name=f"{prefix.title()}{i:03d}",
-            status=status,
-            created_at=start + i * every,
-            confirmed_at=start + i * every if status == "confirmed" else None,
-        )
-        for i in range(1, count + 1)
-    )
-    db.session.commit()
+from tests.factories import add_actions, login, make_campaign, make_org, make_user, session_csrf, sign, supporter
 
 
 def figure(html: str, name: str) -> str:

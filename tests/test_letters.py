@@ -17,6 +17,7 @@ from chorus.extensions import db
 from chorus.models import Action, Delivery, Official
 from chorus.models.base import utcnow
 from tests.factories import (
+    add_actions,
     confirm_link,
     csrf_token,
     letter,
@@ -208,20 +209,7 @@ def test_worker_killed_mid_batch_loses_no_letter_and_repeats_at_most_one(client,
     org = make_org("riverside")
     campaign = make_letter_campaign(org, require_confirmation=False)
     total = 120
-    for n in range(total):
-        db.session.add(
-            Action(
-                campaign_id=campaign.id,
-                org_id=org.id,
-                email=f"p{n}@example.org",
-                email_normalized=f"p{n}@example.org",
-                first_name="P",
-                last_name=str(n),
-                status="confirmed",
-                confirmed_at=utcnow(),
-            )
-        )
-    db.session.flush()
+    add_actions(campaign, org, total)
     for action in db.session.scalars(select(Action).execution_options(all_orgs=True)):
         db.session.add(
             Delivery(action_id=action.id, official_id=campaign.targets[0].official_id, campaign_id=campaign.id)
