@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import UTC, datetime, timedelta
-import itertools
 
 from rq import SimpleWorker
 

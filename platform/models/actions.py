@@ -25,6 +25,7 @@ class Action(db.Model):
         UniqueConstraint("campaign_id", "email_normalized", name="uq_actions_campaign_email"),
         CheckConstraint("status IN ('pending', 'confirmed')", name="status"),
         Index("ix_actions_tally", "campaign_id", "status", "org_id"),
+        Index("ix_actions_campaign_created", "campaign_id", "created_at"),  # dashboards, newest-first lists
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
