@@ -42,7 +42,12 @@ def current_org_id() -> int | None:
 
 def init_app(app: Flask) -> None:
     """The scope ends with the request, even where an outer app context (a test) keeps the session."""
-    app.teardown_request(lambda _exc: db.session.info.pop(ORG_KEY, None))
+    app.teardown_request(_end_scope)
+
+
+def _end_scope(_exc: BaseException | None) -> None:
+    if db.session.registry.has():  # don't create a session for requests that never used one
+        db.session.info.pop(ORG_KEY, None)
 
 
 @contextmanager

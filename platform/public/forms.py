@@ -113,10 +113,14 @@ def valid_email(form, field):
 
 
 @functools.cache
-def _country_names(lang: str) -> tuple[tuple[str, str], ...]:
+def _country_choices(lang: str) -> tuple[SelectChoice, ...]:
+    """Built once per language: 250 choices per request were a tenth of a signature's CPU."""
     translation = stdlib_gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[lang], fallback=True)
-    names = [(c.alpha_2, translation.gettext(c.name)) for c in pycountry.countries]
-    return tuple(sorted(names, key=lambda pair: pair[1]))
+    names = sorted(((c.alpha_2, translation.gettext(c.name)) for c in pycountry.countries), key=lambda p: p[1])
+    return tuple(SelectChoice(code, name) for code, name in names)
+
+
+COUNTRY_CODES = frozenset(c.alpha_2 for c in pycountry.countries)
 
 
 class CheckboxesField(SelectMultipleField):
@@ -136,12 +140,12 @@ class ActionForm(PublicForm):
     @classmethod
     def for_campaign(cls, campaign: Campaign, site: Organization) -> ActionForm:
         form = cls(meta={"csrf_context": campaign.slug})
-        form.country.choices = [SelectChoice(code, name) for code, name in _country_names(current_lang())]
+        form.country.choices = _country_choices(current_lang())
         form.share_with.choices = [SelectChoice(o.slug, o.name) for o in campaign.host_orgs() if o.id != site.id]
         return form
 
     def validate_country(self, field):
-        if field.data not in {choice.value for choice in field.choices}:
+        if field.data not in COUNTRY_CODES:
             raise ValidationError(_("Choose a country from the list."))
 
     def validate_share_with(self, field):

@@ -117,7 +117,8 @@ def campaign(campaign: str):
         return _campaign_page(found, form, preview=form.preview())  # nothing stored until they send
     outcome = signing.sign(found, g.org, form.supporter())
     embed = {"embed": 1} if request.args.get("embed") else {}
-    return redirect(url_for(".thanks", campaign=found.slug, status=outcome.value, **embed), 303)
+    # `campaign` is the slug from the URL: reading found.slug after the commit would reload it.
+    return redirect(url_for(".thanks", campaign=campaign, status=outcome.value, **embed), 303)
 
 
 @bp.get("/<slug:org>/<slug:campaign>/thanks")

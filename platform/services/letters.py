@@ -50,13 +50,13 @@ def digest_due_at(campaign: Campaign, now: datetime) -> datetime:
     return due if due > now else due + timedelta(days=1)
 
 
-def create_deliveries(action: Action, campaign: Campaign) -> int:
+def create_deliveries(action_id: int, campaign: Campaign, country: str, postal_code: str) -> int:
     """One queued delivery per target, in the caller's transaction (committed with the confirmation)."""
-    targets = targets_for(campaign, action.country, action.postal_code)
+    targets = targets_for(campaign, country, postal_code)
     now = utcnow()
     due = digest_due_at(campaign, now) if campaign.delivery_mode == "digest" else now
     for official in targets:
-        delivery = Delivery(action_id=action.id, official_id=official.id, campaign_id=campaign.id, next_attempt_at=due)
+        delivery = Delivery(action_id=action_id, official_id=official.id, campaign_id=campaign.id, next_attempt_at=due)
         delivery.events.append(DeliveryEvent(status="queued", detail="letter confirmed"))
         db.session.add(delivery)
     return len(targets)

@@ -6,12 +6,14 @@ import enum
 from dataclasses import dataclass, field
 
 from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import insert as sa_insert
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from chorus.extensions import db, redis_store
 from chorus.models import Action, ActionShare, Campaign, Organization
-from chorus.models.base import utcnow
+from chorus.models.base import new_uuid, utcnow
 from chorus.services import letters, tally
 from chorus.workers import jobs
 
@@ -53,37 +55,45 @@ def sign(campaign: Campaign, site: Organization, supporter: Supporter) -> Outcom
     """
     share_ids = [o.id for o in campaign.host_orgs() if o.slug in supporter.share_with and o.id != site.id]
     confirmed = not campaign.require_confirmation
-    action = Action(
-        campaign_id=campaign.id,
-        org_id=site.id,
-        email=supporter.email.strip(),
-        email_normalized=normalize_email(supporter.email),
-        first_name=supporter.first_name.strip(),
-        last_name=supporter.last_name.strip(),
-        postal_code=supporter.postal_code.strip(),
-        country=supporter.country,
-        comment=supporter.comment.strip(),
-        language=supporter.language,
-        subject=supporter.subject.strip(),
-        body=supporter.body.strip(),
-        status="confirmed" if confirmed else "pending",
-        confirmed_at=utcnow() if confirmed else None,
-        shares=[ActionShare(org_id=org_id) for org_id in share_ids],
-    )
     campaign_id, site_slug, is_letter = campaign.id, site.slug, campaign.kind == "letter"
-    db.session.add(action)
-    try:
-        db.session.flush()
-        if confirmed and is_letter:
-            letters.create_deliveries(action, campaign)
-        db.session.commit()
-    except IntegrityError:
+    email_normalized = normalize_email(supporter.email)
+    # One INSERT that yields to an existing action instead of failing: the unique constraint decides
+    # between concurrent repeats, and no ORM object is built, flushed and reloaded on the hot path.
+    insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    action_id = db.session.execute(
+        insert(Action)
+        .values(
+            uuid=new_uuid(),
+            campaign_id=campaign_id,
+            org_id=site.id,
+            email=supporter.email.strip(),
+            email_normalized=email_normalized,
+            first_name=supporter.first_name.strip(),
+            last_name=supporter.last_name.strip(),
+            postal_code=supporter.postal_code.strip(),
+            country=supporter.country,
+            comment=supporter.comment.strip(),
+            language=supporter.language,
+            subject=supporter.subject.strip(),
+            body=supporter.body.strip(),
+            status="confirmed" if confirmed else "pending",
+            confirmed_at=utcnow() if confirmed else None,
+        )
+        .on_conflict_do_nothing(index_elements=["campaign_id", "email_normalized"])
+        .returning(Action.id)
+    ).scalar()
+    if action_id is None:
         db.session.rollback()
-        return _repeat(campaign_id, action.email_normalized)
+        return _repeat(campaign_id, email_normalized)
+    if share_ids:
+        db.session.execute(sa_insert(ActionShare), [{"action_id": action_id, "org_id": i} for i in share_ids])
+    if confirmed and is_letter:
+        letters.create_deliveries(action_id, campaign, supporter.country, supporter.postal_code)
+    db.session.commit()
     if confirmed:
-        _counted(campaign_id, site_slug, action.id, is_letter)
+        _counted(campaign_id, site_slug, action_id, is_letter)
         return Outcome.COUNTED
-    jobs.queue_supporter_mail("confirm", action.id)
+    jobs.queue_supporter_mail("confirm", action_id)
     return Outcome.SIGNED
 
 
@@ -137,8 +147,8 @@ def confirm(action_uuid: str) -> Confirmation:
         .values(status="confirmed", confirmed_at=utcnow())
         .execution_options(all_orgs=True, synchronize_session=False)
     )
-    if result.rowcount == 1 and is_letter:
-        letters.create_deliveries(action, campaign)  # the outbox rows commit with the confirmation
+    if result.rowcount == 1 and is_letter:  # the outbox rows commit with the confirmation
+        letters.create_deliveries(action_id, campaign, action.country, action.postal_code)
     db.session.commit()
     if result.rowcount != 1:
         return Confirmation(action, False)

@@ -20,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from chorus.extensions import db, redis_store
@@ -75,7 +76,29 @@ class CampaignMeta:
     hosts: tuple[str, ...]
 
 
+LOCAL_TTL = 1.0
+
+
+def _local() -> dict[str, tuple[float, CampaignMeta | None]]:
+    """Per app, slug -> (expires at, meta): spares tally.json a Redis round trip; other processes
+    see an edit at most LOCAL_TTL seconds late (this one at once: forget_campaign clears it)."""
+    return current_app.extensions.setdefault("chorus.campaign_meta", {})
+
+
 def campaign_meta(slug: str) -> CampaignMeta | None:
+    local = _local()
+    hit = local.get(slug)
+    now = time.monotonic()
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    meta = _shared_meta(slug)
+    if len(local) > 10_000:
+        local.clear()
+    local[slug] = (now + LOCAL_TTL, meta)
+    return meta
+
+
+def _shared_meta(slug: str) -> CampaignMeta | None:
     r = redis_store.client
     cached = r.get(_meta_key(slug))
     if cached is not None:
@@ -96,6 +119,7 @@ def meta_for(campaign: Campaign) -> CampaignMeta:
 
 def forget_campaign(slug: str) -> None:
     """Drop the cached description after an edit (goal, hosts, status)."""
+    _local().pop(slug, None)
     redis_store.client.delete(_meta_key(slug))
 
 
