@@ -156,9 +156,12 @@ def _supporter_message(action: Action, kind: str):
 
 
 def kick_delivery() -> None:
-    """Start a delivery job soon; at most one kick a second, however many letters arrive."""
+    """Start a delivery job soon: at most one kick a second however many letters arrive, and none
+    while one already waits in the queue (runs in progress take the new letters too)."""
     if redis_store.client.set(DELIVERY_KICK, 1, nx=True, ex=1):
-        queue("delivery").enqueue(deliver_letters, job_timeout=600)
+        waiting = queue("delivery")
+        if waiting.count == 0:
+            waiting.enqueue(deliver_letters, job_timeout=600)
 
 
 @with_app_context

@@ -11,7 +11,7 @@ from rq import SimpleWorker
 from chorus.extensions import redis_store
 from chorus.workers import jobs
 
-QUEUES = ("mail", "delivery", "default")
+QUEUES = ("mail", "default", "delivery")  # exports and invitations never wait behind letters
 
 
 def run(burst: bool = False) -> bool:

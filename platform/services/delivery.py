@@ -103,13 +103,13 @@ def _defer(ids: list[int], until: datetime, reason: str) -> None:
     db.session.commit()
 
 
-def _failed_attempt(delivery: Delivery, permanent: bool, detail: str) -> None:
-    if permanent or delivery.attempts >= MAX_ATTEMPTS:
-        _record([delivery.id], "failed", detail, lease_until=None, last_error=detail[:500])
+def _failed_attempt(ids: list[int], attempts: int, permanent: bool, detail: str) -> None:
+    if permanent or attempts >= MAX_ATTEMPTS:
+        _record(ids, "failed", detail, lease_until=None, last_error=detail[:500])
         return
-    backoff = timedelta(seconds=min(30 * 2 ** (delivery.attempts - 1), 3600))
+    backoff = timedelta(seconds=min(30 * 2 ** (attempts - 1), 3600))
     _record(
-        [delivery.id],
+        ids,
         "queued",
         f"will retry: {detail}",
         lease_until=None,
@@ -244,7 +244,19 @@ def run(max_seconds: float = 50.0, batch: int = BATCH) -> Report:
     return report
 
 
-def _send_batch(ids: list[int], report: Report) -> None:
+@dataclass
+class Outgoing:
+    """A message ready to send, with the plain values its result needs: everything is read from the
+    database before the first send, so the commit after each send never makes the ORM reload it."""
+
+    ids: list[int]
+    to: str
+    attempts: int
+    message: EmailMessage
+    message_id: str = ""
+
+
+def _prepare(ids: list[int], report: Report) -> list[Outgoing]:
     now = utcnow()
     # Each letter carries its supporter's name and text, across members: a deliberate cross-member read.
     deliveries = db.session.scalars(
@@ -254,45 +266,55 @@ def _send_batch(ids: list[int], report: Report) -> None:
         .order_by(Delivery.id)
         .execution_options(all_orgs=True)
     ).all()
+    outgoing: list[Outgoing] = []
     digests: dict[tuple[int, int], list[Delivery]] = defaultdict(list)
-    ready: list[Delivery] = []
+    deferred: dict[datetime, list[int]] = defaultdict(list)
     for d in deliveries:
         if d.campaign.delivery_mode == "digest":
             digests[(d.campaign_id, d.official_id)].append(d)
             continue
         until = _gate(d, now)
         if until is None:
-            ready.append(d)
+            outgoing.append(Outgoing([d.id], d.official.email, d.attempts, _letter_message(d)))
         else:
-            _defer([d.id], until, "flood control")
-            report.deferred += 1
-    pending = [d.id for d in ready]
+            deferred[until].append(d.id)
+    for group in digests.values():
+        message, message_id = _digest_message(group, now)
+        attempts = max(d.attempts for d in group)
+        outgoing.append(Outgoing([d.id for d in group], group[0].official.email, attempts, message, message_id))
+    for until, deferred_ids in deferred.items():
+        _defer(deferred_ids, until, "flood control")
+        report.deferred += len(deferred_ids)
+    return outgoing
+
+
+def _send_batch(ids: list[int], report: Report) -> None:
+    outgoing = _prepare(ids, report)
+    renewed = time.monotonic()
     try:
         with mail.transport().connect() as connection:
-            for n, d in enumerate(ready):
-                if n and n % 20 == 0:
-                    _renew(pending[n:])
+            for n, item in enumerate(outgoing):
+                if time.monotonic() - renewed > lease_seconds() / 3:  # keep the lease while sending
+                    _renew([i for later in outgoing[n:] for i in later.ids])
+                    renewed = time.monotonic()
                 try:
-                    connection.send(_letter_message(d), to=d.official.email)
+                    connection.send(item.message, to=item.to)
                 except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as error:
                     permanent, detail = _smtp_error(error)
-                    _failed_attempt(d, permanent, detail)
-                    report.failed += permanent
-                    report.retrying += not permanent
+                    _failed_attempt(item.ids, item.attempts, permanent, detail)
+                    report.failed += len(item.ids) if permanent else 0
+                    report.retrying += 0 if permanent else len(item.ids)
                     continue
-                _sent([d.id])
-                report.sent += 1
-            for group in digests.values():
-                msg, message_id = _digest_message(group, now)
-                connection.send(msg, to=group[0].official.email)
-                _sent([d.id for d in group], message_id)
-                report.sent += len(group)
+                _sent(item.ids, item.message_id)
+                report.sent += len(item.ids)
     except (OSError, smtplib.SMTPException) as error:
         # The connection itself failed: whatever this batch did not send yet retries later.
         permanent, detail = _smtp_error(error)
-        left = db.session.scalars(select(Delivery).where(Delivery.id.in_(ids), Delivery.status == "sending")).all()
-        for d in left:
-            _failed_attempt(d, permanent, detail)
+        left = db.session.execute(
+            select(Delivery.id, Delivery.attempts).where(Delivery.id.in_(ids), Delivery.status == "sending")
+        ).all()
+        for delivery_id, attempts in left:
+            _failed_attempt([delivery_id], attempts, permanent, detail)
         report.retrying += len(left)
         report.errors.append(detail)
 
