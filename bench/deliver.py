@@ -33,7 +33,6 @@ and child processes are stopped on every exit path (errors, Ctrl-C, SIGTERM).
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
 import re
@@ -48,6 +47,8 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from common import emit, rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_LETTERS = 100_000
@@ -374,7 +375,7 @@ class Observer:
                 p = psutil.Process(proc.pid)
                 times = p.cpu_times()
                 self.worker_cpu[proc.pid] = times.user + times.system
-                self.worker_hwm[proc.pid] = max(self.worker_hwm.get(proc.pid, 0.0), vm_mb(proc.pid, "VmHWM"))
+                self.worker_hwm[proc.pid] = max(self.worker_hwm.get(proc.pid, 0.0), rss_mb("VmHWM", proc.pid))
             except (psutil.Error, OSError):
                 pass
         pids = [
@@ -392,15 +393,6 @@ class Observer:
 
     def close(self) -> None:
         self.conn.close()
-
-
-def vm_mb(pid: int, field: str) -> float:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0.0
-    line = next((line for line in status.splitlines() if line.startswith(field + ":")), None)
-    return round(int(line.split()[1]) / 1024, 1) if line else 0.0
 
 
 def rq_summary(redis_url: str) -> dict:
@@ -851,10 +843,7 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as error:  # noqa: BLE001
                 log(f"could not drop the database: {error}")
             shutil.rmtree(workdir, ignore_errors=True)
-    text = json.dumps(document, indent=2)
-    print(text)
-    if args.output:
-        Path(args.output).write_text(text + "\n")
+    emit(document, args.output)
     return status
 
 

@@ -39,6 +39,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from common import rss_mb
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DATABASE = "chorus_bench_export"
 MAX_ROWS = 5_000_000
@@ -67,19 +69,6 @@ ACTION_COLUMNS = (
 
 def log(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def rss_mb(field: str, pid: int | str = "self") -> float:
-    """VmRSS (now) or VmHWM (peak) of a process, from /proc; 0 for a process that has gone.
-
-    Not getrusage's ru_maxrss: for a child started by fork+exec it also counts the parent's RSS at the
-    fork (here the parent that just inserted a million rows)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0.0
-    line = next((line for line in status.splitlines() if line.startswith(field + ":")), None)
-    return round(int(line.split()[1]) / 1024, 1) if line else 0.0
 
 
 # --------------------------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import psutil
 import psycopg
+from common import emit
 from redis import Redis
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -1019,10 +1020,7 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"[{spec}] failed: {type(error).__name__}: {error}")
                 document["runs"].append({"server": spec.__dict__, "error": f"{type(error).__name__}: {error}"})
                 status = 1
-    text = json.dumps(document, indent=2)
-    print(text)
-    if args.output:
-        Path(args.output).write_text(text + "\n")
+    emit(document, args.output)
     return status
 
 
