@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from flask import Flask, request
 
-EMBEDDABLE = {"public.embed", "public.thanks", "public.campaign"}
+#: Pages a member's own website may show in an iframe: the embed, and the pages its form leads to.
+EMBED_FLOW = {"public.campaign", "public.thanks"}
 
 
 def _headers(response):
     h = response.headers
     h.setdefault("X-Content-Type-Options", "nosniff")
     h.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    framing = "*" if request.endpoint in EMBEDDABLE and request.args.get("embed") else "'self'"
-    if request.endpoint == "public.embed":
-        framing = "*"
+    embedded = request.endpoint == "public.embed" or (request.endpoint in EMBED_FLOW and request.args.get("embed"))
+    framing = "*" if embedded else "'self'"
     h.setdefault(
         "Content-Security-Policy",
         "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "

@@ -77,3 +77,10 @@ def test_branding_edited_in_the_admin_shows_on_the_member_site(client, app: Flas
     )
     assert bad.status_code == 422 and "A colour like #1f4e79." in bad.get_data(as_text=True)
     assert "Local 12 United" in client.get("/union/").get_data(as_text=True)  # nothing half-saved
+
+
+def test_only_the_embed_flow_may_be_framed_by_other_sites(client, app: Flask):
+    demo.load()
+    embed = client.get("/harbor-workers/fair-shifts/embed").headers["Content-Security-Policy"]
+    page = client.get("/harbor-workers/fair-shifts").headers["Content-Security-Policy"]
+    assert "frame-ancestors *" in embed and "frame-ancestors 'self'" in page
