@@ -36,10 +36,6 @@ def enter(org: Organization) -> None:
     set_current_org(org)
 
 
-def current_org_id() -> int | None:
-    return db.session.info.get(ORG_KEY)
-
-
 def init_app(app: Flask) -> None:
     """The scope ends with the request, even where an outer app context (a test) keeps the session."""
     app.teardown_request(_end_scope)
