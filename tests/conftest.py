@@ -29,22 +29,6 @@ PG_ADMIN_URL = os.environ.get("CHORUS_TEST_PG", "postgresql://postgres@127.0.0.1
 PG_DATABASE = f"chorus_test_{os.getpid()}"  # one per run: two runs on one server don't collide
 REAL_REDIS_URL = os.environ.get("CHORUS_TEST_REDIS", "redis://127.0.0.1:6379/15")
 REQUIRE_ALL = os.environ.get("CHORUS_TEST_REQUIRE_ALL") == "1"
-TABLES = [
-    "delivery_events",
-    "deliveries",
-    "campaign_targets",
-    "officials",
-    "exports",
-    "invitations",
-    "memberships",
-    "users",
-    "action_shares",
-    "actions",
-    "campaign_hosts",
-    "campaigns",
-    "suppressions",
-    "organizations",
-]
 
 
 def _reachable(check) -> str | None:
@@ -82,8 +66,9 @@ class Backend:
         Redis.from_url(self.redis_url).flushdb()
         if self.template is None:
             engine = create_engine(self.database_url)
+            tables = ", ".join(t.name for t in db.metadata.sorted_tables)  # every table the models define
             with engine.begin() as conn:
-                conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+                conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
             engine.dispose()
 
 
