@@ -23,6 +23,8 @@ def render_error(status: int, title: str, detail: str):
 def _http_error(error: HTTPException):
     if error.code == 404:
         return render_error(404, _("Page not found"), _("We could not find that page."))
+    if error.code == 400:
+        return render_error(400, _("Bad request"), error.description or "")
     if error.code == 413:
         return render_error(413, _("Request too large."), error.description or "")
     return render_error(error.code or 400, error.name, error.description or "")

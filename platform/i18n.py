@@ -97,6 +97,11 @@ ES = {
     "A coalition campaign hosted by %(count)d members": "Una campaña de la coalición alojada por %(count)d miembros",
     "Skip to content": "Saltar al contenido",
     "Request too large.": "Solicitud demasiado grande.",
+    "Bad request": "Solicitud incorrecta",
+    "This campaign is no longer taking actions, so yours was not counted.": "Esta campaña ya no recibe "
+    "acciones, así que la tuya no se ha contado.",
+    "The request contains control characters (such as NUL), which no field accepts.": "La solicitud "
+    "contiene caracteres de control (como NUL), que ningún campo acepta.",
     "Only the member sites you tick will receive your details.": "Solo los sitios miembros que marques "
     "recibirán tus datos.",
     "Hello %(name)s,": "Hola %(name)s:",

@@ -7,7 +7,7 @@ with a role too small for the action gets 403.
 
 from __future__ import annotations
 
-from chorus.models import Organization, User
+from chorus.models import Campaign, Organization, User
 
 #: permission -> the org roles that have it (platform admins have every permission everywhere)
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -37,3 +37,10 @@ def can(user: User, permission: str, org: Organization) -> bool:
 
 def is_member(user: User, org: Organization) -> bool:
     return user.is_platform_admin or user.role_in(org) is not None
+
+
+def can_edit(user: User, campaign: Campaign, org: Organization) -> bool:
+    """Editors draft; once published (live, paused or closed) a campaign's text, dates, targets and
+    settings change only with the permission that publishes, pauses and closes it."""
+    needed = "edit_campaigns" if campaign.status == "draft" else "publish_campaigns"
+    return can(user, "edit_campaigns", org) and can(user, needed, org)

@@ -43,7 +43,7 @@ def test_login_starts_a_fresh_session(client):
         assert "planted" not in session and session["_user_id"].startswith(str(1))
 
 
-def test_failed_logins_are_throttled_per_account(client):
+def test_failed_logins_are_throttled_per_account_and_address(client):
     make_user("root@coalition.example", "platform-admin")
     statuses = [login(client, "root@coalition.example", "wrong password!").status_code for _ in range(5)]
     assert statuses == [422] * 5
@@ -110,7 +110,8 @@ def test_two_factor_login_needs_a_fresh_code(client):
         secret = session["totp_pending"]
     token = session_csrf(client, "/admin/account/two-factor")
     code = pyotp.TOTP(secret).now()
-    assert client.post("/admin/account/two-factor", data={"csrf_token": token, "code": code}).status_code == 302
+    enrol = {"csrf_token": token, "code": code, "password": PASSWORD}
+    assert client.post("/admin/account/two-factor", data=enrol).status_code == 302
     client.post("/admin/logout", data={"csrf_token": token})
 
     step = login(client, "root@coalition.example")

@@ -17,7 +17,7 @@ CASES = {
     "empty e-mail": (supporter(email=""), 422, "This field is required."),
     "malformed e-mail": (supporter(email="not-an-address@"), 422, "Enter a valid e-mail address."),
     "10 kB first name": (supporter(first_name="A" * 10_000), 422, "Too long: at most 100 characters."),
-    "NUL in a name": (supporter(last_name="Ru\x00iz"), 422, "Contains characters that are not allowed."),
+    "a line break in a name": (supporter(last_name="Ru\niz"), 422, "Contains characters that are not allowed."),
     "unknown country": (supporter(country="XX"), 422, "Choose a country from the list."),
     "sharing with a non-host": (supporter(share_with="someone-else"), 422, "Choose among the member sites"),
     "missing name": ({**supporter(), "first_name": "  "}, 422, "This field is required."),

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 
 import pyotp
 import segno
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
-from flask_wtf import FlaskForm
 from markupsafe import Markup
 
 from chorus.admin.blueprint import bp
-from chorus.admin.forms import AcceptInvitationForm, CodeForm, LoginForm
+from chorus.admin.forms import AcceptInvitationForm, CodeForm, LoginForm, TwoFactorForm
 from chorus.extensions import db
+from chorus.guards import safe_next
 from chorus.models import User
+from chorus.public.forms import Form
 from chorus.services import accounts
 
 
 def _safe_next() -> str:
-    target = request.args.get("next", "")
-    return target if target.startswith("/admin") and not target.startswith("//") else url_for("admin.home")
+    return safe_next(request.args.get("next"), url_for("admin.home"), prefix="/admin")
 
 
 def _finish_login(user: User):
@@ -47,7 +48,8 @@ def login():
     if result.user.totp_secret:
         session.clear()
         session["2fa_user"] = result.user.get_id()
-        return redirect(url_for("admin.login_second_factor", next=request.args.get("next", "")))
+        session["2fa_attempt"] = secrets.token_urlsafe(16)  # counts this sign-in's codes in Redis
+        return redirect(url_for("admin.login_second_factor", next=_safe_next()))
     return _finish_login(result.user)
 
 
@@ -60,8 +62,13 @@ def login_second_factor():
         return redirect(url_for("admin.login"))
     form = CodeForm()
     if form.validate_on_submit():
-        if accounts.verify_totp(user, form.code.data):
+        outcome = accounts.check_code(user, form.code.data, session.get("2fa_attempt", ""))
+        if outcome is accounts.CodeCheck.ACCEPTED:
             return _finish_login(user)
+        if outcome is accounts.CodeCheck.LOCKED:
+            session.clear()  # the password step again, itself refused while the account waits
+            flash("Too many wrong codes. Wait 15 minutes, then sign in again.")
+            return redirect(url_for("admin.login"))
         form.code.errors.append("That code is not valid (or was already used).")
     return render_template("admin/code.html", form=form), 422 if form.is_submitted() else 200
 
@@ -78,16 +85,20 @@ def logout():
 @bp.route("/account/two-factor", methods=["GET", "POST"])
 def two_factor():
     """Enrol an authenticator app: the secret waits in the session until a code proves it works."""
-    form = CodeForm()
+    form = TwoFactorForm()
     secret = session.setdefault("totp_pending", pyotp.random_base32())
+    attempt = session.setdefault("2fa_attempt", secrets.token_urlsafe(16))
     if form.validate_on_submit():
-        if accounts.verify_totp(current_user, form.code.data, secret=secret):
-            current_user.totp_secret = secret
-            db.session.commit()
+        try:
+            accounts.replace_second_factor(
+                current_user, form.password.data, form.current_code.data, secret, form.code.data, attempt
+            )
+        except accounts.AccountError as error:
+            form.form_errors.append(str(error))
+        else:
             session.pop("totp_pending")
             flash("Two-factor authentication is on.")
             return redirect(url_for("admin.home"))
-        form.code.errors.append("That code is not valid; check your phone's clock and try again.")
     uri = pyotp.TOTP(secret).provisioning_uri(name=current_user.email, issuer_name="Chorus")
     qr = Markup(segno.make(uri, error="m").svg_inline(scale=4, title="QR code for your authenticator app"))
     return render_template("admin/two_factor.html", form=form, secret=secret, qr=qr), (
@@ -101,7 +112,7 @@ def accept_invitation(token: str):
     if invitation is None:
         abort(404)
     signed_in = current_user if current_user.is_authenticated else None
-    form = AcceptInvitationForm() if signed_in is None else FlaskForm()  # signed in: just a button
+    form = AcceptInvitationForm() if signed_in is None else Form()  # signed in: just a button
     if form.validate_on_submit():
         name, password = (form.name.data, form.password.data) if signed_in is None else ("", "")
         try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
@@ -13,7 +12,7 @@ from chorus.admin.blueprint import bp, requires
 from chorus.admin.forms import CampaignForm
 from chorus.extensions import db
 from chorus.models import Campaign, CampaignHost, Official, Organization
-from chorus.public.forms import form_for
+from chorus.public.forms import Form, form_for
 from chorus.services import campaign_admin, tally
 from chorus.templating import render_for
 
@@ -74,6 +73,8 @@ def new_campaign():
 @requires("edit_campaigns")
 def edit_campaign(campaign: str):
     found = owned_or_404(campaign)
+    if not policy.can_edit(current_user, found, g.org):
+        abort(403)  # the whole form: every field of a published campaign is the publishers' to change
     form = campaign_form(found)
     if request.method == "GET" and found.ends_at:
         form.ends_at.data = found.ends_at.date()
@@ -121,6 +122,7 @@ def campaign_dashboard(campaign: str):
         others=others,
         transitions=[a for a, (sources, _t) in campaign_admin.TRANSITIONS.items() if found.status in sources],
         can=lambda permission: policy.can(current_user, permission, g.org),
+        can_edit=policy.can_edit(current_user, found, g.org),
         owner=found.owner_org_id == g.org.id,
     )
 
@@ -129,7 +131,7 @@ def campaign_dashboard(campaign: str):
 @requires("publish_campaigns")
 def change_campaign_status(campaign: str):
     found = owned_or_404(campaign)
-    if not FlaskForm().validate_on_submit():
+    if not Form().validate_on_submit():
         abort(400)
     try:
         campaign_admin.change_status(found, request.form.get("action", ""))
@@ -144,7 +146,7 @@ def change_campaign_status(campaign: str):
 @requires("publish_campaigns")
 def share_campaign(campaign: str):
     found = owned_or_404(campaign)
-    if not FlaskForm().validate_on_submit():
+    if not Form().validate_on_submit():
         abort(400)
     slugs = request.form.getlist("hosts")
     orgs = db.session.scalars(select(Organization).where(Organization.slug.in_(slugs))).all()
@@ -153,8 +155,12 @@ def share_campaign(campaign: str):
         target = db.session.scalar(select(Organization).where(Organization.slug == remove))
         if target is None:
             abort(404)
-        campaign_admin.remove_host(found, target)
-        flash(f"{target.name} no longer hosts this campaign.")
+        try:
+            campaign_admin.remove_host(found, target)
+        except campaign_admin.CampaignError as error:
+            flash(str(error))
+        else:
+            flash(f"{target.name} no longer hosts this campaign.")
     else:
         added = campaign_admin.invite_hosts(found, list(orgs))
         flash(f"Asked {added} member(s) to host this campaign.")
@@ -165,7 +171,7 @@ def share_campaign(campaign: str):
 @requires("publish_campaigns")
 def respond_to_hosting(campaign: str):
     found = hosted_or_404(campaign)
-    if not FlaskForm().validate_on_submit():
+    if not Form().validate_on_submit():
         abort(400)
     accept = request.form.get("answer") == "accept"
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileSize
 from wtforms import (
     BooleanField,
@@ -17,23 +16,31 @@ from wtforms import (
 )
 from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Optional, Regexp, ValidationError
 
-from chorus.public.forms import clean_text
+from chorus.public.forms import Form, clean_text
 from chorus.services.accounts import MIN_PASSWORD
 
 SLUG = Regexp(r"^[a-z0-9][a-z0-9-]*$", message="Lowercase letters, digits and hyphens only.")
 COLOR = Regexp(r"^#[0-9a-fA-F]{6}$", message="A colour like #1f4e79.")
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField("E-mail", [DataRequired(), Length(max=254)])
     password = PasswordField("Password", [DataRequired(), Length(max=1024)])
 
 
-class CodeForm(FlaskForm):
+class CodeForm(Form):
     code = StringField("Code from your authenticator app", [DataRequired(), Length(max=10)])
 
 
-class AcceptInvitationForm(FlaskForm):
+class TwoFactorForm(Form):
+    """Turning on or replacing TOTP: a signed-in session alone is not enough."""
+
+    password = PasswordField("Your password", [DataRequired(), Length(max=1024)])
+    current_code = StringField("Code from your current authenticator app (if two-factor is on)", [Length(max=10)])
+    code = StringField("Code for the new key", [DataRequired(), Length(max=10)])
+
+
+class AcceptInvitationForm(Form):
     name = StringField("Your name", [DataRequired(), clean_text(200)])
     password = PasswordField("Choose a password", [DataRequired(), Length(min=MIN_PASSWORD, max=1024)])
     confirm = PasswordField("Repeat the password", [DataRequired()])
@@ -43,12 +50,12 @@ class AcceptInvitationForm(FlaskForm):
             raise ValidationError("The passwords differ.")
 
 
-class InviteForm(FlaskForm):
+class InviteForm(Form):
     email = EmailField("E-mail", [DataRequired(), Email(), Length(max=254)])
     role = SelectField("Role", choices={"org-editor": "Editor", "org-admin": "Admin"})
 
 
-class CampaignForm(FlaskForm):
+class CampaignForm(Form):
     kind = SelectField(
         "Kind", choices={"petition": "Petition", "letter": "Letter to decision makers"}, default="petition"
     )
@@ -100,7 +107,7 @@ class CampaignForm(FlaskForm):
             raise ValidationError("Give both hours of the sending window, or neither.")
 
 
-class BrandingForm(FlaskForm):
+class BrandingForm(Form):
     name = StringField("Name", [DataRequired(), clean_text(200)])
     tagline = StringField("Tagline", [clean_text(300)])
     intro = TextAreaField("Introduction (Markdown)", [clean_text(5000, multiline=True)])

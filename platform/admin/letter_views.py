@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from flask import abort, flash, g, redirect, url_for
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from chorus.admin.blueprint import bp, requires
 from chorus.extensions import db
 from chorus.models import Campaign, Delivery, DeliveryEvent
+from chorus.public.forms import Form
 from chorus.services import delivery, letters
 
 RECENT_EVENTS = 20
@@ -38,7 +38,7 @@ def retry_delivery(uuid: str):
     )
     if found is None:
         abort(404)
-    if not FlaskForm().validate_on_submit():
+    if not Form().validate_on_submit():
         abort(400)
     letters.retry(found)
     from chorus.workers.jobs import kick_delivery

@@ -61,9 +61,13 @@ def org_home():
 def team():
     form = InviteForm()
     if form.validate_on_submit():
-        accounts.invite(form.email.data, form.role.data, g.org, current_user)
-        flash(f"Invitation sent to {form.email.data}.")
-        return redirect(url_for("admin.team"))
+        try:
+            accounts.invite(form.email.data, form.role.data, g.org, current_user)
+        except accounts.AccountError as error:
+            form.email.errors.append(str(error))
+        else:
+            flash(f"Invitation sent to {form.email.data}.")
+            return redirect(url_for("admin.team"))
     members = db.session.scalars(
         select(User).join(Membership).where(Membership.org_id == g.org.id).order_by(User.email)
     ).all()

@@ -13,7 +13,10 @@ import pycountry
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, request
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from flask_wtf.form import _Auto  # the "read the request" default that Meta.wrap_formdata receives
 from itsdangerous import BadSignature, TimestampSigner
+from werkzeug.datastructures import MultiDict
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField, ValidationError
 from wtforms.csrf.core import CSRF
 from wtforms.fields.choices import SelectChoice
@@ -69,7 +72,24 @@ def undecodable_fields() -> set[str]:
     return bad
 
 
-class PublicForm(FlaskForm):
+class Form(FlaskForm):
+    """Every Chorus form reads only form fields (urlencoded or multipart), and files only into its
+    file fields: a text field sent as a file part, or a JSON body of numbers and lists, is simply
+    missing (and so refused by its validators) instead of reaching a validator as an object."""
+
+    class Meta(FlaskForm.Meta):
+        def wrap_formdata(self, form, formdata):
+            if formdata is not _Auto or not form.is_submitted():
+                return super().wrap_formdata(form, formdata)
+            data = MultiDict(request.form)
+            files = {name for name, field in form._fields.items() if isinstance(field, FileField)}
+            for name, value in request.files.items(multi=True):
+                if name in files:
+                    data.add(name, value)
+            return data or None
+
+
+class PublicForm(Form):
     class Meta:
         csrf_class = SignedTokenCSRF
 

@@ -54,9 +54,10 @@ def _resolve_member(endpoint: str | None, values: dict | None) -> None:
     tenancy.enter(org)
 
 
-@bp.before_request
-def _small_bodies() -> None:
-    """Public forms carry a few fields: refuse big bodies before parsing them (413)."""
+@bp.url_value_preprocessor
+def _small_bodies(endpoint: str | None, values: dict | None) -> None:
+    """Public forms carry a few fields: refuse big bodies (Content-Length or chunked) before parsing
+    them (413). Set here, as soon as the URL is matched, before any request hook reads the body."""
     request.max_content_length = PUBLIC_MAX_BODY
 
 
@@ -90,7 +91,7 @@ def _campaign_page(campaign, form, status: int = 200, template: str = "campaign.
             org=g.org,
             campaign=campaign,
             form=form,
-            tally=tally.tally_document(tally.campaign_meta(campaign.slug)),
+            tally=tally.tally_document(tally.meta_for(campaign)),
             hosts=campaign.host_orgs(),
             embed=bool(request.args.get("embed")) or template == "embed.html",
             letter_preview=preview,
@@ -169,7 +170,8 @@ def confirm(token: str):
         if not form.validate():
             return render_for(action.org.slug, "confirm.html", action=action, org=action.org, form=form), 422
         result = signing.confirm(action_uuid)
-    return render_for(action.org.slug, "confirm.html", action=action, org=action.org, form=form, result=result)
+    page = render_for(action.org.slug, "confirm.html", action=action, org=action.org, form=form, result=result)
+    return page, 409 if result is not None and result.refused else 200
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])

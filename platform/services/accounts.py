@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import functools
 import re
 from dataclasses import dataclass
@@ -10,7 +11,8 @@ from datetime import timedelta
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from chorus.extensions import db, redis_store
 from chorus.models import Invitation, Membership, Organization, User
@@ -22,7 +24,15 @@ from chorus.services import mail, ratelimit
 #: OWASP's minimum (19 MiB, t=2, p=1).
 HASHER = PasswordHasher()
 MIN_PASSWORD = 12
-ACCOUNT_FAILURES, IP_FAILURES, FAILURE_WINDOW = 5, 20, 15 * 60
+#: Sign-in attempts per 15 minutes (OWASP): per account from one address, so a stranger elsewhere cannot
+#: lock the owner out, and per address across accounts. Second-factor codes: per pending sign-in (a
+#: server-side counter: an old cookie replayed starts nothing afresh) and per account, which then also
+#: refuses the password step until the window ends.
+ACCOUNT_ADDRESS_ATTEMPTS, ADDRESS_ATTEMPTS, FAILURE_WINDOW = 5, 20, 15 * 60
+CODE_ATTEMPTS_PER_SIGN_IN, CODE_ATTEMPTS_PER_ACCOUNT = 5, 10
+EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+MAX_EMAIL = 254
+ACCOUNT_EXISTS = "An account with this e-mail exists: sign in first, then open the link again."
 INVITATION_LIFETIME = timedelta(days=7)
 ROLES = ("platform-admin", *ORG_ROLES)
 
@@ -54,11 +64,17 @@ def hash_password(password: str) -> str:
     return HASHER.hash(password)
 
 
+def checked_email(email: str) -> str:
+    """The normalized address, or AccountError: one rule for the CLI, invitations and sign-in."""
+    email = normalize(email)
+    if len(email) > MAX_EMAIL or not EMAIL_PATTERN.fullmatch(email) or not email.isprintable():
+        raise AccountError(f"{email[:MAX_EMAIL]!r} is not an e-mail address")
+    return email
+
+
 def create_user(email: str, password: str, role: str, org: Organization | None = None, name: str = "") -> User:
     """Create an account (or add a role to an existing one): `chorus admin create` and invitations."""
-    email = normalize(email)
-    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
-        raise AccountError(f"{email!r} is not an e-mail address")
+    email = checked_email(email)
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}")
     if role != "platform-admin" and org is None:
@@ -90,10 +106,13 @@ class LoginResult:
 
 
 def authenticate(email: str, password: str, client_address: str) -> LoginResult:
-    """Check a password, throttled per account and per client address (failures only)."""
+    """Check a password. Each attempt is counted before the hash is computed, in one atomic Redis
+    increment, so parallel guesses cannot slip past the limit; a success gives its attempt back."""
     email = normalize(email)
-    account_bucket, address_bucket = f"login-fail:acct:{email}", f"login-fail:ip:{client_address}"
-    if ratelimit.count(account_bucket) >= ACCOUNT_FAILURES or ratelimit.count(address_bucket) >= IP_FAILURES:
+    pair, address = f"login:pair:{email}|{client_address}", f"login:ip:{client_address}"
+    within_pair = ratelimit.allow(pair, ACCOUNT_ADDRESS_ATTEMPTS, FAILURE_WINDOW)
+    within_address = ratelimit.allow(address, ADDRESS_ATTEMPTS, FAILURE_WINDOW)
+    if not (within_pair and within_address):
         return LoginResult(None, throttled=True)
     user = db.session.scalar(select(User).where(User.email == email))
     try:
@@ -102,15 +121,62 @@ def authenticate(email: str, password: str, client_address: str) -> LoginResult:
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok:
-        ratelimit.hit(account_bucket, FAILURE_WINDOW)
-        ratelimit.hit(address_bucket, FAILURE_WINDOW)
         return LoginResult(None)
-    ratelimit.reset(account_bucket)
+    if ratelimit.count(_code_bucket(user)) >= CODE_ATTEMPTS_PER_ACCOUNT:
+        return LoginResult(None, throttled=True)  # too many wrong codes: the whole sign-in waits
+    ratelimit.reset(pair)
+    ratelimit.release(address)
     if HASHER.check_needs_rehash(user.password_hash):
         user.password_hash = HASHER.hash(password)
     user.last_login_at = utcnow()
     db.session.commit()
     return LoginResult(user)
+
+
+def _code_bucket(user: User) -> str:
+    return f"code:acct:{user.id}"
+
+
+class CodeCheck(enum.Enum):
+    ACCEPTED = "accepted"
+    WRONG = "wrong"
+    LOCKED = "locked"  # too many attempts: start the sign-in again (and wait, for the account limit)
+
+
+def check_code(user: User, code: str, attempt_key: str, secret: str | None = None) -> CodeCheck:
+    """A second-factor code, limited per pending sign-in (`attempt_key`, kept server-side) and per account."""
+    within_attempt = ratelimit.allow(f"code:attempt:{attempt_key}", CODE_ATTEMPTS_PER_SIGN_IN, FAILURE_WINDOW)
+    within_account = ratelimit.allow(_code_bucket(user), CODE_ATTEMPTS_PER_ACCOUNT, FAILURE_WINDOW)
+    if not (within_attempt and within_account):
+        return CodeCheck.LOCKED
+    if not verify_totp(user, code, secret):
+        return CodeCheck.WRONG
+    ratelimit.release(_code_bucket(user))
+    return CodeCheck.ACCEPTED
+
+
+def check_password(user: User, password: str) -> bool:
+    try:
+        return HASHER.verify(user.password_hash, password or "")
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def replace_second_factor(user: User, password: str, current_code: str, secret: str, new_code: str, key: str) -> None:
+    """Turn on (or replace) TOTP: the password, a code of the current secret if there is one, and a
+    code of the new secret, all within the code attempt limits. Raises AccountError with the reason."""
+    within = ratelimit.allow(f"code:attempt:{key}", CODE_ATTEMPTS_PER_SIGN_IN, FAILURE_WINDOW)
+    if not (within and ratelimit.allow(_code_bucket(user), CODE_ATTEMPTS_PER_ACCOUNT, FAILURE_WINDOW)):
+        raise AccountError("Too many attempts. Wait 15 minutes, then try again.")
+    if not check_password(user, password):
+        raise AccountError("Wrong password.")
+    if user.totp_secret and not verify_totp(user, current_code):
+        raise AccountError("The code from your current authenticator is not valid.")
+    if not verify_totp(user, new_code, secret=secret):
+        raise AccountError("The code for the new key is not valid; check your phone's clock and try again.")
+    ratelimit.release(_code_bucket(user))
+    user.totp_secret = secret
+    db.session.commit()
 
 
 def end_all_sessions(user: User) -> None:
@@ -129,7 +195,7 @@ def verify_totp(user: User, code: str, secret: str | None = None) -> bool:
 
 
 def invite(email: str, role: str, org: Organization | None, invited_by: User | None) -> Invitation:
-    email = normalize(email)
+    email = checked_email(email)
     if role not in ROLES:
         raise AccountError("Unknown role.")
     if (role == "platform-admin") != (org is None):
@@ -169,18 +235,35 @@ def open_invitation(token: str) -> Invitation | None:
 
 
 def accept_invitation(invitation: Invitation, user: User | None, name: str = "", password: str = "") -> User:
-    """Create the account (or extend the signed-in one) and spend the invitation in one commit."""
+    """Create the account (or extend the signed-in one) and spend the invitation in one commit.
+
+    The invitation is spent by a conditional UPDATE first: of two acceptances at once, the second
+    finds it spent (PostgreSQL makes it wait for the first) and gets an AccountError, not a 500."""
+    if user is not None and user.email != invitation.email:
+        raise AccountError("This invitation was sent to another e-mail address.")
+    password_hash = hash_password(password) if user is None else ""  # before the write: it takes a while
+    spent = db.session.execute(
+        update(Invitation)
+        .where(Invitation.id == invitation.id, Invitation.accepted_at.is_(None))
+        .values(accepted_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if spent.rowcount != 1:
+        db.session.rollback()
+        raise AccountError("This invitation was already used.")
     if user is None:
         if db.session.scalar(select(func.count()).select_from(User).where(User.email == invitation.email)):
-            raise AccountError("An account with this e-mail exists: sign in first, then open the link again.")
-        user = User(email=invitation.email, name=name.strip(), password_hash=hash_password(password))
+            db.session.rollback()
+            raise AccountError(ACCOUNT_EXISTS)
+        user = User(email=invitation.email, name=name.strip(), password_hash=password_hash)
         db.session.add(user)
-    elif user.email != invitation.email:
-        raise AccountError("This invitation was sent to another e-mail address.")
     if invitation.role == "platform-admin":
         user.is_platform_admin = True
     else:
         grant(user, invitation.org, invitation.role)
-    invitation.accepted_at = utcnow()
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError as error:  # the same address accepted another invitation at this moment
+        db.session.rollback()
+        raise AccountError(ACCOUNT_EXISTS) from error
     return user

@@ -34,3 +34,11 @@ def allow(bucket: str, limit: int, window_seconds: int) -> bool:
     if not current_app.config["CHORUS_RATE_LIMITS"]:
         return True
     return hit(bucket, window_seconds) <= limit
+
+
+_RELEASE = "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end return 0"
+
+
+def release(bucket: str) -> None:
+    """Give back one hit (an attempt that turned out fine), without creating a window that has ended."""
+    redis_store.client.eval(_RELEASE, 1, _key(bucket))

@@ -126,6 +126,7 @@ def _repeat(campaign_id: int, email_normalized: str) -> Outcome:
 class Confirmation:
     action: Action | None
     newly_counted: bool
+    refused: bool = False  # the campaign stopped taking actions (paused, closed, ended) before this
 
 
 def find_by_token_value(action_uuid: str) -> Action | None:
@@ -139,6 +140,8 @@ def confirm(action_uuid: str) -> Confirmation:
     if action is None:
         return Confirmation(None, False)
     campaign = action.campaign
+    if action.status == "pending" and not campaign.accepting_actions:
+        return Confirmation(action, False, refused=True)  # nothing counted, no letter delivered
     campaign_id, site_slug, action_id = action.campaign_id, action.org.slug, action.id
     is_letter = campaign.kind == "letter"
     result = db.session.execute(

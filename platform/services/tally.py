@@ -79,22 +79,25 @@ class CampaignMeta:
 LOCAL_TTL = 1.0
 
 
-def _local() -> dict[str, tuple[float, CampaignMeta | None]]:
+def _local() -> dict[str, tuple[float, CampaignMeta]]:
     """Per app, slug -> (expires at, meta): spares tally.json a Redis round trip; other processes
     see an edit at most LOCAL_TTL seconds late (this one at once: forget_campaign clears it)."""
     return current_app.extensions.setdefault("chorus.campaign_meta", {})
 
 
 def campaign_meta(slug: str) -> CampaignMeta | None:
+    """Only campaigns that exist are cached, here and in Redis: a cached "no such campaign" would
+    outlive the Publish that creates it (a poller could store it just after Publish cleared it)."""
     local = _local()
     hit = local.get(slug)
     now = time.monotonic()
     if hit is not None and hit[0] > now:
         return hit[1]
     meta = _shared_meta(slug)
-    if len(local) > 10_000:
-        local.clear()
-    local[slug] = (now + LOCAL_TTL, meta)
+    if meta is not None:
+        if len(local) > 10_000:
+            local.clear()
+        local[slug] = (now + LOCAL_TTL, meta)
     return meta
 
 
@@ -103,11 +106,13 @@ def _shared_meta(slug: str) -> CampaignMeta | None:
     cached = r.get(_meta_key(slug))
     if cached is not None:
         data = json.loads(cached)
-        return CampaignMeta(**{**data, "hosts": tuple(data["hosts"])}) if data else None
+        if data:  # an empty entry is what older versions cached for "not found": ask the database
+            return CampaignMeta(**{**data, "hosts": tuple(data["hosts"])})
     campaign = db.session.scalar(select(Campaign).where(Campaign.slug == slug, Campaign.status != "draft"))
-    meta = meta_for(campaign) if campaign is not None else None
-    payload = {**meta.__dict__, "hosts": list(meta.hosts)} if meta else {}
-    r.set(_meta_key(slug), json.dumps(payload), ex=META_TTL if meta else 10)
+    if campaign is None:
+        return None
+    meta = meta_for(campaign)
+    r.set(_meta_key(slug), json.dumps({**meta.__dict__, "hosts": list(meta.hosts)}), ex=META_TTL)
     return meta
 
 
