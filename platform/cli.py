@@ -5,10 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -49,13 +46,18 @@ def cli() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 32), help="RQ worker processes.")
-@click.option("--web-workers", default=2, show_default=True, type=click.IntRange(1, 64), help="gunicorn processes.")
+@click.option("--web-workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Web server processes.")
 @click.option("--no-demo", is_flag=True, help="Do not load the demo coalition into an empty database.")
 def up(host: str, port: int, workers: int, web_workers: int, no_demo: bool) -> None:
-    """Upgrade the database, load the demo, then serve web and workers until Ctrl-C."""
-    from chorus.extensions import redis_store
+    """Upgrade the database, load the demo, then serve web and workers until Ctrl-C (restarting any that dies)."""
+    from chorus import supervisor
+    from chorus.extensions import redis_store, stop_embedded_redis
     from chorus.services import demo
 
+    try:  # first, so a busy port is reported before anything starts
+        listener = supervisor.listen(host, port)
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror or error}") from error
     with app_context() as app:
         _upgrade_database()
         if not no_demo and _database_is_empty():
@@ -70,47 +72,14 @@ def up(host: str, port: int, workers: int, web_workers: int, no_demo: bool) -> N
             "CHORUS_BASE_URL": os.environ.get("CHORUS_BASE_URL", f"http://{host}:{port}"),
         }
     chorus = shutil.which("chorus", path=str(Path(sys.executable).parent)) or "chorus"
-    procs = [subprocess.Popen([chorus, "worker"], env=env) for _ in range(workers)]
-    procs.append(
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "chorus.wsgi:app",
-                "--bind",
-                f"{host}:{port}",
-                "--workers",
-                str(web_workers),
-                "--threads",
-                "4",
-                "--access-logfile",
-                "-",
-            ],
-            env=env,
-        )
-    )
+    children = supervisor.web_and_workers(listener, web_workers, 4, workers, chorus)
     click.echo(f"Chorus is running on http://{host}:{port}/ with {workers} worker(s). Ctrl-C stops all.", err=True)
-    stopping = False
-
-    def stop(*_args) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    while not stopping and all(p.poll() is None for p in procs):
-        time.sleep(0.5)
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            p.kill()
-    if not stopping:
-        raise click.ClickException("a web or worker process exited; stopped all")
+    try:
+        supervisor.Supervisor(children, env, log=lambda line: click.echo(f"chorus: {line}", err=True)).run()
+    finally:
+        listener.close()
+        stop_embedded_redis()
+    click.echo("Chorus stopped.", err=True)
 
 
 @cli.command()

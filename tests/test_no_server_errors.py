@@ -139,7 +139,7 @@ NASTY = st.sampled_from(
 )
 VALUE = st.one_of(st.text(max_size=60), NASTY)
 FUZZ = settings(
-    max_examples=25,
+    max_examples=15,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

@@ -1,0 +1,188 @@
+"""`chorus up` supervises its processes: a killed worker or web process is replaced while the rest
+keeps serving, trickling clients do not starve the site, and Ctrl-C stops everything, the embedded
+Redis included. Each run is a real `chorus up` from another directory, on SQLite + the embedded Redis
+and on PostgreSQL + a redis-server this test starts on a free port. Every wait is bounded."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import psutil
+import pytest
+
+from tests.conftest import _free_port
+
+CHORUS = str(Path(sys.executable).parent / "chorus")
+PETITION = "/puentes/keep-families-together"
+
+
+def wait_for(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.2)
+    pytest.fail(f"gave up waiting for {what}")
+
+
+def get(port: int, path: str, timeout: float = 20) -> tuple[int, str, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read().decode(), response.getheader("Set-Cookie") or ""
+    finally:
+        conn.close()
+
+
+def answers(port: int) -> bool:
+    try:
+        return get(port, "/", timeout=5)[0] == 200
+    except OSError:
+        return False
+
+
+def sign(port: int, email: str) -> int:
+    _status, page, _cookie = get(port, PETITION)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    body = urlencode({"csrf_token": token, "first_name": "Ana", "last_name": "Ruiz", "email": email, "country": "US"})
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    try:
+        conn.request("POST", PETITION, body, {"Content-Type": "application/x-www-form-urlencoded"})
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+def children(supervisor: psutil.Process, kind: str) -> set[int]:
+    """Live children whose command line has `kind` (a killed one is a zombie until it is reaped)."""
+    found = set()
+    for process in supervisor.children():
+        try:
+            if process.status() != psutil.STATUS_ZOMBIE and kind in " ".join(process.cmdline()):
+                found.add(process.pid)
+        except psutil.Error:
+            pass
+    return found
+
+
+def mail_to(mailbox, address: str) -> bool:
+    return any(address in (m["To"] or "") for m in list(mailbox.messages))
+
+
+class Trickler:
+    """Slow clients: each socket announces a 1 kB body, then sends one byte every 2 seconds."""
+
+    def __init__(self, port: int, count: int = 8) -> None:
+        self.sockets = []
+        for _ in range(count):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(
+                f"POST {PETITION} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                "Content-Length: 1000\r\n\r\n".encode()
+            )
+            self.sockets.append(s)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._trickle, daemon=True)
+        self.thread.start()
+
+    def _trickle(self) -> None:
+        while not self.stopped.wait(2):
+            for s in self.sockets:
+                try:
+                    s.send(b"a")
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=5)
+        for s in self.sockets:
+            s.close()
+
+
+@pytest.fixture
+def up_env(request, backend, tmp_path, smtp_server):
+    """The environment of a `chorus up`: nothing but mail on SQLite (embedded parts, instance in the
+    current directory); on PostgreSQL the suite's database and a redis-server of the test's own."""
+    controller, _box = smtp_server
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHORUS_", "DATABASE_URL", "REDIS_URL"))}
+    env.update(MAIL_URL=f"smtp://127.0.0.1:{controller.port}", CHORUS_RATE_LIMITS="off")
+    redis_server = None
+    if backend.name == "postgresql":
+        backend.reset()
+        redis_port = _free_port()
+        server = shutil.which("redis-server") or "redis-server"
+        redis_server = subprocess.Popen([server, "--port", str(redis_port), "--save", ""], stdout=subprocess.DEVNULL)
+        env.update(DATABASE_URL=backend.database_url, REDIS_URL=f"redis://127.0.0.1:{redis_port}/0")
+    yield env
+    if redis_server is not None:
+        redis_server.terminate()
+        redis_server.wait(timeout=10)
+
+
+def test_up_replaces_dead_processes_keeps_serving_slow_clients_and_stops_everything(up_env, tmp_path, mailbox):
+    port = _free_port()
+    up = subprocess.Popen(
+        [CHORUS, "up", "--port", str(port), "--workers", "1", "--web-workers", "2"],
+        cwd=tmp_path,  # not the checkout: it must work from any directory
+        env=up_env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    log: list[str] = []
+    threading.Thread(target=lambda: log.extend(up.stderr), daemon=True).start()
+    try:
+        supervisor = psutil.Process(up.pid)
+        wait_for(lambda: answers(port), 90, "chorus up to answer")
+        embedded = tmp_path / "instance" / "redis.db.settings"
+        redis_pid = int(Path(json.loads(embedded.read_text())["pidfile"]).read_text()) if embedded.exists() else None
+        assert (redis_pid is None) == ("REDIS_URL" in up_env)
+
+        # A worker killed: the site keeps answering, a new worker takes over and mail still goes out.
+        [worker] = children(supervisor, "worker")
+        os.kill(worker, signal.SIGKILL)
+        assert answers(port)
+        wait_for(lambda: children(supervisor, "worker") - {worker}, 30, "a new worker")
+        assert sign(port, "after-kill@example.org") == 303
+        wait_for(lambda: mail_to(mailbox, "after-kill@example.org"), 60, "the confirmation mail")
+
+        # A web process killed: the other one answers meanwhile, and it is replaced.
+        webs = children(supervisor, "chorus.webserver")
+        assert len(webs) == 2
+        os.kill(min(webs), signal.SIGKILL)
+        assert answers(port)
+        wait_for(lambda: len(children(supervisor, "chorus.webserver") - webs) == 1, 30, "a new web process")
+        assert any("stopped with signal SIGKILL" in line for line in log)
+
+        # Eight clients trickling bodies hold no thread: a normal request is still answered.
+        trickler = Trickler(port)
+        try:
+            for _ in range(3):
+                assert get(port, "/", timeout=20)[0] == 200
+        finally:
+            trickler.close()
+
+        everyone = {p.pid for p in supervisor.children()} | ({redis_pid} if redis_pid else set())
+        up.send_signal(signal.SIGINT)
+        assert up.wait(timeout=60) == 0
+        wait_for(lambda: not any(psutil.pid_exists(pid) for pid in everyone), 30, "every child to exit")
+        if redis_pid:
+            assert not list(Path(json.loads(embedded.read_text())["pidfile"]).parent.glob("redis.socket"))
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait(timeout=10)
