@@ -73,13 +73,24 @@ def up(host: str, port: int, workers: int, web_workers: int, no_demo: bool) -> N
         }
     chorus = shutil.which("chorus", path=str(Path(sys.executable).parent)) or "chorus"
     children = supervisor.web_and_workers(listener, web_workers, 4, workers, chorus)
-    click.echo(f"Chorus is running on http://{host}:{port}/ with {workers} worker(s). Ctrl-C stops all.", err=True)
+    click.echo(_start_message(host, port, workers, chorus), err=True)
     try:
         supervisor.Supervisor(children, env, log=lambda line: click.echo(f"chorus: {line}", err=True)).run()
     finally:
         listener.close()
         stop_embedded_redis()
     click.echo("Chorus stopped.", err=True)
+
+
+def _start_message(host: str, port: int, workers: int, chorus: str) -> str:
+    """What a newcomer needs: the URL to open and how to get into the admin."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    return (
+        f"Chorus is running: open http://{shown}:{port}/ (admin: http://{shown}:{port}/admin/); "
+        f"{workers} worker(s); Ctrl-C stops all.\n"
+        f"First admin account: make admin EMAIL=you@example.org "
+        f"(or {chorus} admin create EMAIL --role platform-admin)"
+    )
 
 
 @cli.command()
