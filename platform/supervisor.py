@@ -69,6 +69,8 @@ class Supervisor:
             while not self.stopping:
                 now = time.monotonic()
                 for child in self.children:
+                    if self.stopping:  # Ctrl-C reaches the children too: their exit is no failure
+                        break
                     if child.restart_at is None and child.proc.poll() is not None:
                         self._on_exit(child, now)
                     elif child.restart_at is not None and now >= child.restart_at:
