@@ -194,3 +194,14 @@ def test_up_replaces_dead_processes_keeps_serving_slow_clients_and_stops_everyth
         if up.poll() is None:
             up.kill()
             up.wait(timeout=10)
+
+
+def test_up_on_a_busy_port_says_so_in_one_line_and_starts_nothing(tmp_path):
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [CHORUS, "up", "--port", str(port)], cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
+    assert result.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "instance").exists()  # no database, no embedded Redis
