@@ -22,7 +22,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 bench: $(STAMP)
-	$(VENV)/bin/python bench/sign.py
+	$(VENV)/bin/python bench/all.py
 
 clean:
 	rm -rf $(VENV) instance

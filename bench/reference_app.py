@@ -28,9 +28,10 @@ from flask_sqlalchemy import SQLAlchemy
 from redis import Redis
 from sqlalchemy.exc import IntegrityError
 from wtforms import Form, SelectField, StringField, TextAreaField, ValidationError, validators
+from wtforms.fields.choices import SelectChoice
 
 db = SQLAlchemy()
-COUNTRIES = [(c.alpha_2, c.name) for c in pycountry.countries]
+COUNTRIES = [SelectChoice(c.alpha_2, c.name) for c in pycountry.countries]
 
 
 class ReferenceSignature(db.Model):
@@ -68,7 +69,7 @@ def create_app() -> Flask:
     app = Flask(__name__)
     app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
     db.init_app(app)
-    redis = Redis.from_url(os.environ["REDIS_URL"])
+    redis = app.extensions["reference.redis"] = Redis.from_url(os.environ["REDIS_URL"])
 
     @app.get("/<org>/<campaign>")
     def page(org: str, campaign: str):
