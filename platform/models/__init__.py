@@ -6,6 +6,7 @@ from chorus.models.campaigns import Campaign, CampaignHost
 from chorus.models.exports import Export
 from chorus.models.letters import CampaignTarget, Delivery, DeliveryEvent, Official
 from chorus.models.orgs import Organization
+from chorus.models.periodic import PeriodicTask
 
 __all__ = [
     "Action",
@@ -20,6 +21,7 @@ __all__ = [
     "Membership",
     "Official",
     "Organization",
+    "PeriodicTask",
     "Suppression",
     "User",
 ]
