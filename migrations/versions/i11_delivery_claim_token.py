@@ -1,7 +1,7 @@
 """deliveries.claim_token: the claim that holds a delivery while it is sent
 
 Revision ID: i11_delivery_claim_token
-Revises: 0006
+Revises: i8_ticker
 Create Date: 2026-11-29
 
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "i11_delivery_claim_token"
-down_revision = "0006"
+down_revision = "i8_ticker"
 branch_labels = None
 depends_on = None
 
