@@ -18,6 +18,7 @@ from chorus.services import mail
 SUPPORTER_MAIL_LIST = "chorus:mail:supporters"
 SUPPORTER_MAIL_SCHEDULED = "chorus:mail:supporters:scheduled"
 DELIVERY_KICK = "chorus:deliver:kick"
+WEBHOOK_KICK = "chorus:webhooks:kick"
 
 BATCH = 200
 #: Pending actions whose confirmation mail was never recorded as sent after this long are re-sent.
@@ -171,6 +172,24 @@ def deliver_letters() -> dict:
     from chorus.services import delivery
 
     return delivery.run().__dict__
+
+
+def kick_webhooks() -> None:
+    """Deliver owed webhooks soon (the outbox rows are committed): at most one kick a second, and
+    none while a run already waits in the queue; a run in progress takes the new rows too."""
+    if redis_store.client.set(WEBHOOK_KICK, 1, nx=True, ex=1):
+        waiting = queue("webhooks")
+        if waiting.count == 0:
+            waiting.enqueue(deliver_webhooks, job_timeout=600)
+
+
+@with_app_context
+def deliver_webhooks() -> dict:
+    """POST the webhook events that are due; retries wait in the outbox for a later run, which
+    every worker's ticker starts while anything is due."""
+    from chorus.services import webhooks
+
+    return webhooks.run().__dict__
 
 
 @with_app_context
