@@ -18,7 +18,7 @@ from chorus.services import mail
 SUPPORTER_MAIL_LIST = "chorus:mail:supporters"
 SUPPORTER_MAIL_SCHEDULED = "chorus:mail:supporters:scheduled"
 DELIVERY_KICK = "chorus:deliver:kick"
-WEBHOOK_KICK = "chorus:webhooks:kick"
+WEBHOOK_SCHEDULED = "chorus:webhooks:scheduled"
 
 BATCH = 200
 #: Pending actions whose confirmation mail was never recorded as sent after this long are re-sent.
@@ -175,12 +175,10 @@ def deliver_letters() -> dict:
 
 
 def kick_webhooks() -> None:
-    """Deliver owed webhooks soon (the outbox rows are committed): at most one kick a second, and
-    none while a run already waits in the queue; a run in progress takes the new rows too."""
-    if redis_store.client.set(WEBHOOK_KICK, 1, nx=True, ex=1):
-        waiting = queue("webhooks")
-        if waiting.count == 0:
-            waiting.enqueue(deliver_webhooks, job_timeout=600)
+    """Deliver owed webhooks soon (call after the outbox rows are committed): one job waits at most;
+    the job clears the flag before it looks, so rows committed later schedule the next one."""
+    if redis_store.client.set(WEBHOOK_SCHEDULED, 1, nx=True, ex=300):
+        queue("webhooks").enqueue(deliver_webhooks, job_timeout=600)
 
 
 @with_app_context
@@ -189,6 +187,7 @@ def deliver_webhooks() -> dict:
     every worker's ticker starts while anything is due."""
     from chorus.services import webhooks
 
+    redis_store.client.delete(WEBHOOK_SCHEDULED)
     return webhooks.run().__dict__
 
 

@@ -26,7 +26,7 @@ from flask import current_app, render_template
 from sqlalchemy import func, insert, select, update
 
 from chorus import tenancy
-from chorus.extensions import db
+from chorus.extensions import db, redis_store
 from chorus.models import Action, ActionShare, Contact, Membership, Organization, User, WebhookEndpoint, WebhookEvent
 from chorus.models.base import new_uuid, utcnow
 
@@ -203,6 +203,13 @@ def owe_unsubscribe(email_normalized: str) -> int:
     return _owe("unsubscribe", list(org_ids), email_normalized=email_normalized) if org_ids else 0
 
 
+def kick() -> None:
+    """Ask a worker to deliver soon (after the outbox rows are committed)."""
+    from chorus.workers import jobs
+
+    jobs.kick_webhooks()
+
+
 def outstanding() -> bool:
     """Anything due now (for the periodic ticker)."""
     return (
@@ -300,8 +307,18 @@ class RunResult:
 
 def deliver(endpoint_id: int) -> RunResult:
     """Send one batch of an endpoint's due events (inside its member's scope) and record the answer."""
+    lock = redis_store.client.lock(f"chorus:webhooks:endpoint:{endpoint_id}", timeout=BATCH * TIMEOUT + 30)
+    if not lock.acquire(blocking=False):
+        return RunResult()  # another worker is sending this endpoint's batch: never twice at once
+    try:
+        return _deliver(endpoint_id)
+    finally:
+        lock.release()
+
+
+def _deliver(endpoint_id: int) -> RunResult:
     result = RunResult()
-    endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+    endpoint = db.session.get(WebhookEndpoint, endpoint_id, populate_existing=True)
     if endpoint is None or endpoint.paused_at is not None:
         return result
     now = utcnow()
@@ -423,9 +440,13 @@ def run(max_seconds: float = 30) -> RunResult:
         ).all()
         if not due:
             break
+        busy = 0
         for endpoint_id in due:
             outcome = deliver(endpoint_id)
+            busy += outcome.batches
             total.batches += outcome.batches
             total.sent += outcome.sent
             total.failed += outcome.failed
+        if not busy:
+            break  # what is due belongs to runs in other workers
     return total
