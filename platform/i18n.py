@@ -106,6 +106,16 @@ ES = {
     "cuente, abre este enlace y pulsa el botón Confirmar:",
     "If you did not sign, ignore this message: nothing will be counted.": "Si no firmaste, ignora este "
     "mensaje: no se contará nada.",
+    # Image uploads (chorus.services.uploads), also shown to organizations signing on to statements.
+    "The file is empty.": "El archivo está vacío.",
+    "The file is too big: at most %(size)d kB.": "El archivo es demasiado grande: como máximo %(size)d kB.",
+    "The image is too large: at most 40 megapixels.": "La imagen es demasiado grande: como máximo 40 megapíxeles.",
+    "This file is not a PNG, JPEG, WebP or SVG image, or it is damaged.": "Este archivo no es una imagen PNG, "
+    "JPEG, WebP o SVG, o está dañado.",
+    "This SVG file is not valid XML (for example an unescaped &).": "Este archivo SVG no es XML válido (por "
+    "ejemplo, un & sin escapar).",
+    "This file is not an SVG image (its root must be <svg> in the SVG namespace).": "Este archivo no es una "
+    "imagen SVG (su raíz debe ser <svg> en el espacio de nombres SVG).",
 }
 
 CATALOGS = {"es": ES}

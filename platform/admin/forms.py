@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileAllowed, FileField, FileSize
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     DateField,
@@ -17,8 +17,9 @@ from wtforms import (
 )
 from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Optional, Regexp, ValidationError
 
-from chorus.public.forms import clean_text
+from chorus.public.forms import clean_text, image_upload
 from chorus.services.accounts import MIN_PASSWORD
+from chorus.services.uploads import IMAGE_MAX_BYTES, LOGO_MAX_BYTES
 
 SLUG = Regexp(r"^[a-z0-9][a-z0-9-]*$", message="Lowercase letters, digits and hyphens only.")
 COLOR = Regexp(r"^#[0-9a-fA-F]{6}$", message="A colour like #1f4e79.")
@@ -59,10 +60,7 @@ class CampaignForm(FlaskForm):
     goal = IntegerField("Goal", [Optional(), NumberRange(min=1, max=100_000_000)])
     require_confirmation = BooleanField("Count an action only once its e-mail is confirmed", default=True)
     ends_at = DateField("End date", [Optional()])
-    image = FileField(
-        "Image (PNG, JPEG or WebP, at most 2 MB)",
-        [FileAllowed(["png", "jpg", "jpeg", "webp"]), FileSize(2 * 1024 * 1024)],
-    )
+    image = FileField("Image (PNG, JPEG, WebP or SVG, at most 2 MB)", [image_upload(IMAGE_MAX_BYTES)])
     image_alt = StringField("Image description, for people who cannot see it", [clean_text(300)])
 
     # Letter campaigns
@@ -108,7 +106,4 @@ class BrandingForm(FlaskForm):
     primary_color = StringField("Main colour", [DataRequired(), COLOR])
     accent_color = StringField("Accent colour", [DataRequired(), COLOR])
     footer = TextAreaField("Footer", [clean_text(1000, multiline=True)])
-    logo = FileField(
-        "Logo (SVG, PNG or JPEG, at most 512 kB)",
-        [FileAllowed(["svg", "png", "jpg", "jpeg"]), FileSize(max_size=512 * 1024)],
-    )
+    logo = FileField("Logo (SVG, PNG, JPEG or WebP, at most 512 kB)", [image_upload(LOGO_MAX_BYTES)])

@@ -22,7 +22,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from chorus.i18n import current_lang
 from chorus.i18n import gettext as _
 from chorus.models import Campaign, Organization
-from chorus.services import letters
+from chorus.services import letters, uploads
 from chorus.services.signing import Supporter
 
 TOKEN_MAX_AGE = 12 * 3600
@@ -96,6 +96,20 @@ def clean_text(max_length: int, multiline: bool = False):
             raise ValidationError(_("Contains characters that are not allowed."))
         if len(value) > max_length:
             raise ValidationError(_("Too long: at most %(max)d characters.", max=max_length))
+
+    return check
+
+
+def image_upload(max_bytes: int):
+    """The one image check (chorus.services.uploads) as a field validator: the checked image is kept on
+    the field as `field.image` (None when nothing was chosen) for the service that stores it."""
+
+    def check(form, field):
+        try:
+            field.image = uploads.read_upload(field.data, max_bytes)
+        except uploads.UploadError as error:
+            field.image = None
+            raise ValidationError(str(error)) from error
 
     return check
 
