@@ -139,6 +139,7 @@ def upgrade():
         batch_op.alter_column("person_uuid", existing_type=sa.String(36), nullable=False)
         batch_op.alter_column("source", existing_type=sa.String(8), server_default=None)
         batch_op.create_index(op.f("ix_actions_person_uuid"), ["person_uuid"], unique=False)
+        batch_op.create_index("ix_actions_campaign_seek", ["campaign_id", "id", "org_id"], unique=False)
 
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
         batch_op.add_column(sa.Column("count_api_actions", sa.Boolean(), nullable=False, server_default=sa.true()))
@@ -177,6 +178,7 @@ def downgrade():
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
         batch_op.drop_column("count_api_actions")
     with op.batch_alter_table("actions", schema=None) as batch_op:
+        batch_op.drop_index("ix_actions_campaign_seek")
         batch_op.drop_index(op.f("ix_actions_person_uuid"))
         batch_op.drop_constraint("ck_actions_source", type_="check")
         batch_op.drop_constraint(op.f("fk_actions_api_key_id_api_keys"), type_="foreignkey")

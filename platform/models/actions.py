@@ -32,6 +32,8 @@ class Action(db.Model):
         CheckConstraint("source IN ('web', 'api')", name="source"),
         Index("ix_actions_tally", "campaign_id", "status", "org_id"),
         Index("ix_actions_campaign_created", "campaign_id", "created_at"),  # dashboards, newest-first lists
+        # The API's pages: an index seek to (campaign, id), and org_id to filter without the table.
+        Index("ix_actions_campaign_seek", "campaign_id", "id", "org_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
