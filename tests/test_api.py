@@ -3,6 +3,10 @@ apart, consent honoured, errors as JSON with the right status, paging that holds
 
 from __future__ import annotations
 
+import json
+import threading
+import urllib.request
+
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
@@ -373,3 +377,52 @@ def test_drafts_of_other_members_stay_invisible(client, kind):
     assert api_for(client, beta).get(path)["total_records"] == 0
     assert api_for(client, alpha).get(path)["total_records"] == 1
     assert db.session.get(Campaign, draft.id).status == "draft"
+
+
+def test_schemathesis_finds_no_server_error_and_no_schema_violation_on_postgresql(app, backend):
+    """Generated requests (bounded) against the live app on a real HTTP server over PostgreSQL."""
+    if backend.name != "postgresql":
+        pytest.skip("run against PostgreSQL")
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+    from werkzeug.serving import make_server
+
+    org = make_org("alpha")
+    campaign = make_campaign(org)
+    add_actions(campaign, org, 30)
+    token = apikeys.create(org)[1]
+    app.config["CHORUS_RATE_LIMITS"] = False
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        with urllib.request.urlopen(f"{base}/api/v2/openapi.json", timeout=30) as served:
+            schema = schemathesis.openapi.from_dict(json.load(served))
+        checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+        operations = [result.ok() for result in schema.get_all_operations()]
+        routes = {
+            (method, rule.rule.replace("<", "{").replace(">", "}"))
+            for rule in app.url_map.iter_rules()
+            if rule.endpoint.startswith("api.")
+            for method in rule.methods - {"HEAD", "OPTIONS"}
+        }
+        assert {(op.method.upper(), op.path) for op in operations} == routes  # every route is described
+        for operation in operations:
+
+            @given(case=operation.as_strategy())
+            @settings(max_examples=6, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+            def check(case):
+                if "campaign_id" in (case.path_parameters or {}):
+                    case.path_parameters["campaign_id"] = campaign.uuid
+                case.call_and_validate(base_url=base, headers={"OSDI-API-Token": token}, checks=checks)
+
+            check()
+    finally:
+        server.shutdown()
