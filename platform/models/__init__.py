@@ -7,6 +7,7 @@ from chorus.models.campaigns import Campaign, CampaignHost
 from chorus.models.exports import Export
 from chorus.models.letters import CampaignTarget, Delivery, DeliveryEvent, Official
 from chorus.models.orgs import Organization
+from chorus.models.periodic import PeriodicTask
 from chorus.models.webhooks import WebhookEndpoint, WebhookEvent
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "Membership",
     "Official",
     "Organization",
+    "PeriodicTask",
     "Suppression",
     "Tag",
     "Tagging",

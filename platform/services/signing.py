@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import insert as sa_insert
@@ -11,12 +12,16 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from chorus import queues
 from chorus.extensions import db, redis_store
 from chorus.models import Action, ActionShare, ApiKey, Campaign, Organization
 from chorus.models.api import person_uuid_for
 from chorus.models.base import new_uuid, utcnow
 from chorus.services import letters, tally, webhooks
-from chorus.workers import jobs
+from chorus.services.periodic import periodic
+
+#: Pending actions whose confirmation mail was never recorded as sent after this long are re-sent.
+SWEEP_AFTER = timedelta(minutes=5)
 
 
 class Outcome(enum.Enum):
@@ -109,7 +114,7 @@ def _store(campaign: Campaign, site: Organization, supporter: Supporter, key: Ap
     if confirmed:
         _counted(campaign_id, site_slug, action_id, is_letter, counts, owed)
         return Outcome.COUNTED, action_id
-    jobs.queue_supporter_mail("confirm", action_id)
+    queues.queue_supporter_mail("confirm", action_id)
     return Outcome.SIGNED, action_id
 
 
@@ -118,10 +123,10 @@ def _counted(campaign_id: int, site_slug: str, action_id: int, is_letter: bool, 
     if counts:
         tally.count_confirmed(campaign_id, site_slug, action_id)
     if owed:
-        jobs.kick_webhooks()
+        queues.kick_webhooks()
     if is_letter:
-        jobs.kick_delivery()
-        jobs.queue_supporter_mail("copy", action_id)
+        queues.kick_delivery()
+        queues.queue_supporter_mail("copy", action_id)
 
 
 def _repeat(campaign_id: int, email_normalized: str) -> tuple[Outcome, int]:
@@ -137,7 +142,7 @@ def _repeat(campaign_id: int, email_normalized: str) -> tuple[Outcome, int]:
     if existing.status == "confirmed":
         return Outcome.ALREADY_COUNTED, existing.id
     if redis_store.client.set(f"chorus:resent:{existing.id}", 1, nx=True, ex=600):
-        jobs.queue_supporter_mail("confirm", existing.id)  # they may have lost the first mail; every 10 min
+        queues.queue_supporter_mail("confirm", existing.id)  # they may have lost the first mail; every 10 min
     return Outcome.ALREADY_PENDING, existing.id
 
 
@@ -177,3 +182,26 @@ def confirm(action_uuid: str) -> Confirmation:
         return Confirmation(action, False)
     _counted(campaign_id, site_slug, action_id, is_letter, counts, owed)
     return Confirmation(action, True)
+
+
+def unsent_confirmations(limit: int) -> list[int]:
+    """Pending actions whose confirmation mail was never recorded as sent (across members)."""
+    return list(
+        db.session.scalars(
+            select(Action.id)
+            .where(
+                Action.status == "pending",
+                Action.confirmation_sent_at.is_(None),
+                Action.created_at < utcnow() - SWEEP_AFTER,
+            )
+            .limit(limit)
+            .execution_options(all_orgs=True)
+        )
+    )
+
+
+@periodic("mail-sweep", every_seconds=60)
+def sweep_unsent_confirmations() -> None:
+    """A mail job lost with its worker or its queue: start another while confirmations are owed."""
+    if unsent_confirmations(1):
+        queues.kick_supporter_mail()

@@ -25,10 +25,11 @@ from urllib.parse import urlsplit
 from flask import current_app, render_template
 from sqlalchemy import func, insert, select, update
 
-from chorus import tenancy
+from chorus import queues, tenancy
 from chorus.extensions import db, redis_store
 from chorus.models import Action, ActionShare, Contact, Membership, Organization, User, WebhookEndpoint, WebhookEvent
 from chorus.models.base import new_uuid, utcnow
+from chorus.services.periodic import periodic
 
 BATCH = 25
 TIMEOUT = 10
@@ -205,9 +206,14 @@ def owe_unsubscribe(email_normalized: str) -> int:
 
 def kick() -> None:
     """Ask a worker to deliver soon (after the outbox rows are committed)."""
-    from chorus.workers import jobs
+    queues.kick_webhooks()
 
-    jobs.kick_webhooks()
+
+@periodic("webhooks", every_seconds=5)
+def retry_due() -> None:
+    """Retries whose backoff ended, and anything a lost job left: start a run while something is due."""
+    if outstanding():
+        queues.kick_webhooks()
 
 
 def outstanding() -> bool:
