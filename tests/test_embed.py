@@ -78,18 +78,19 @@ def test_supporter_signs_in_the_embed_on_another_origin_and_the_frame_resizes(
     frame.get_by_label("Last name").fill("Gómez")
     frame.get_by_label("Email").fill("marta@example.org")
     page.wait_for_function(
-        "() => { const f = document.querySelector('iframe'); return f.style.height !== '640px'; }", timeout=10000
+        "() => document.querySelector('iframe').style.height !== '640px'", polling=200, timeout=15000
     )
     form_height = frame_element.evaluate("f => f.getBoundingClientRect().height")
     frame.get_by_role("button", name="Sign").click()
     frame.get_by_role("heading", name="Check your inbox").wait_for(timeout=15000)
     page.wait_for_function(
         f"() => Math.abs(document.querySelector('iframe').getBoundingClientRect().height - {form_height}) > 20",
-        timeout=10000,
+        polling=200,
+        timeout=15000,
     )
     thanks_url = page.frames[1].url
     assert thanks_url.startswith(f"{live_server}/alpha/{slug}/thanks") and "embed=1" in thanks_url
-    content_height = page.frames[1].evaluate("document.documentElement.scrollHeight")
+    content_height = page.frames[1].evaluate("document.documentElement.getBoundingClientRect().height")
     assert abs(frame_element.evaluate("f => f.getBoundingClientRect().height") - content_height) <= 2
     db.session.remove()
     stored = db.session.scalar(select(func.count(Action.id)).execution_options(all_orgs=True))

@@ -1,7 +1,7 @@
 """the Action Network-compatible API (keys, contacts, tags, audit), webhooks, API-recorded actions
 
 Revision ID: i9_api_webhooks
-Revises: 0006
+Revises: i8_ticker
 Create Date: 2026-11-29
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "i9_api_webhooks"
-down_revision = "0006"
+down_revision = "i8_ticker"
 branch_labels = None
 depends_on = None
 

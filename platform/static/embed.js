@@ -9,7 +9,8 @@
   if (framed) {
     var last = 0;
     var report = function () {
-      var height = Math.ceil(document.documentElement.scrollHeight);
+      // The content's own height (not scrollHeight, which never drops below the frame's height).
+      var height = Math.ceil(document.documentElement.getBoundingClientRect().height);
       if (height !== last) {
         last = height;
         window.parent.postMessage({ chorus: "height", height: height }, "*");
