@@ -1,7 +1,7 @@
 """Benchmark (not a test): listing a petition's signatures through /api/v2/ on PostgreSQL.
 
 1. drops and creates the PostgreSQL database of DATABASE_URL (never the test suite's), FLUSHDB the
-   Redis db of REDIS_URL, migrates, and makes one member, one petition and an API key;
+   Redis db of REDIS_URL (or starts an embedded one), migrates, and makes one member, one petition and an API key;
 2. inserts --rows confirmed signatures with one INSERT ... SELECT generate_series, then VACUUM ANALYZE;
 3. through the app (Flask's test client, in this process: app + database cost, no HTTP server):
    - the first page, twice (the second reuses the cached total);
@@ -13,7 +13,7 @@
 One JSON document on stdout; progress on stderr.
 
     DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/chorus_bench_api \\
-    REDIS_URL=redis://127.0.0.1:6379/4 .venv/bin/python bench/api_list.py --rows 1000000
+    .venv/bin/python bench/api_list.py --rows 1000000     # REDIS_URL unset: an embedded Redis
 """
 
 from __future__ import annotations
@@ -60,11 +60,12 @@ def main() -> None:
     parser.add_argument("--output", help="also write the JSON here")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/chorus_bench_api")
-    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/4")
-    if int(redis_url.rsplit("/", 1)[1] or 0) in FORBIDDEN_REDIS_DBS:
+    redis_url = os.environ.get("REDIS_URL", "")  # empty: an embedded Redis in a temporary folder
+    if redis_url and int(redis_url.rsplit("/", 1)[1] or 0) in FORBIDDEN_REDIS_DBS:
         sys.exit("refusing to flush the test suite's Redis db")
     fresh_database(url)
-    Redis.from_url(redis_url).flushdb()
+    if redis_url:
+        Redis.from_url(redis_url).flushdb()
 
     from flask_migrate import upgrade
     from sqlalchemy import text
