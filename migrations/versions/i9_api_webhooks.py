@@ -1,7 +1,7 @@
 """the Action Network-compatible API (keys, contacts, tags, audit), webhooks, API-recorded actions
 
 Revision ID: i9_api_webhooks
-Revises: i8_ticker
+Revises: i11_delivery_claim_token
 Create Date: 2026-11-29
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "i9_api_webhooks"
-down_revision = "i8_ticker"
+down_revision = "i11_delivery_claim_token"
 branch_labels = None
 depends_on = None
 
@@ -137,7 +137,6 @@ def upgrade():
         )
     with op.batch_alter_table("actions", schema=None) as batch_op:
         batch_op.alter_column("person_uuid", existing_type=sa.String(36), nullable=False)
-        batch_op.alter_column("source", existing_type=sa.String(8), server_default=None)
         batch_op.create_index(op.f("ix_actions_person_uuid"), ["person_uuid"], unique=False)
         batch_op.create_index("ix_actions_campaign_seek", ["campaign_id", "id", "org_id"], unique=False)
 

@@ -58,7 +58,7 @@ class Action(db.Model):
     confirmed_at: Mapped[datetime | None] = mapped_column(Timestamp())
     confirmation_sent_at: Mapped[datetime | None] = mapped_column(Timestamp())
     #: "web" (the action form) or "api" (recorded by a member's API key, which vouches for it).
-    source: Mapped[str] = mapped_column(String(8), default="web")
+    source: Mapped[str] = mapped_column(String(8), default="web", server_default="web")
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
 
     campaign: Mapped[Campaign] = relationship()
