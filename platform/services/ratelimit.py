@@ -36,6 +36,11 @@ def allow(bucket: str, limit: int, window_seconds: int) -> bool:
     return hit(bucket, window_seconds) <= limit
 
 
+def retry_after(bucket: str) -> int:
+    """Seconds until `bucket`'s window ends (for a Retry-After header)."""
+    return max(1, int(redis_store.client.ttl(_key(bucket))))
+
+
 _RELEASE = "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end return 0"
 
 
