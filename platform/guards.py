@@ -22,9 +22,9 @@ _LINE_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _refuse_control_characters() -> None:
-    bad = bool(_LINE_FORBIDDEN.search(request.path)) or any(
-        _LINE_FORBIDDEN.search(k) or _LINE_FORBIDDEN.search(v) for k, v in request.args.items(multi=True)
-    )
+    if _LINE_FORBIDDEN.search(request.path):
+        abort(404)  # no page has such a name
+    bad = any(_LINE_FORBIDDEN.search(k) or _LINE_FORBIDDEN.search(v) for k, v in request.args.items(multi=True))
     if not bad and request.routing_exception is None and request.mimetype in (
         "application/x-www-form-urlencoded",
         "multipart/form-data",
