@@ -34,7 +34,7 @@ CURIES = [
     {"name": "chorus", "href": "/api/v2/openapi.json#{rel}", "templated": True},
 ]
 #: The one filter Action Network clients use on people: filter=email_address eq 'someone@example.org'
-EMAIL_FILTER = re.compile(r"^\s*email_address\s+eq\s+'([^'\s]{1,254})'\s*$")
+EMAIL_FILTER = re.compile(r"^\s*email(?:_address)?\s+eq\s+'([^'\s]{1,254})'\s*$")
 #: A campaign's kind -> the OSDI collection it appears in.
 COLLECTION = {"petition": "petitions", "statement": "petitions", "letter": "advocacy_campaigns"}
 
