@@ -25,8 +25,8 @@ from chorus.services import letters, tally
 
 MAX_PER_PAGE = 25
 #: Seconds a collection's total and its page boundaries are reused: a client walking a million rows
-#: costs one count and one boundary scan per minute, not one per page.
-COUNT_TTL = 10
+#: costs a count every half minute and a boundary scan a minute, not one per page.
+COUNT_TTL = 30
 BOUNDARY_TTL = 60
 CURIES = [
     {"name": "osdi", "href": "https://actionnetwork.org/docs/v2/{rel}", "templated": True},
