@@ -2,14 +2,14 @@
 PostgreSQL a trigram index (pg_trgm) for the supporter search
 
 Revision ID: i11_staff_screens
-Revises: i11_delivery_claim_token
+Revises: i9_api_webhooks
 Create Date: 2026-11-30
 
 """
 from alembic import op
 
 revision = "i11_staff_screens"
-down_revision = "i11_delivery_claim_token"
+down_revision = "i9_api_webhooks"
 branch_labels = None
 depends_on = None
 
