@@ -16,6 +16,7 @@ from chorus.extensions import db
 from chorus.models import Action, ApiAudit, Campaign
 from chorus.services import apikeys, tally
 from tests.factories import add_actions, login, make_campaign, make_org, make_user, session_csrf, sign, supporter
+from tests.test_browser import live_server  # noqa: F401 - a shared fixture
 
 # Shapes of Action Network v2 responses (keys and JSON types), as its documentation shows them.
 AN_PETITION = {
@@ -433,3 +434,31 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation_on_postgresq
             check()
     finally:
         server.shutdown()
+
+
+def test_pyactionnetwork_client_works_by_changing_only_the_base_url(app, live_server):  # noqa: F811
+    """The published pyactionnetwork client, its base URL pointed at Chorus (it hard-codes Action Network's)."""
+    import requests
+    from pyactionnetwork import ActionNetworkApi
+
+    class ChorusApi(ActionNetworkApi):
+        base = f"{live_server}/api/v2/"
+
+        def __init__(self, api_key):
+            super().__init__(api_key)
+            self.base_url = self.base
+
+        def refresh_config(self):
+            self.config = requests.get(self.base, headers=self.headers, timeout=30).json()
+
+    org = make_org("alpha")
+    client = ChorusApi(apikeys.create(org)[1])
+    created = client.create_person(
+        email="lucia@example.org", given_name="Lucía", postal_code="94110", country="US", tags=["volunteer"]
+    )
+    assert created["given_name"] == "Lucía" and created["identifiers"][0].startswith("action_network:")
+    found = client.get_person(search_string="lucia@example.org")
+    assert [p["identifiers"] for p in found["_embedded"]["osdi:people"]] == [created["identifiers"]]
+    person_id = created["identifiers"][0].split(":", 1)[1]
+    assert client.get_person(person_id=person_id)["email_addresses"][0]["address"] == "lucia@example.org"
+    assert client.get_resource("tags")["_embedded"]["osdi:tags"][0]["name"] == "volunteer"

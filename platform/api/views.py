@@ -59,6 +59,7 @@ def openapi():
     return response
 
 
+# Action Network answers with and without a trailing slash, and clients write both ("people/").
 # --- petitions and advocacy campaigns ----------------------------------------------------------
 
 
@@ -81,22 +82,22 @@ def _campaigns(kinds: tuple[str, ...], path: str, key: str):
     )
 
 
-@bp.get("/petitions")
+@bp.get("/petitions", strict_slashes=False)
 def petitions():
     return _campaigns(PETITION_KINDS, "petitions", "osdi:petitions")
 
 
-@bp.get("/advocacy_campaigns")
+@bp.get("/advocacy_campaigns", strict_slashes=False)
 def advocacy_campaigns():
     return _campaigns(LETTER_KINDS, "advocacy_campaigns", "osdi:advocacy_campaigns")
 
 
-@bp.get("/petitions/<campaign_id>")
+@bp.get("/petitions/<campaign_id>", strict_slashes=False)
 def petition(campaign_id: str):
     return jsonify(osdi.campaign_doc(_campaign_or_404(PETITION_KINDS, campaign_id), g.org))
 
 
-@bp.get("/advocacy_campaigns/<campaign_id>")
+@bp.get("/advocacy_campaigns/<campaign_id>", strict_slashes=False)
 def advocacy_campaign(campaign_id: str):
     return jsonify(osdi.campaign_doc(_campaign_or_404(LETTER_KINDS, campaign_id), g.org))
 
@@ -122,14 +123,14 @@ def _petition_fields(data: dict, creating: bool) -> dict:
     return {name: value for name, value in fields.items() if value is not None}
 
 
-@bp.post("/petitions")
+@bp.post("/petitions", strict_slashes=False)
 def create_petition():
     campaign = osdi.create_petition(g.org, _petition_fields(inputs.body(), creating=True))
     g.api_audit_detail = f"petition {campaign.uuid} created"
     return jsonify(osdi.campaign_doc(campaign, g.org))
 
 
-@bp.put("/petitions/<campaign_id>")
+@bp.put("/petitions/<campaign_id>", strict_slashes=False)
 def update_petition(campaign_id: str):
     campaign = _campaign_or_404(PETITION_KINDS, campaign_id)
     if campaign.owner_org_id != g.org.id:
@@ -184,32 +185,32 @@ def _record(kinds: tuple[str, ...], campaign_id: str):
     return jsonify(doc)
 
 
-@bp.get("/petitions/<campaign_id>/signatures")
+@bp.get("/petitions/<campaign_id>/signatures", strict_slashes=False)
 def signatures(campaign_id: str):
     return _actions(PETITION_KINDS, campaign_id, "petitions", "osdi:signatures")
 
 
-@bp.get("/petitions/<campaign_id>/signatures/<action_id>")
+@bp.get("/petitions/<campaign_id>/signatures/<action_id>", strict_slashes=False)
 def signature(campaign_id: str, action_id: str):
     return _one_action(PETITION_KINDS, campaign_id, action_id)
 
 
-@bp.post("/petitions/<campaign_id>/signatures")
+@bp.post("/petitions/<campaign_id>/signatures", strict_slashes=False)
 def record_signature(campaign_id: str):
     return _record(PETITION_KINDS, campaign_id)
 
 
-@bp.get("/advocacy_campaigns/<campaign_id>/outreaches")
+@bp.get("/advocacy_campaigns/<campaign_id>/outreaches", strict_slashes=False)
 def outreaches(campaign_id: str):
     return _actions(LETTER_KINDS, campaign_id, "advocacy_campaigns", "osdi:outreaches")
 
 
-@bp.get("/advocacy_campaigns/<campaign_id>/outreaches/<action_id>")
+@bp.get("/advocacy_campaigns/<campaign_id>/outreaches/<action_id>", strict_slashes=False)
 def outreach(campaign_id: str, action_id: str):
     return _one_action(LETTER_KINDS, campaign_id, action_id)
 
 
-@bp.post("/advocacy_campaigns/<campaign_id>/outreaches")
+@bp.post("/advocacy_campaigns/<campaign_id>/outreaches", strict_slashes=False)
 def record_outreach(campaign_id: str):
     return _record(LETTER_KINDS, campaign_id)
 
@@ -228,7 +229,7 @@ def _email_filter() -> tuple[str | None, dict[str, str]]:
     return person_uuid_for(address), {"filter": f"email_address eq '{match.group(1)}'"}
 
 
-@bp.get("/people")
+@bp.get("/people", strict_slashes=False)
 def people():
     wanted, query = _email_filter()
     statement = osdi.people_ids()
@@ -252,12 +253,12 @@ def _person_or_404(person_id: str) -> osdi.PersonRecord:
     return found
 
 
-@bp.get("/people/<person_id>")
+@bp.get("/people/<person_id>", strict_slashes=False)
 def person(person_id: str):
     return jsonify(osdi.person_doc(_person_or_404(person_id)))
 
 
-@bp.post("/people")
+@bp.post("/people", strict_slashes=False)
 def person_signup():
     data = inputs.body()
     supporter = inputs.supporter(data)
@@ -268,7 +269,7 @@ def person_signup():
     return jsonify(osdi.person_doc(_person_or_404(person_uuid)))
 
 
-@bp.get("/people/<person_id>/taggings")
+@bp.get("/people/<person_id>/taggings", strict_slashes=False)
 def person_taggings(person_id: str):
     found = _person_or_404(person_id)
     statement = select(Tagging.id.label("key"), Tagging).where(Tagging.person_uuid == found.person_uuid)
@@ -292,7 +293,7 @@ def _tag_or_404(tag_id: str) -> Tag:
     return tag
 
 
-@bp.get("/tags")
+@bp.get("/tags", strict_slashes=False)
 def tags():
     return _collection(
         "tags",
@@ -304,7 +305,7 @@ def tags():
     )
 
 
-@bp.post("/tags")
+@bp.post("/tags", strict_slashes=False)
 def create_tag():
     name = inputs.text(inputs.body(), "name", 200, required=True)
     tag = osdi.tag_named(g.org, name)
@@ -312,12 +313,12 @@ def create_tag():
     return jsonify(osdi.tag_doc(tag))
 
 
-@bp.get("/tags/<tag_id>")
+@bp.get("/tags/<tag_id>", strict_slashes=False)
 def tag(tag_id: str):
     return jsonify(osdi.tag_doc(_tag_or_404(tag_id)))
 
 
-@bp.get("/tags/<tag_id>/taggings")
+@bp.get("/tags/<tag_id>/taggings", strict_slashes=False)
 def taggings(tag_id: str):
     found = _tag_or_404(tag_id)
     return _collection(
@@ -330,7 +331,7 @@ def taggings(tag_id: str):
     )
 
 
-@bp.post("/tags/<tag_id>/taggings")
+@bp.post("/tags/<tag_id>/taggings", strict_slashes=False)
 def create_tagging(tag_id: str):
     found = _tag_or_404(tag_id)
     data = inputs.body()
@@ -357,12 +358,12 @@ def _tagging_or_404(tag_id: str, tagging_id: str) -> Tagging:
     return tagging
 
 
-@bp.get("/tags/<tag_id>/taggings/<tagging_id>")
+@bp.get("/tags/<tag_id>/taggings/<tagging_id>", strict_slashes=False)
 def tagging(tag_id: str, tagging_id: str):
     return jsonify(osdi.tagging_doc(_tagging_or_404(tag_id, tagging_id)))
 
 
-@bp.delete("/tags/<tag_id>/taggings/<tagging_id>")
+@bp.delete("/tags/<tag_id>/taggings/<tagging_id>", strict_slashes=False)
 def delete_tagging(tag_id: str, tagging_id: str):
     found = _tagging_or_404(tag_id, tagging_id)
     g.api_audit_detail = f"tagging {found.uuid} deleted"

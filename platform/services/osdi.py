@@ -25,8 +25,8 @@ from chorus.services import letters, tally
 
 MAX_PER_PAGE = 25
 #: Seconds a collection's total and its page boundaries are reused: a client walking a million rows
-#: costs one count and one boundary scan per minute, not one per page.
-COUNT_TTL = 10
+#: costs a count every half minute and a boundary scan a minute, not one per page.
+COUNT_TTL = 30
 BOUNDARY_TTL = 60
 CURIES = [
     {"name": "osdi", "href": "https://actionnetwork.org/docs/v2/{rel}", "templated": True},
@@ -34,7 +34,7 @@ CURIES = [
     {"name": "chorus", "href": "/api/v2/openapi.json#{rel}", "templated": True},
 ]
 #: The one filter Action Network clients use on people: filter=email_address eq 'someone@example.org'
-EMAIL_FILTER = re.compile(r"^\s*email_address\s+eq\s+'([^'\s]{1,254})'\s*$")
+EMAIL_FILTER = re.compile(r"^\s*email(?:_address)?\s+eq\s+'([^'\s]{1,254})'\s*$")
 #: A campaign's kind -> the OSDI collection it appears in.
 COLLECTION = {"petition": "petitions", "statement": "petitions", "letter": "advocacy_campaigns"}
 
