@@ -2,7 +2,7 @@
 reference, the absolute figures and the machine's load during each phase (each script's full document
 is kept under "details").
 
-    .venv/bin/python bench/all.py                  # sign + tally, letters (5,000)
+    .venv/bin/python bench/all.py                  # sign + tally, letters (5,000), staff screens (100,000)
     .venv/bin/python bench/all.py --only sign --output /tmp/bench.json
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -85,9 +86,16 @@ def letters_summary(doc: dict) -> dict:
     }
 
 
+def staff_summary(doc: dict) -> dict:
+    if "error" in doc:
+        return {"error": doc["error"]}
+    return {"ratios": doc.get("speedups"), "targets_met": doc.get("targets_met"), "screens": doc.get("screens")}
+
+
 PHASES = {
     "sign": ("sign.py", sign_summary),
     "letters": ("deliver.py", letters_summary),
+    "staff": ("staff.py", staff_summary),
 }
 
 
@@ -96,15 +104,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", action="append", choices=sorted(PHASES), help="run only this phase (repeatable)")
     p.add_argument("--letters", type=int, default=5000, help="letters for deliver.py (default 5000)")
     p.add_argument("--kills", type=int, default=0, help="SIGKILLs during delivery (default 0)")
+    p.add_argument("--staff-rows", type=int, default=100_000, help="actions for staff.py (default 100000)")
     p.add_argument("--quick", action="store_true", help="a few seconds per phase (the smoke test's setting)")
     p.add_argument("--output", help="also write the JSON document to this file")
     args = p.parse_args(argv)
     quick = ["--quiet-wait", "0"]
     quick_sign = ["-n", "200", "--duration", "3", "-m", "500", "--read-duration", "2", "--warmup", "20"]
     extras = {
-        "sign": ["--million"] + (quick_sign if args.quick else []),
+        "sign": ["--million"] + (["--nginx"] if shutil.which("nginx") else []) + (quick_sign if args.quick else []),
         "letters": ["-n", str(args.letters), "--kills", str(args.kills), "--time-limit", "120"]
         + (["--bare-seconds", "2"] if args.quick else []),
+        "staff": ["--rows", str(args.staff_rows)] + (["--repeat", "1"] if args.quick else []),
     }
     document: dict = {"benchmark": "chorus: every phase against its bare reference", "cpus": os.cpu_count()}
     details = {}

@@ -107,22 +107,22 @@ def child_export(export_id: int) -> None:
 # The world.
 
 
-def fresh_database(backend: str, workdir: Path, admin_url: str) -> str:
+def fresh_database(backend: str, workdir: Path, admin_url: str, name: str = BENCH_DATABASE) -> str:
     if backend == "sqlite":
         return f"sqlite:///{workdir / 'bench.db'}"
     import psycopg
 
     with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
-    return admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{BENCH_DATABASE}"
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
 
 
-def drop_database(admin_url: str) -> None:
+def drop_database(admin_url: str, name: str = BENCH_DATABASE) -> None:
     import psycopg
 
     with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def chorus_command(*args: str, env: dict[str, str], timeout: float) -> None:

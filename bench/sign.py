@@ -450,6 +450,92 @@ class Server:
                 pass
 
 
+NGINX_CONF = """
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+daemon off;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    proxy_cache_path {dir}/cache levels=1 keys_zone=tally:1m max_size=16m inactive=60s;
+    upstream chorus {{ server 127.0.0.1:{upstream}; keepalive 16; }}
+    server {{
+        listen 127.0.0.1:{port};
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $host;
+        # tally.json says Cache-Control: public, max-age=5: nginx keeps it that long, asks the app once
+        # per URL when it expires (lock), and serves the stale copy meanwhile.
+        location ~ ^/[a-z0-9-]+/[a-z0-9-]+/tally\\.json$ {{
+            proxy_pass http://chorus;
+            proxy_cache tally;
+            proxy_cache_lock on;
+            proxy_cache_use_stale updating error timeout;
+            proxy_cache_background_update on;
+            add_header X-Cache $upstream_cache_status;
+        }}
+        location / {{ proxy_pass http://chorus; }}
+    }}
+}}
+"""
+
+
+class SharedCache:
+    """nginx (Debian's nginx-light) as a shared HTTP cache in front of a server: README's recipe."""
+
+    def __init__(self, upstream: Server, workdir: Path):
+        self.upstream = upstream
+        self.name = f"nginx+{upstream.name}"
+        self.spec = upstream.spec
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.dir = workdir / f"nginx-{self.port}"
+        self.dir.mkdir()
+        self.dir.chmod(0o777)  # nginx's workers run as nobody
+        (self.dir / "nginx.conf").write_text(NGINX_CONF.format(dir=self.dir, upstream=upstream.port, port=self.port))
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["nginx", "-c", str(self.dir / "nginx.conf"), "-p", str(self.dir)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"nginx did not start: {(self.dir / 'error.log').read_text()[-500:]}")
+
+    def processes(self) -> list[psutil.Process]:
+        own = []
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                master = psutil.Process(self.proc.pid)
+                own = [master, *master.children()]
+            except psutil.Error:
+                pass
+        return own + self.upstream.processes()
+
+    def worker_pids(self) -> list[int]:
+        return self.upstream.worker_pids()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
 class RssSampler(threading.Thread):
     """Peak resident memory of the gunicorn processes, sampled every 0.25 s."""
 
@@ -681,6 +767,13 @@ def run_config(args, spec: ServerSpec, workdir: Path) -> dict:
                 million[name] = tally_phase(args, servers[name], database, redis_port, "tally_1m")
             for name in order:
                 phases[name]["tally_at_1m_signatures"] = million[name]
+        if args.nginx:
+            cache = SharedCache(servers["chorus"], workdir)
+            try:
+                cache.start()
+                report["tally_through_nginx_cache"] = tally_phase(args, cache, database, redis_port, "tally_nginx")
+            finally:
+                cache.stop()
 
         rows_by_org, foreign = count_rows(args, f"{tag}-chorus")
         rows = sum(rows_by_org.values())
@@ -724,6 +817,10 @@ def run_config(args, spec: ServerSpec, workdir: Path) -> dict:
             report["ratios"]["tally_reads_per_s_at_1m"] = _ratio(
                 phases["chorus"]["tally_at_1m_signatures"]["reads_per_s"],
                 phases["reference"]["tally_at_1m_signatures"]["reads_per_s"],
+            )
+        if args.nginx:
+            report["ratios"]["tally_through_nginx_vs_reference"] = _ratio(
+                report["tally_through_nginx_cache"]["reads_per_s"], ref_t["reads_per_s"]
             )
         ratios = report["ratios"]
         report["targets_met"].update(
@@ -1013,6 +1110,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--read-duration", type=float, default=10.0, help="seconds of reading at most (default 10)")
     p.add_argument("--no-reference", dest="reference", action="store_false", help="skip the bare reference (no ratios)")
     p.add_argument("--million", action="store_true", help="read the tallies again once they say 1,000,000 signatures")
+    p.add_argument(
+        "--nginx", action="store_true", help="read tally.json again through nginx as a shared cache (needs nginx)"
+    )
     p.add_argument("-c", "--concurrency", type=int, default=32, help="concurrent clients (default 32)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds before one request counts as failed")
     p.add_argument("--warmup", type=int, default=400, help="page views and tally reads before measuring")

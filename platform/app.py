@@ -15,6 +15,7 @@ def create_app(environ: dict[str, str] | None = None) -> Flask:
     from chorus import admin, api, errors, guards, i18n, security, templating, tenancy
     from chorus.extensions import csrf, db, login_manager, migrate, redis_store
     from chorus.public import views as public
+    from chorus.public.tally_shortcut import TallyShortcut
 
     settings = chorus_config.from_environment({**os.environ, **(environ or {})})
     app = Flask(
@@ -51,4 +52,5 @@ def create_app(environ: dict[str, str] | None = None) -> Flask:
     app.register_blueprint(public.bp)
     app.register_blueprint(admin.bp)
     api.init_app(app)
+    app.wsgi_app = TallyShortcut(app, app.wsgi_app)
     return app

@@ -24,7 +24,36 @@ def app_context(**environ: str):
         yield app
 
 
+#: pg_advisory_lock key of start-up work (migrations, the demo): "CHORUS-U".
+STARTUP_LOCK = 0x43484F5255532D55
+
+
+@contextmanager
+def _startup_lock():
+    """Nodes starting together migrate and load the demo one after the other, not at once: a PostgreSQL
+    advisory lock held on a connection of its own (on SQLite, one machine's database, a file lock)."""
+    from flask import current_app
+    from sqlalchemy import text
+
+    from chorus.extensions import db
+
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": STARTUP_LOCK})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": STARTUP_LOCK})
+        return
+    import fcntl
+
+    with open(Path(current_app.config["CHORUS_INSTANCE"]) / "startup.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
+
+
 def _upgrade_database() -> None:
+    """Call it under _startup_lock()."""
     from flask_migrate import upgrade
 
     upgrade(directory=str(PROJECT_ROOT / "migrations"))
@@ -58,7 +87,7 @@ def up(host: str, port: int, workers: int, web_workers: int, no_demo: bool) -> N
         listener = supervisor.listen(host, port)
     except OSError as error:
         raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror or error}") from error
-    with app_context() as app:
+    with app_context() as app, _startup_lock():
         _upgrade_database()
         if not no_demo and _database_is_empty():
             demo.load()
@@ -110,7 +139,7 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Upgrade the database to the latest migration."""
-    with app_context():
+    with app_context(), _startup_lock():
         _upgrade_database()
     click.echo("Database is up to date.", err=True)
 
@@ -120,7 +149,7 @@ def demo_command() -> None:
     """Load the demo coalition (safe to run again)."""
     from chorus.services import demo
 
-    with app_context():
+    with app_context(), _startup_lock():
         created = demo.load()
     click.echo(f"Demo coalition loaded ({len(created)} new campaign(s)).", err=True)
 

@@ -43,6 +43,13 @@ def _periods(environ: Mapping[str, str]) -> dict[str, int]:
     return {name: _positive_int(environ, name, 1) for name in environ if name.startswith("CHORUS_EVERY_")}
 
 
+def _storage_url(environ: Mapping[str, str]) -> str:
+    url = environ.get("CHORUS_STORAGE_URL", "")
+    if url and not (url.startswith("s3://") and len(url) > len("s3://") and url[5] not in "/?"):
+        raise ConfigError(f"CHORUS_STORAGE_URL must be s3://BUCKET[/PREFIX][?endpoint=URL&region=NAME], not {url!r}")
+    return url
+
+
 def from_environment(environ: Mapping[str, str] = os.environ) -> dict:
     """Settings for create_app, from the variables documented in the README."""
     instance = Path(environ.get("CHORUS_INSTANCE", "instance")).resolve()
@@ -63,6 +70,7 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict:
         "SESSION_COOKIE_SECURE": env == "production",
         "CHORUS_DELIVERY_LEASE": _positive_int(environ, "CHORUS_DELIVERY_LEASE", 60),
         "CHORUS_DOMAIN_RATE": _positive_int(environ, "CHORUS_DOMAIN_RATE", 1200),
+        "CHORUS_STORAGE_URL": _storage_url(environ),
         "CHORUS_API_RATE_LIMIT": _positive_int(environ, "CHORUS_API_RATE_LIMIT", 600),
         "CHORUS_WEBHOOK_ALLOW_PRIVATE": environ.get("CHORUS_WEBHOOK_ALLOW_PRIVATE", "") == "1",
         "CHORUS_WEBHOOK_PAUSE_AFTER": _positive_int(environ, "CHORUS_WEBHOOK_PAUSE_AFTER", 10),

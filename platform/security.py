@@ -8,17 +8,21 @@ from flask import Flask, request
 EMBED_FLOW = {"public.campaign", "public.thanks"}
 
 
-def _headers(response):
-    h = response.headers
-    h.setdefault("X-Content-Type-Options", "nosniff")
-    h.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    embedded = request.endpoint == "public.embed" or (request.endpoint in EMBED_FLOW and request.args.get("embed"))
+def page_headers(embedded: bool) -> dict[str, str]:
+    """The headers every response gets (also sent by public.tally_shortcut, which bypasses Flask)."""
     framing = "*" if embedded else "'self'"
-    h.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    return {
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "strict-origin-when-cross-origin",
+        "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
         f"form-action 'self'; base-uri 'none'; frame-ancestors {framing}",
-    )
+    }
+
+
+def _headers(response):
+    embedded = request.endpoint == "public.embed" or (request.endpoint in EMBED_FLOW and request.args.get("embed"))
+    for name, value in page_headers(embedded).items():
+        response.headers.setdefault(name, value)
     return response
 
 

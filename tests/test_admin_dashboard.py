@@ -7,7 +7,11 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
+from chorus import tenancy
+from chorus.extensions import db
+from chorus.models import Action
 from chorus.services import dashboard
 from tests.factories import add_actions, login, make_campaign, make_org, make_user, session_csrf, sign, supporter
 
@@ -219,3 +223,40 @@ def test_member_home_links_to_its_supporters(client):
     html = client.get("/admin/alpha/").get_data(as_text=True)
 
     assert 'href="/admin/alpha/supporters"' in html
+
+
+def test_big_supporter_list_counts_up_to_a_threshold_then_estimates_and_seeks_pages(client, monkeypatch):
+    org = make_org("alpha")
+    campaign = make_campaign(org, title="Clean water")
+    add_actions(campaign, org, 130)
+    make_user("admin@alpha.example", "org-admin", org)
+    login(client, "admin@alpha.example")
+    monkeypatch.setattr(dashboard, "EXACT_COUNT_UP_TO", 100)
+
+    with tenancy.acting_for(org):
+        first, third = dashboard.supporters(page=1), dashboard.supporters(page=3)
+        everyone = db.session.scalars(select(Action.email).order_by(Action.created_at.desc(), Action.id.desc())).all()
+    assert [r.email for r in first.rows] == everyone[:50]
+    assert [r.email for r in third.rows] == everyone[100:]
+    if db.engine.dialect.name == "postgresql":
+        assert first.estimated and first.total >= 101
+    else:
+        assert (first.estimated, first.total, first.pages) == (False, 130, 3)
+    page = client.get("/admin/alpha/supporters?page=3").get_data(as_text=True)
+    assert everyone[-1] in page
+
+
+def test_slow_dashboard_figures_are_kept_briefly_and_small_ones_stay_live(app, monkeypatch):
+    org = make_org("alpha")
+    campaign = make_campaign(org, require_confirmation=False)
+    add_actions(campaign, org, 2)
+    assert dashboard.campaign_stats(campaign).overall.total == 2
+    add_actions(campaign, org, 1, prefix="second")
+    assert dashboard.campaign_stats(campaign).overall.total == 3  # fast to count: always live
+
+    monkeypatch.setattr(dashboard, "SLOW_STATS_SECONDS", 0)  # every count is "slow" now
+    kept = dashboard.campaign_stats(campaign)
+    add_actions(campaign, org, 1, prefix="third")
+    assert dashboard.campaign_stats(campaign) == kept  # from Redis, for STATS_TTL seconds
+    dashboard.forget_stats(campaign.id)
+    assert dashboard.campaign_stats(campaign).overall.total == 4

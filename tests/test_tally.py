@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from click.testing import CliRunner
+from flask import request
 from sqlalchemy import update
 
 from chorus.cli import cli
@@ -105,3 +106,33 @@ def test_confirmation_during_a_rebuild_is_not_lost(client, app, backend):
 
 def _sign_in_other_thread(app, slug):
     sign(app.test_client(), "alpha", slug, supporter("racer@example.org"))
+
+
+def test_tally_json_shortcut_answers_as_the_flask_view_does(client, app):
+    through_flask = []
+    app.before_request(lambda: through_flask.append(request.full_path))
+    a, b = make_org("alpha"), make_org("beta")
+    make_org("gamma")
+    campaign = make_campaign(a, hosts=[b], require_confirmation=False)
+    sign(client, "alpha", campaign.slug, supporter())
+    url = f"/beta/{campaign.slug}/tally.json"
+    client.get(url)  # the first read may fill the caches through Flask
+    through_flask.clear()
+
+    fast = client.get(url)
+    assert through_flask == []  # answered in front of Flask
+    slow = client.get(f"{url}?via=flask")  # a query string goes on to the view
+    assert through_flask == [f"{url}?via=flask"]
+    assert fast.get_data() == slow.get_data()
+    assert fast.get_json()["by_org"] == {"alpha": 1, "beta": 0}
+    for name in ("Content-Type", "Access-Control-Allow-Origin", "Cache-Control", "ETag", "Content-Security-Policy",
+                 "X-Content-Type-Options", "Referrer-Policy"):  # fmt: skip
+        assert fast.headers[name] == slow.headers[name], name
+    not_modified = client.get(url, headers={"If-None-Match": fast.headers["ETag"]})
+    assert (not_modified.status_code, not_modified.get_data()) == (304, b"")
+    assert not_modified.headers["ETag"] == fast.headers["ETag"]
+    assert client.get(f"/gamma/{campaign.slug}/tally.json").status_code == 404  # not a host: the view says so
+    assert client.get("/alpha/no-such-campaign/tally.json").status_code == 404
+
+    redis_store.client.flushdb()  # the tally is gone: the view rebuilds it from the database
+    assert client.get(url).get_json()["total"] == 1

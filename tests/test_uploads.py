@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from chorus.extensions import db
 from chorus.models import Campaign
-from chorus.services import campaigns, tenants, uploads
+from chorus.services import campaigns, storage, tenants, uploads
 from tests.factories import login, make_org, make_user, session_csrf
 
 
@@ -122,7 +122,7 @@ def test_tenants_sync_checks_logos_like_uploads(app, tmp_path: Path):
     (folder / "logo.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" onload="x()"><title>A</title></svg>')
     tenants.sync(tmp_path / "members")
     logo = campaigns.get_org("harbor").logo
-    assert "onload" not in (uploads.uploads_dir("harbor") / logo).read_text()
+    assert "onload" not in storage.storage().path(uploads.upload_key("harbor", logo)).read_text()
 
 
 def test_member_header_is_one_named_link_and_favicon_exists(client):

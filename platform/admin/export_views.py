@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from flask import abort, flash, g, jsonify, redirect, send_file, url_for
+from flask import abort, flash, g, jsonify, redirect, url_for
 from flask_login import current_user
 
 from chorus.admin.blueprint import bp, requires
 from chorus.models import Export
 from chorus.services import exports
+from chorus.services.storage import storage
 
 
 @bp.context_processor
@@ -58,10 +59,13 @@ def export_status(export_id: UUID):
 @requires("export_supporters")
 def download_export(export_id: UUID):
     export = _own_or_404(export_id)
-    path = exports.file_path(export)
-    if export.status != "done" or not path.is_file():
+    response = None
+    if export.status == "done":
+        response = storage().send(
+            exports.file_key(export), mimetype="text/csv", as_attachment=True, download_name=export.filename
+        )
+    if response is None:
         abort(404)
-    response = send_file(path, mimetype="text/csv", as_attachment=True, download_name=export.filename)
     response.headers["Cache-Control"] = "no-store"  # personal data: no copies in shared caches
     return response
 

@@ -25,7 +25,8 @@ from chorus.models import Suppression
 from chorus.public.forms import ButtonForm, form_for
 from chorus.services import campaigns, ratelimit, signing, tally, webhooks
 from chorus.services.mail import read_token
-from chorus.services.uploads import uploads_dir
+from chorus.services.storage import storage
+from chorus.services.uploads import upload_key
 from chorus.templating import render_for
 
 bp = Blueprint("public", __name__)
@@ -203,8 +204,15 @@ def asset(filename: str):
     suffix = Path(filename).suffix.lower()
     if suffix not in ASSET_TYPES:
         abort(404)
-    tenant_folder = Path(current_app.config["CHORUS_TENANTS_DIR"]) / g.org.slug
-    folder = tenant_folder if suffix == ".css" else uploads_dir(g.org.slug)
-    response = send_from_directory(folder, filename, max_age=3600)
+    if suffix == ".css":
+        tenant_folder = Path(current_app.config["CHORUS_TENANTS_DIR"]) / g.org.slug
+        response = send_from_directory(tenant_folder, filename, max_age=3600)
+    else:
+        try:
+            response = storage().send(upload_key(g.org.slug, filename), max_age=3600)
+        except ValueError:  # not a plain file name (a "/" or "..")
+            response = None
+        if response is None:
+            abort(404)
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     return response

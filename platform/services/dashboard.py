@@ -8,20 +8,28 @@ a campaign with a million actions costs a few grouped rows, not a million object
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass
+import time
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Select, func, literal_column, or_, select
+from sqlalchemy import Select, func, literal_column, select, tuple_
 
-from chorus.extensions import db
+from chorus.extensions import db, redis_store
 from chorus.models import Action, Campaign, CampaignHost, Organization
+from chorus.models.actions import search_text
 from chorus.models.base import utcnow
 
 #: Campaigns younger than this are charted per hour: per day they would be one or two columns.
 HOURLY_UNTIL = timedelta(days=3)
 SUPPORTERS_PER_PAGE = 50
 SEARCH_MAX_LENGTH = 200
+#: Visible supporters are counted exactly up to this many; past it the list shows PostgreSQL's estimate.
+EXACT_COUNT_UP_TO = 10_000
+#: A dashboard whose figures took longer than this to count is kept in Redis for STATS_TTL seconds.
+SLOW_STATS_SECONDS = 0.2
+STATS_TTL = 30
 
 
 @dataclass(frozen=True)
@@ -71,7 +79,41 @@ def _counts(pairs: dict[str, int]) -> StatusCounts:
     return StatusCounts(confirmed=pairs.get("confirmed", 0), pending=pairs.get("pending", 0))
 
 
+def _stats_key(campaign_id: int) -> str:
+    return f"chorus:dashboard:{campaign_id}"
+
+
 def campaign_stats(campaign: Campaign, now: datetime | None = None) -> CampaignStats:
+    """The dashboard's figures. A big campaign's take a few hundred milliseconds to count: those are
+    kept in Redis (shared by every web node) for STATS_TTL seconds; small ones are always live.
+    With `now` (a chart as of another moment) they are counted afresh."""
+    if now is not None:
+        return compute_stats(campaign, now)
+    cached = redis_store.client.get(_stats_key(campaign.id))
+    if cached is not None:
+        return _stats_from_json(cached)
+    started = time.perf_counter()
+    stats = compute_stats(campaign)
+    if time.perf_counter() - started > SLOW_STATS_SECONDS:
+        redis_store.client.set(_stats_key(campaign.id), json.dumps(asdict(stats), default=str), ex=STATS_TTL)
+    return stats
+
+
+def forget_stats(campaign_id: int) -> None:
+    redis_store.client.delete(_stats_key(campaign_id))
+
+
+def _stats_from_json(raw: bytes) -> CampaignStats:
+    data = json.loads(raw)
+    return CampaignStats(
+        overall=StatusCounts(**data["overall"]),
+        by_member=[MemberCounts(m["slug"], m["name"], StatusCounts(**m["counts"])) for m in data["by_member"]],
+        timeline=[Bucket(datetime.fromisoformat(b["start"]), StatusCounts(**b["counts"])) for b in data["timeline"]],
+        granularity=data["granularity"],
+    )
+
+
+def compute_stats(campaign: Campaign, now: datetime | None = None) -> CampaignStats:
     """Every member's actions on `campaign`, as counts only (a deliberate cross-member read)."""
     now = now or utcnow()
     by_org: dict[int, dict[str, int]] = {}
@@ -175,30 +217,65 @@ class SupporterPage:
     total: int
     page: int
     pages: int
+    estimated: bool = False  # `total` (and so `pages`) is PostgreSQL's estimate, past EXACT_COUNT_UP_TO
 
 
 def _matching(statement: Select, search: str, campaign_slug: str) -> Select:
-    statement = statement.join(Campaign, Campaign.id == Action.campaign_id)
+    """No join: the count and the page boundary walk one index of `actions` alone."""
     if campaign_slug:
-        statement = statement.where(Campaign.slug == campaign_slug)
-    if search:
-        full_name = Action.first_name + " " + Action.last_name
         statement = statement.where(
-            or_(full_name.icontains(search, autoescape=True), Action.email.icontains(search, autoescape=True))
+            Action.campaign_id == select(Campaign.id).where(Campaign.slug == campaign_slug).scalar_subquery()
         )
+    if search:
+        # One expression, trigram-indexed on PostgreSQL (ix_actions_search); LIKE is case-blind there
+        # because both sides are lower-cased, and on SQLite for ASCII anyway.
+        statement = statement.where(search_text(Action).contains(search.lower(), autoescape=True))
     return statement
+
+
+def _newest_first(statement: Select) -> Select:
+    return statement.order_by(Action.created_at.desc(), Action.id.desc())
+
+
+def _count(search: str, campaign_slug: str) -> tuple[int, bool]:
+    """(visible rows, estimated?): exact up to EXACT_COUNT_UP_TO, else the planner's row estimate."""
+    capped = select(Action.id).limit(EXACT_COUNT_UP_TO + 1)
+    counted = db.session.scalar(select(func.count()).select_from(_matching(capped, search, campaign_slug).subquery()))
+    if counted <= EXACT_COUNT_UP_TO or db.engine.dialect.name != "postgresql":
+        if counted > EXACT_COUNT_UP_TO:
+            counted = db.session.scalar(_matching(select(func.count(Action.id)), search, campaign_slug))
+        return counted, False
+    plan = db.session.scalar(
+        _matching(select(func.count(Action.id)), search, campaign_slug).execution_options(chorus_explain=True)
+    )
+    top = plan[0]["Plan"]  # an Aggregate over the scan whose row estimate is the count
+    scan = next((p for p in top.get("Plans", []) if p.get("Parent Relationship") == "Outer"), top)
+    return max(int(scan["Plan Rows"]), counted), True
 
 
 def supporters(search: str = "", campaign_slug: str = "", page: int = 1) -> SupporterPage:
     """The current member's supporters, newest first: actions through its site or shared with it.
 
     Scoped by chorus.tenancy like every query on Action; with no member bound it returns nothing.
-    `page` past the end shows the last page.
+    `page` past the end shows the last page. A million rows cost no more than a few thousand: the
+    count stops at EXACT_COUNT_UP_TO (then estimates), and a page is found by walking the
+    (created_at, id) index to its first row and seeking there, never by sorting every row.
     """
     search = search.strip()[:SEARCH_MAX_LENGTH]
-    total = db.session.scalar(_matching(select(func.count(Action.id)), search, campaign_slug)) or 0
+    total, estimated = _count(search, campaign_slug)
     pages = max(1, math.ceil(total / SUPPORTERS_PER_PAGE))
     page = min(max(page, 1), pages)
+    boundary = db.session.execute(
+        _newest_first(_matching(select(Action.created_at, Action.id), search, campaign_slug))
+        .offset((page - 1) * SUPPORTERS_PER_PAGE)
+        .limit(1)
+    ).first()
+    if boundary is None and page > 1:  # the estimate promised more pages than there are
+        total = db.session.scalar(_matching(select(func.count(Action.id)), search, campaign_slug))
+        pages = max(1, math.ceil(total / SUPPORTERS_PER_PAGE))
+        return supporters(search, campaign_slug, pages)
+    if boundary is None:
+        return SupporterPage([], total, page, pages, estimated)
     rows = db.session.execute(
         _matching(
             select(
@@ -214,14 +291,15 @@ def supporters(search: str = "", campaign_slug: str = "", page: int = 1) -> Supp
             search,
             campaign_slug,
         )
+        .join(Campaign, Campaign.id == Action.campaign_id)
         .join(Organization, Organization.id == Action.org_id)
+        .where(tuple_(Action.created_at, Action.id) <= tuple_(boundary.created_at, boundary.id))
         .order_by(Action.created_at.desc(), Action.id.desc())
         .limit(SUPPORTERS_PER_PAGE)
-        .offset((page - 1) * SUPPORTERS_PER_PAGE)
     ).all()
     # In UTC whatever the database session's time zone.
     found = [SupporterRow(**{**r._asdict(), "created_at": _aware(r.created_at).astimezone(UTC)}) for r in rows]
-    return SupporterPage(found, total, page, pages)
+    return SupporterPage(found, total, page, pages, estimated)
 
 
 def hosted_campaigns(org: Organization) -> list[Campaign]:

@@ -24,6 +24,7 @@ from chorus import queues, tenancy
 from chorus.extensions import db
 from chorus.models import Action, Campaign, CampaignHost, Export, Organization, User
 from chorus.models.base import utcnow
+from chorus.services import storage
 from chorus.services.periodic import periodic
 
 HEADER = (
@@ -152,7 +153,13 @@ def find_export(org: Organization, export_uuid: str) -> Export | None:
 
 
 def file_path(export: Export) -> Path:
+    """The export's working file on this node, while it is written (then moved into storage)."""
     return Path(current_app.config["CHORUS_INSTANCE"]) / "exports" / f"{export.uuid}.csv"
+
+
+def file_key(export: Export) -> str:
+    """Where the finished file lives in chorus.services.storage, for every node to serve."""
+    return f"exports/{export.uuid}.csv"
 
 
 def count_rows(campaign_id: int) -> int:
@@ -236,7 +243,7 @@ def run_export(export_id: int) -> bool:
                 written = write_csv(
                     out, campaign_id, lambda done: _record(export_id, rows_done=done, lease_until=_lease_end())
                 )
-            os.replace(partial, target)
+            storage.storage().save(file_key(export), partial)
     except Exception as error:
         db.session.rollback()
         failure = f"{type(error).__name__}: {error}"[:2000]

@@ -52,8 +52,12 @@ return 1
 """
 
 
+def tally_key(campaign_id: int) -> str:
+    return f"chorus:tally:{campaign_id}"
+
+
 def _keys(campaign_id: int) -> list[str]:
-    base = f"chorus:tally:{campaign_id}"
+    base = tally_key(campaign_id)
     return [base, f"{base}:building", f"{base}:missed"]
 
 
@@ -141,16 +145,16 @@ class Tally:
     updated_at: str
 
 
-def _from_hash(raw: dict[bytes, bytes]) -> Tally:
+def from_hash(raw: dict[bytes, bytes]) -> Tally:
     by_org = {k[4:].decode(): int(v) for k, v in raw.items() if k.startswith(b"org:")}
     return Tally(int(raw.get(b"total", 0)), by_org, raw.get(b"updated_at", b"").decode())
 
 
 def read(campaign_id: int) -> Tally:
     """The live tally; rebuilds it from the database when Redis lost it."""
-    raw = redis_store.client.hgetall(_keys(campaign_id)[0])
+    raw = redis_store.client.hgetall(tally_key(campaign_id))
     if raw:
-        return _from_hash(raw)
+        return from_hash(raw)
     return rebuild(campaign_id)
 
 
@@ -226,7 +230,10 @@ def reconcile(campaign_slug: str | None = None) -> dict[str, Tally]:
 
 def tally_document(meta: CampaignMeta) -> dict:
     """The contract's tally.json body: the same from every member's URL."""
-    tally = read(meta.id)
+    return document(meta, read(meta.id))
+
+
+def document(meta: CampaignMeta, tally: Tally) -> dict:
     by_org = {slug: 0 for slug in meta.hosts}
     by_org.update(tally.by_org)
     return {

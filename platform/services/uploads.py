@@ -15,15 +15,14 @@ import io
 import re
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from xml.etree import ElementTree
 
 import defusedxml.ElementTree as safe_xml
 from defusedxml import DefusedXmlException
-from flask import current_app
 from PIL import Image, UnidentifiedImageError
 
 from chorus.i18n import gettext as _
+from chorus.services import storage
 
 LOGO_MAX_BYTES = 512 * 1024
 IMAGE_MAX_BYTES = 2 * 1024 * 1024
@@ -80,17 +79,15 @@ def read_upload(upload, max_bytes: int = IMAGE_MAX_BYTES) -> CheckedImage | None
     return check_image(upload.stream.read(max_bytes + 1), max_bytes)
 
 
-def uploads_dir(org_slug: str) -> Path:
-    """Uploaded files live in the instance folder, never in the checkout's tenants/."""
-    return Path(current_app.config["CHORUS_INSTANCE"]) / "uploads" / org_slug
+def upload_key(org_slug: str, name: str) -> str:
+    """Where a member's image lives in chorus.services.storage (never in the checkout's tenants/)."""
+    return f"uploads/{org_slug}/{name}"
 
 
 def store(org_slug: str, stem: str, image: CheckedImage) -> str:
-    """Write the checked image as <stem>-<hash><suffix>; returns the name served from /assets/<org>/."""
-    folder = uploads_dir(org_slug)
-    folder.mkdir(parents=True, exist_ok=True)
+    """Store the checked image as <stem>-<hash><suffix>; returns the name served from /assets/<org>/."""
     name = image.name(stem)
-    (folder / name).write_bytes(image.data)
+    storage.storage().save(upload_key(org_slug, name), io.BytesIO(image.data))
     return name
 
 
