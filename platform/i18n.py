@@ -87,10 +87,21 @@ ES = {
     "We could not find that page.": "No encontramos esa página.",
     "Something went wrong": "Algo salió mal",
     "Back to the home page": "Volver a la página principal",
-    "You are unsubscribed.": "Has cancelado tu suscripción.",
+    "You are unsubscribed from the e-mails of %(org)s.": "Ya no recibirás los correos de %(org)s.",
+    "You will get no more e-mail from this coalition, except the confirmation of an action you take "
+    "yourself.": "No recibirás más correos de esta coalición, salvo la confirmación de una acción que "
+    "hagas tú.",
+    "Press the button to stop the campaign e-mails of %(org)s at this address.": "Pulsa el botón para "
+    "dejar de recibir en esta dirección los correos de campañas de %(org)s.",
+    "Or stop every e-mail from this coalition and all its members. Only the confirmation of an action "
+    "you take yourself afterwards will still reach you, without any name in it.": "O deja de recibir "
+    "cualquier correo de esta coalición y de todos sus miembros. Solo te llegará la confirmación de una "
+    "acción que hagas tú más adelante, sin ningún nombre.",
+    "No mail from this coalition": "Ningún correo de esta coalición",
+    "Hello,": "Hola:",
+    "Temporarily unavailable": "No disponible por el momento",
+    "Please try again in a few seconds.": "Vuelve a intentarlo en unos segundos.",
     "Unsubscribe": "Cancelar suscripción",
-    "Press the button to stop receiving campaign e-mails at this address.": "Pulsa el botón para dejar "
-    "de recibir correos de campañas en esta dirección.",
     "Share": "Compartir",
     "Tell your friends": "Cuéntaselo a tus amistades",
     "Language": "Idioma",

@@ -6,6 +6,7 @@ from chorus.admin import (  # noqa: F401 - registers the routes
     dashboard_views,
     export_views,
     letter_views,
+    mail_views,
     org_views,
 )
 from chorus.admin.blueprint import bp

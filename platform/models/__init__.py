@@ -5,6 +5,7 @@ from chorus.models.actions import Action, ActionShare, Suppression
 from chorus.models.campaigns import Campaign, CampaignHost
 from chorus.models.exports import Export
 from chorus.models.letters import CampaignTarget, Delivery, DeliveryEvent, Official
+from chorus.models.mail import SupporterMail
 from chorus.models.orgs import Organization
 from chorus.models.periodic import PeriodicTask
 
@@ -23,5 +24,6 @@ __all__ = [
     "Organization",
     "PeriodicTask",
     "Suppression",
+    "SupporterMail",
     "User",
 ]

@@ -26,6 +26,7 @@ class Action(db.Model):
         CheckConstraint("status IN ('pending', 'confirmed')", name="status"),
         Index("ix_actions_tally", "campaign_id", "status", "org_id"),
         Index("ix_actions_campaign_created", "campaign_id", "created_at"),  # dashboards, newest-first lists
+        Index("ix_actions_confirmed_at", "confirmed_at"),  # the tally's watermark (chorus.services.tally)
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -46,7 +47,6 @@ class Action(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(Timestamp())
-    confirmation_sent_at: Mapped[datetime | None] = mapped_column(Timestamp())
 
     campaign: Mapped[Campaign] = relationship()
     org: Mapped[Organization] = relationship()
@@ -67,9 +67,12 @@ class ActionShare(db.Model):
 
 
 class Suppression(db.Model):
-    """Addresses that unsubscribed (RFC 8058 one-click); campaign mail to them is skipped."""
+    """An unsubscribe: from one member's mail (`org_id`) or from all of the coalition's (NULL).
+    What it stops is decided in one place, chorus.services.supporter_mail.decide()."""
 
     __tablename__ = "suppressions"
 
-    email_normalized: Mapped[str] = mapped_column(String(254), primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email_normalized: Mapped[str] = mapped_column(String(254), index=True)
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import insert as sa_insert
@@ -14,13 +14,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from chorus import queues
 from chorus.extensions import db, redis_store
-from chorus.models import Action, ActionShare, Campaign, Organization
+from chorus.models import Action, ActionShare, Campaign, Organization, SupporterMail
 from chorus.models.base import new_uuid, utcnow
-from chorus.services import letters, tally
-from chorus.services.periodic import periodic
-
-#: Pending actions whose confirmation mail was never recorded as sent after this long are re-sent.
-SWEEP_AFTER = timedelta(minutes=5)
+from chorus.services import letters, supporter_mail, tally
 
 
 class Outcome(enum.Enum):
@@ -60,6 +56,7 @@ def sign(campaign: Campaign, site: Organization, supporter: Supporter) -> Outcom
     """
     share_ids = [o.id for o in campaign.host_orgs() if o.slug in supporter.share_with and o.id != site.id]
     confirmed = not campaign.require_confirmation
+    now = utcnow()
     campaign_id, site_slug, is_letter = campaign.id, site.slug, campaign.kind == "letter"
     email_normalized = normalize_email(supporter.email)
     # One INSERT that yields to an existing action instead of failing: the unique constraint decides
@@ -82,7 +79,7 @@ def sign(campaign: Campaign, site: Organization, supporter: Supporter) -> Outcom
             subject=supporter.subject.strip(),
             body=supporter.body.strip(),
             status="confirmed" if confirmed else "pending",
-            confirmed_at=utcnow() if confirmed else None,
+            confirmed_at=now if confirmed else None,
         )
         .on_conflict_do_nothing(index_elements=["campaign_id", "email_normalized"])
         .returning(Action.id)
@@ -94,20 +91,28 @@ def sign(campaign: Campaign, site: Organization, supporter: Supporter) -> Outcom
         db.session.execute(sa_insert(ActionShare), [{"action_id": action_id, "org_id": i} for i in share_ids])
     if confirmed and is_letter:
         letters.create_deliveries(action_id, campaign, supporter.country, supporter.postal_code)
+    # The mail it owes commits with the action: Redis only says "look now" below.
+    _owe_mail(action_id, "confirm" if not confirmed else "copy" if is_letter else None)
     db.session.commit()
     if confirmed:
-        _counted(campaign_id, site_slug, action_id, is_letter)
+        _counted(campaign_id, site_slug, action_id, is_letter, now)
         return Outcome.COUNTED
-    queues.queue_supporter_mail("confirm", action_id)
+    queues.kick_supporter_mail()
     return Outcome.SIGNED
 
 
-def _counted(campaign_id: int, site_slug: str, action_id: int, is_letter: bool) -> None:
-    """After the commit: the tally, and for letters the delivery workers and the supporter's copy."""
-    tally.count_confirmed(campaign_id, site_slug, action_id)
+def _owe_mail(action_id: int, kind: str | None) -> None:
+    if kind is not None:
+        db.session.execute(sa_insert(SupporterMail).values(action_id=action_id, kind=kind))
+
+
+def _counted(campaign_id: int, site_slug: str, action_id: int, is_letter: bool, confirmed_at: datetime) -> None:
+    """After the commit: the tally, and for letters the delivery workers and the supporter's copy.
+    What Redis misses here (it is down, or this process dies) the workers' ticker catches up."""
+    tally.count_confirmed(campaign_id, site_slug, action_id, confirmed_at)
     if is_letter:
         queues.kick_delivery()
-        queues.queue_supporter_mail("copy", action_id)
+        queues.kick_supporter_mail()
 
 
 def _repeat(campaign_id: int, email_normalized: str) -> Outcome:
@@ -123,7 +128,8 @@ def _repeat(campaign_id: int, email_normalized: str) -> Outcome:
     if existing.status == "confirmed":
         return Outcome.ALREADY_COUNTED
     if redis_store.client.set(f"chorus:resent:{existing.id}", 1, nx=True, ex=600):
-        queues.queue_supporter_mail("confirm", existing.id)  # they may have lost the first mail; every 10 min
+        supporter_mail.owe_again(existing.id, "confirm")  # they may have lost the first mail; every 10 min
+        queues.kick_supporter_mail()
     return Outcome.ALREADY_PENDING
 
 
@@ -146,39 +152,19 @@ def confirm(action_uuid: str) -> Confirmation:
     campaign = action.campaign
     campaign_id, site_slug, action_id = action.campaign_id, action.org.slug, action.id
     is_letter = campaign.kind == "letter"
+    now = utcnow()
     result = db.session.execute(
         update(Action)
         .where(Action.id == action.id, Action.status == "pending")
-        .values(status="confirmed", confirmed_at=utcnow())
+        .values(status="confirmed", confirmed_at=now)
         .execution_options(all_orgs=True, synchronize_session=False)
     )
     if result.rowcount == 1 and is_letter:  # the outbox rows commit with the confirmation
         letters.create_deliveries(action_id, campaign, action.country, action.postal_code)
+        _owe_mail(action_id, "copy")
     db.session.commit()
     if result.rowcount != 1:
         return Confirmation(action, False)
-    _counted(campaign_id, site_slug, action_id, is_letter)
+    _counted(campaign_id, site_slug, action_id, is_letter, now)
     return Confirmation(action, True)
 
-
-def unsent_confirmations(limit: int) -> list[int]:
-    """Pending actions whose confirmation mail was never recorded as sent (across members)."""
-    return list(
-        db.session.scalars(
-            select(Action.id)
-            .where(
-                Action.status == "pending",
-                Action.confirmation_sent_at.is_(None),
-                Action.created_at < utcnow() - SWEEP_AFTER,
-            )
-            .limit(limit)
-            .execution_options(all_orgs=True)
-        )
-    )
-
-
-@periodic("mail-sweep", every_seconds=60)
-def sweep_unsent_confirmations() -> None:
-    """A mail job lost with its worker or its queue: start another while confirmations are owed."""
-    if unsent_confirmations(1):
-        queues.kick_supporter_mail()
