@@ -25,6 +25,7 @@ from sqlalchemy.orm import joinedload
 
 from chorus import queues
 from chorus.extensions import db
+from chorus.i18n import gettext
 from chorus.models import Action, Organization, SupporterMail, Suppression
 from chorus.models.base import utcnow
 from chorus.services import letters, mail
@@ -35,10 +36,6 @@ BATCH = 200
 #: Transactional mail answers something the supporter just did and goes out even to an address that
 #: left a member's list; the rest is stopped by any unsubscribe that covers its member.
 TRANSACTIONAL = frozenset({"confirm"})
-SUBJECTS = {
-    "confirm": "Please confirm your signature: %(title)s",
-    "copy": "Your letter: %(title)s",
-}
 
 
 def lease_seconds() -> int:
@@ -118,8 +115,6 @@ class _Anonymous:
 
 def build(row: SupporterMail, decision: Decision) -> EmailMessage:
     """One supporter mail; raises if it cannot be built (the caller marks it failed with the reason)."""
-    from chorus.i18n import translate
-
     action = row.action
     site, campaign = action.org, action.campaign
     g.lang = action.language
@@ -131,14 +126,16 @@ def build(row: SupporterMail, decision: Decision) -> EmailMessage:
     }
     if row.kind == "confirm":
         context["confirm_url"] = mail.external_url(f"/confirm/{mail.make_token('confirm', action.uuid)}")
+        subject = gettext("Please confirm your signature: %(title)s", title=campaign.title)
     elif row.kind == "copy":
         context["letter"] = letters.compose(campaign, action.body or campaign.letter_body, letters.signature_of(action))
         context["targets"] = letters.targets_for(campaign, action.country, action.postal_code)
+        subject = gettext("Your letter: %(title)s", title=campaign.title)
     else:
         raise ValueError(f"no template for mail kind {row.kind!r}")
     return mail.new_message(
         to=action.email,
-        subject=translate(SUBJECTS[row.kind], action.language) % {"title": campaign.title},
+        subject=subject,
         text=render_template(f"@{site.slug}/mail/{row.kind}.txt", **context),
         html=render_template(f"@{site.slug}/mail/{row.kind}.html", **context) if row.kind == "confirm" else None,
         sender=mail.default_sender(site.name),
