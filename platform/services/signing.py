@@ -14,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from chorus import queues
 from chorus.extensions import db, redis_store
-from chorus.models import Action, ActionShare, Campaign, Organization, SupporterMail
+from chorus.models import Action, ActionShare, Campaign, Organization
 from chorus.models.base import new_uuid, utcnow
 from chorus.services import letters, supporter_mail, tally
 
@@ -92,18 +92,14 @@ def sign(campaign: Campaign, site: Organization, supporter: Supporter) -> Outcom
     if confirmed and is_letter:
         letters.create_deliveries(action_id, campaign, supporter.country, supporter.postal_code)
     # The mail it owes commits with the action: Redis only says "look now" below.
-    _owe_mail(action_id, "confirm" if not confirmed else "copy" if is_letter else None)
+    if not confirmed or is_letter:
+        supporter_mail.owe(action_id, "copy" if confirmed else "confirm")
     db.session.commit()
     if confirmed:
         _counted(campaign_id, site_slug, action_id, is_letter, now)
         return Outcome.COUNTED
     queues.kick_supporter_mail()
     return Outcome.SIGNED
-
-
-def _owe_mail(action_id: int, kind: str | None) -> None:
-    if kind is not None:
-        db.session.execute(sa_insert(SupporterMail).values(action_id=action_id, kind=kind))
 
 
 def _counted(campaign_id: int, site_slug: str, action_id: int, is_letter: bool, confirmed_at: datetime) -> None:
@@ -161,7 +157,7 @@ def confirm(action_uuid: str) -> Confirmation:
     )
     if result.rowcount == 1 and is_letter:  # the outbox rows commit with the confirmation
         letters.create_deliveries(action_id, campaign, action.country, action.postal_code)
-        _owe_mail(action_id, "copy")
+        supporter_mail.owe(action_id, "copy")
     db.session.commit()
     if result.rowcount != 1:
         return Confirmation(action, False)
