@@ -40,6 +40,7 @@ def run(burst: bool = False) -> bool:
             queues.kick_supporter_mail()
             queues.kick_delivery()
             worker = SimpleWorker([queues.queue(name) for name in queues.QUEUES], connection=redis_store.client)
+        worker.max_connection_wait_time = RECONNECT_AFTER  # RQ's own backoff grows to a minute
         try:
             result = worker.work(burst=burst)
         except RedisError as error:

@@ -110,7 +110,7 @@ def test_redis_flushed_then_stopped_loses_nothing_and_the_tally_is_exact_when_it
     wait_for(lambda: client.get(url).get_json()["total"] == confirmed_total(counted), "an exact tally", 60)
     owed = count(SupporterMail, SupporterMail.kind == "confirm")
     assert owed == 8
-    wait_for(lambda: count(SupporterMail, SupporterMail.status == "sent") == owed, "every confirmation sent", 60)
+    wait_for(lambda: count(SupporterMail, SupporterMail.status == "sent") == owed, "every confirmation sent", 90)
     assert sorted(m["To"] for m in mailbox.messages) == [f"m{n}@example.org" for n in range(8)]
 
 
