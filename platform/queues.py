@@ -18,12 +18,13 @@ from chorus.extensions import redis_store
 log = logging.getLogger("chorus.queues")
 
 #: Queues a worker serves, in order: exports and invitations never wait behind letters.
-QUEUES = ("mail", "default", "delivery")
+QUEUES = ("mail", "default", "delivery", "webhooks")
 
 SEND_SUPPORTER_MAILS = "chorus.workers.jobs.send_supporter_mails"
 DELIVER_LETTERS = "chorus.workers.jobs.deliver_letters"
 SEND_INVITATION = "chorus.workers.jobs.send_invitation"
 EXPORT_CAMPAIGN_CSV = "chorus.workers.jobs.export_campaign_csv"
+DELIVER_WEBHOOKS = "chorus.workers.jobs.deliver_webhooks"
 
 #: A kick whose job was lost some other way than with Redis blocks the next one at most this long.
 KICK_TTL = 30
@@ -70,3 +71,8 @@ def kick_supporter_mail() -> bool:
 
 def kick_delivery() -> bool:
     return kick(DELIVER_LETTERS, "delivery")
+
+
+def kick_webhooks() -> bool:
+    """Deliver owed webhooks soon (call after their outbox rows are committed)."""
+    return kick(DELIVER_WEBHOOKS, "webhooks")

@@ -2,7 +2,7 @@
 tally's watermark index on actions.confirmed_at
 
 Revision ID: i8_mail_outbox
-Revises: i11_delivery_claim_token
+Revises: i9_api_webhooks
 Create Date: 2026-11-30
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "i8_mail_outbox"
-down_revision = "i11_delivery_claim_token"
+down_revision = "i9_api_webhooks"
 branch_labels = None
 depends_on = None
 

@@ -90,10 +90,16 @@ class PublicForm(FlaskForm):
         return valid and not self._undecodable
 
 
+def forbidden_text(value: str, multiline: bool = False) -> bool:
+    """The input rule for every text field (forms and the API): no NUL or other control character,
+    no U+FFFD; one-line fields (they may reach a mail header) also follow chorus.text's rule."""
+    return bool(_FORBIDDEN.search(value)) or (not multiline and header_unsafe(value))
+
+
 def clean_text(max_length: int, multiline: bool = False):
     def check(form, field):
         value = field.data or ""
-        if _FORBIDDEN.search(value) or (not multiline and header_unsafe(value)):
+        if forbidden_text(value, multiline):
             raise ValidationError(_("Contains characters that are not allowed."))
         if len(value) > max_length:
             raise ValidationError(_("Too long: at most %(max)d characters.", max=max_length))

@@ -14,9 +14,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from chorus import queues
 from chorus.extensions import db, redis_store
-from chorus.models import Action, ActionShare, Campaign, Organization
+from chorus.models import Action, ActionShare, ApiKey, Campaign, Organization
+from chorus.models.api import person_uuid_for
 from chorus.models.base import new_uuid, utcnow
-from chorus.services import letters, supporter_mail, tally
+from chorus.services import letters, supporter_mail, tally, webhooks
 
 
 class Outcome(enum.Enum):
@@ -54,10 +55,21 @@ def sign(campaign: Campaign, site: Organization, supporter: Supporter) -> Outcom
 
     The database's unique constraint decides between concurrent repeats; only the winner counts.
     """
+    return _store(campaign, site, supporter, None)[0]
+
+
+def record_via_api(campaign: Campaign, key: ApiKey, supporter: Supporter) -> tuple[Outcome, int]:
+    """An action a member's API key vouches for: confirmed at once, source "api", attributed to the
+    key's member. Returns the outcome and the action's id (the existing one for a repeat)."""
+    return _store(campaign, key.org, supporter, key)
+
+
+def _store(campaign: Campaign, site: Organization, supporter: Supporter, key: ApiKey | None) -> tuple[Outcome, int]:
     share_ids = [o.id for o in campaign.host_orgs() if o.slug in supporter.share_with and o.id != site.id]
-    confirmed = not campaign.require_confirmation
+    confirmed = key is not None or not campaign.require_confirmation
+    counts = key is None or campaign.count_api_actions
     now = utcnow()
-    campaign_id, site_slug, is_letter = campaign.id, site.slug, campaign.kind == "letter"
+    campaign_id, site_slug, is_letter, kind = campaign.id, site.slug, campaign.kind == "letter", campaign.kind
     email_normalized = normalize_email(supporter.email)
     # One INSERT that yields to an existing action instead of failing: the unique constraint decides
     # between concurrent repeats, and no ORM object is built, flushed and reloaded on the hot path.
@@ -70,6 +82,7 @@ def sign(campaign: Campaign, site: Organization, supporter: Supporter) -> Outcom
             org_id=site.id,
             email=supporter.email.strip(),
             email_normalized=email_normalized,
+            person_uuid=person_uuid_for(email_normalized),
             first_name=supporter.first_name.strip(),
             last_name=supporter.last_name.strip(),
             postal_code=supporter.postal_code.strip(),
@@ -80,6 +93,8 @@ def sign(campaign: Campaign, site: Organization, supporter: Supporter) -> Outcom
             body=supporter.body.strip(),
             status="confirmed" if confirmed else "pending",
             confirmed_at=now if confirmed else None,
+            source="web" if key is None else "api",
+            api_key_id=None if key is None else key.id,
         )
         .on_conflict_do_nothing(index_elements=["campaign_id", "email_normalized"])
         .returning(Action.id)
@@ -94,24 +109,31 @@ def sign(campaign: Campaign, site: Organization, supporter: Supporter) -> Outcom
     # The mail it owes commits with the action: Redis only says "look now" below.
     if not confirmed or is_letter:
         supporter_mail.owe(action_id, "copy" if confirmed else "confirm")
+    owed = webhooks.owe_action(action_id, kind, [site.id, *share_ids]) if confirmed else 0
     db.session.commit()
     if confirmed:
-        _counted(campaign_id, site_slug, action_id, is_letter, now)
-        return Outcome.COUNTED
+        _counted(campaign_id, site_slug, action_id, is_letter, now if counts else None, owed)
+        return Outcome.COUNTED, action_id
     queues.kick_supporter_mail()
-    return Outcome.SIGNED
+    return Outcome.SIGNED, action_id
 
 
-def _counted(campaign_id: int, site_slug: str, action_id: int, is_letter: bool, confirmed_at: datetime) -> None:
-    """After the commit: the tally, and for letters the delivery workers and the supporter's copy.
-    What Redis misses here (it is down, or this process dies) the workers' ticker catches up."""
-    tally.count_confirmed(campaign_id, site_slug, action_id, confirmed_at)
+def _counted(
+    campaign_id: int, site_slug: str, action_id: int, is_letter: bool, counted_at: datetime | None, owed: int
+) -> None:
+    """After the commit: the tally (unless the action does not count), webhooks, and for letters the
+    delivery workers and the supporter's copy. What Redis misses here (it is down, or this process
+    dies) the workers' ticker catches up."""
+    if counted_at is not None:
+        tally.count_confirmed(campaign_id, site_slug, action_id, counted_at)
+    if owed:
+        queues.kick_webhooks()
     if is_letter:
         queues.kick_delivery()
         queues.kick_supporter_mail()
 
 
-def _repeat(campaign_id: int, email_normalized: str) -> Outcome:
+def _repeat(campaign_id: int, email_normalized: str) -> tuple[Outcome, int]:
     # Reads only the existing action's status and id, across members: the supporter may have signed
     # through another member's site.
     existing = db.session.execute(
@@ -122,11 +144,11 @@ def _repeat(campaign_id: int, email_normalized: str) -> Outcome:
     if existing is None:
         raise RuntimeError("integrity error without an existing action")  # a real bug: surface it
     if existing.status == "confirmed":
-        return Outcome.ALREADY_COUNTED
+        return Outcome.ALREADY_COUNTED, existing.id
     if redis_store.client.set(f"chorus:resent:{existing.id}", 1, nx=True, ex=600):
         supporter_mail.owe_again(existing.id, "confirm")  # they may have lost the first mail; every 10 min
         queues.kick_supporter_mail()
-    return Outcome.ALREADY_PENDING
+    return Outcome.ALREADY_PENDING, existing.id
 
 
 @dataclass
@@ -147,7 +169,8 @@ def confirm(action_uuid: str) -> Confirmation:
         return Confirmation(None, False)
     campaign = action.campaign
     campaign_id, site_slug, action_id = action.campaign_id, action.org.slug, action.id
-    is_letter = campaign.kind == "letter"
+    is_letter, counts = campaign.kind == "letter", action.source == "web" or campaign.count_api_actions
+    org_ids = [action.org_id, *(share.org_id for share in action.shares)]
     now = utcnow()
     result = db.session.execute(
         update(Action)
@@ -155,12 +178,15 @@ def confirm(action_uuid: str) -> Confirmation:
         .values(status="confirmed", confirmed_at=now)
         .execution_options(all_orgs=True, synchronize_session=False)
     )
-    if result.rowcount == 1 and is_letter:  # the outbox rows commit with the confirmation
-        letters.create_deliveries(action_id, campaign, action.country, action.postal_code)
-        supporter_mail.owe(action_id, "copy")
+    owed = 0
+    if result.rowcount == 1:  # the outbox rows commit with the confirmation
+        if is_letter:
+            letters.create_deliveries(action_id, campaign, action.country, action.postal_code)
+            supporter_mail.owe(action_id, "copy")
+        owed = webhooks.owe_action(action_id, campaign.kind, org_ids)
     db.session.commit()
     if result.rowcount != 1:
         return Confirmation(action, False)
-    _counted(campaign_id, site_slug, action_id, is_letter, now)
+    _counted(campaign_id, site_slug, action_id, is_letter, now if counts else None, owed)
     return Confirmation(action, True)
 

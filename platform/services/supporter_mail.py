@@ -28,7 +28,7 @@ from chorus.extensions import db
 from chorus.i18n import gettext
 from chorus.models import Action, Organization, SupporterMail, Suppression
 from chorus.models.base import utcnow
-from chorus.services import letters, mail
+from chorus.services import letters, mail, webhooks
 from chorus.services.periodic import periodic
 
 BATCH = 200
@@ -99,7 +99,10 @@ def unsubscribe(email_normalized: str, org_id: int | None) -> None:
     )
     if exists is None:
         db.session.add(Suppression(email_normalized=email_normalized, org_id=org_id))
+        owed = webhooks.owe_unsubscribe(email_normalized)  # members' systems hear of it
         db.session.commit()
+        if owed:
+            webhooks.kick()
 
 
 # -- composing ------------------------------------------------------------------------------------

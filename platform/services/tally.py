@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 
 from flask import current_app
 from redis.exceptions import RedisError
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, or_, select, tuple_
 
 from chorus.extensions import db, redis_store
 from chorus.models import Action, Campaign, Organization
@@ -208,9 +208,11 @@ def catch_up(page: int = 5000) -> int:
             rows = conn.execute(
                 select(Action.id, Action.campaign_id, Organization.slug, Action.confirmed_at)
                 .join(Organization, Organization.id == Action.org_id)
+                .join(Campaign, Campaign.id == Action.campaign_id)
                 .where(
                     Action.status == "confirmed",
                     Action.confirmed_at > since,
+                    or_(Action.source == "web", Campaign.count_api_actions.is_(True)),
                     tuple_(Action.confirmed_at, Action.id) > tuple_(*after),
                 )
                 .order_by(Action.confirmed_at, Action.id)
@@ -268,14 +270,16 @@ def rebuild(campaign_id: int, force: bool = False) -> Tally:
             conn.exec_driver_sql("BEGIN IMMEDIATE")  # writers wait: the count is a consistent snapshot
         else:
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
-        counted = dict(
-            conn.execute(
-                select(Organization.slug, func.count(Action.id))
-                .join(Organization, Organization.id == Action.org_id)
-                .where(Action.campaign_id == campaign_id, Action.status == "confirmed")
-                .group_by(Organization.slug)
-            ).all()
+        query = (
+            select(Organization.slug, func.count(Action.id))
+            .join(Organization, Organization.id == Action.org_id)
+            .where(Action.campaign_id == campaign_id, Action.status == "confirmed")
+            .group_by(Organization.slug)
         )
+        if conn.execute(select(Campaign.count_api_actions).where(Campaign.id == campaign_id)).scalar() is False:
+            query = query.where(Action.source == "web")  # the owner keeps API-recorded actions apart
+        counted = dict(conn.execute(query).all())
+        # Marked applied whether they count or not: the ticker adds only what a rebuild did not see.
         recent = conn.execute(
             select(Action.id, Action.confirmed_at).where(
                 Action.campaign_id == campaign_id, Action.status == "confirmed", Action.confirmed_at > recent_since
