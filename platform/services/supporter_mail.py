@@ -92,6 +92,18 @@ def member(slug: str | None) -> Organization | None:
     return db.session.scalar(select(Organization).where(Organization.slug == slug)) if slug else None
 
 
+def unsubscribed(addresses: list[str], org_id: int | None) -> set[str]:
+    """Of these addresses, those that left this member's mail or the whole coalition's."""
+    return set(
+        db.session.scalars(
+            select(Suppression.email_normalized).where(
+                Suppression.email_normalized.in_(addresses),
+                or_(Suppression.org_id.is_(None), Suppression.org_id == org_id),
+            )
+        )
+    )
+
+
 def unsubscribe(email_normalized: str, org_id: int | None) -> None:
     """Stop a member's mail (org_id) or all of the coalition's (None) to this address."""
     exists = db.session.scalar(
