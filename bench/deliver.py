@@ -327,7 +327,7 @@ def seed(args, env: dict[str, str]) -> dict:
     started = time.perf_counter()
     action_columns = (
         "id, uuid, campaign_id, org_id, email, email_normalized, first_name, last_name, postal_code, country, "
-        "comment, subject, body, language, status, created_at, confirmed_at, confirmation_sent_at"
+        "comment, subject, body, language, status, created_at, confirmed_at"
     )
     delivery_columns = (
         "id, uuid, action_id, official_id, campaign_id, status, attempts, next_attempt_at, lease_until, "
@@ -343,7 +343,7 @@ def seed(args, env: dict[str, str]) -> dict:
                     copy.write_row(
                         (i, str(uuid.uuid4()), campaign_id, org_id, email, email, FIRST_NAMES[i % 10], f"Writer{i}",
                          f"{94000 + i % 1000}", "US", "", "Please act on counsel" if own else "",
-                         OWN_BODY if own else "", "en", "confirmed", now, now, None)
+                         OWN_BODY if own else "", "en", "confirmed", now, now)
                     )  # fmt: skip
             with cursor.copy(f"COPY deliveries ({delivery_columns}) FROM STDIN") as copy:
                 for i in ids:

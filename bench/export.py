@@ -63,7 +63,6 @@ ACTION_COLUMNS = (
     "status",
     "created_at",
     "confirmed_at",
-    "confirmation_sent_at",
     "person_uuid",
     "source",
 )

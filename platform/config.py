@@ -79,4 +79,8 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict:
         "CHORUS_TASK_LEASE": _positive_int(environ, "CHORUS_TASK_LEASE", 300),
         "CHORUS_EVERY": _periods(environ),
         "CHORUS_EXPORT_LEASE": _positive_int(environ, "CHORUS_EXPORT_LEASE", 300),
+        "CHORUS_MAIL_LEASE": _positive_int(environ, "CHORUS_MAIL_LEASE", 60),
+        "CHORUS_MAIL_BACKOFF": _positive_int(environ, "CHORUS_MAIL_BACKOFF", 30),
+        "CHORUS_MAIL_ATTEMPTS": _positive_int(environ, "CHORUS_MAIL_ATTEMPTS", 8),
+        "CHORUS_TALLY_SETTLE": _positive_int(environ, "CHORUS_TALLY_SETTLE", 15),
     }

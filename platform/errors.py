@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, make_response, render_template, request
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from chorus.i18n import gettext as _
+
+#: Seconds a visitor is asked to wait when the database or Redis does not answer.
+RETRY_AFTER = 5
 
 
 def _wants_json() -> bool:
@@ -35,6 +41,25 @@ def _unexpected(error: Exception):
     return render_error(500, _("Something went wrong"), InternalServerError.description)
 
 
+def _unavailable(error: Exception):
+    """The database or Redis does not answer (restarting, failing over): a 503 with Retry-After,
+    never a 500. Nothing was half-written: the request's transaction is rolled back."""
+    from chorus.extensions import db
+
+    current_app.logger.warning("service unavailable: %s", error)
+    title, detail = _("Temporarily unavailable"), _("Please try again in a few seconds.")
+    try:
+        db.session.rollback()
+        g.org = None  # the plain page: a member's branding may need the database
+        response = make_response(render_error(503, title, detail))
+    except Exception:  # noqa: BLE001 - the page itself needed what is down: plain text then
+        response = make_response(f"{title} {detail}", 503, {"Content-Type": "text/plain; charset=utf-8"})
+    response.headers["Retry-After"] = str(RETRY_AFTER)
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(InternalServerError, _unexpected)
+    for unavailable in (OperationalError, RedisConnectionError, RedisTimeoutError):
+        app.register_error_handler(unavailable, _unavailable)

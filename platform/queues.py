@@ -8,9 +8,14 @@ so a job lost with a flushed queue or a killed worker costs a delay, never the w
 
 from __future__ import annotations
 
+import logging
+
+from redis.exceptions import RedisError
 from rq import Queue
 
 from chorus.extensions import redis_store
+
+log = logging.getLogger("chorus.queues")
 
 #: Queues a worker serves, in order: exports and invitations never wait behind letters.
 QUEUES = ("mail", "default", "delivery", "webhooks")
@@ -20,6 +25,9 @@ DELIVER_LETTERS = "chorus.workers.jobs.deliver_letters"
 SEND_INVITATION = "chorus.workers.jobs.send_invitation"
 EXPORT_CAMPAIGN_CSV = "chorus.workers.jobs.export_campaign_csv"
 DELIVER_WEBHOOKS = "chorus.workers.jobs.deliver_webhooks"
+
+#: A kick whose job was lost some other way than with Redis blocks the next one at most this long.
+KICK_TTL = 30
 
 
 def queue(name: str = "default") -> Queue:
@@ -31,36 +39,30 @@ def enqueue(job: str, *args, queue_name: str = "default", job_timeout: int = 600
     queue(queue_name).enqueue(job, *args, job_timeout=job_timeout)
 
 
-def kick(job: str, queue_name: str, every_seconds: int = 1) -> bool:
-    """Start `job` soon: at most one kick per `every_seconds` however many callers ask, and none
-    while one already waits in its queue (a run in progress takes the new work too).
+def _kick_key(job: str) -> str:
+    return f"chorus:kick:{job}"
 
-    One SET NX on the hot path; the enqueue happens only for the caller that wins the key.
+
+def kick(job: str, queue_name: str) -> bool:
+    """Start `job` soon, with at most one run waiting however many callers ask: one SET NX, and an
+    enqueue only for the caller that set it; the job clears the key when it starts (`started`).
+
+    Called after a commit, when the work is already owed in the database: if Redis does not answer,
+    the ticker's next look starts the job instead, so this never fails the caller.
     """
-    if not redis_store.client.set(f"chorus:kick:{job}", 1, nx=True, ex=every_seconds):
+    try:
+        if not redis_store.client.set(_kick_key(job), 1, nx=True, ex=KICK_TTL):
+            return False
+        enqueue(job, queue_name=queue_name)
+    except RedisError as error:
+        log.warning("could not kick %s (%s); the ticker will", job, error)
         return False
-    waiting = queue(queue_name)
-    if job in {j.func_name for j in waiting.get_jobs(0, 20)}:
-        return False
-    waiting.enqueue(job, job_timeout=600)
     return True
 
 
-SUPPORTER_MAIL_LIST = "chorus:mail:supporters"
-SUPPORTER_MAIL_SCHEDULED = "chorus:mail:supporters:scheduled"
-
-
-def queue_supporter_mail(kind: str, action_id: int) -> None:
-    """Add one mail ("confirm" or "copy") to the next batch; enqueue a batch job only if none waits.
-
-    A signing spike then costs one round trip per signature, not one job, and mails go out in batches.
-    """
-    pipe = redis_store.client.pipeline()
-    pipe.rpush(SUPPORTER_MAIL_LIST, f"{kind}:{action_id}")
-    pipe.set(SUPPORTER_MAIL_SCHEDULED, 1, nx=True, ex=300)
-    _, scheduled_now = pipe.execute()
-    if scheduled_now:
-        enqueue(SEND_SUPPORTER_MAILS, queue_name="mail")
+def started(job: str) -> None:
+    """A kicked job begins: work owed from now on kicks another run."""
+    redis_store.client.delete(_kick_key(job))
 
 
 def kick_supporter_mail() -> bool:
@@ -71,11 +73,6 @@ def kick_delivery() -> bool:
     return kick(DELIVER_LETTERS, "delivery")
 
 
-WEBHOOKS_SCHEDULED = "chorus:webhooks:scheduled"
-
-
-def kick_webhooks() -> None:
-    """Deliver owed webhooks soon (call after their outbox rows are committed). One run waits at
-    most; the run clears the flag before it looks, so rows committed after that schedule the next."""
-    if redis_store.client.set(WEBHOOKS_SCHEDULED, 1, nx=True, ex=300):
-        enqueue(DELIVER_WEBHOOKS, queue_name="webhooks")
+def kick_webhooks() -> bool:
+    """Deliver owed webhooks soon (call after their outbox rows are committed)."""
+    return kick(DELIVER_WEBHOOKS, "webhooks")

@@ -82,11 +82,11 @@ def test_a_run_whose_worker_died_blocks_the_task_only_until_its_lease_ends(app, 
     assert periodic.run_due() == ["leased"] and len(runs) == 2
 
 
-def test_the_registered_tasks_include_mail_and_delivery_and_their_period_settings_are_checked(app, tmp_path):
-    assert {"mail-sweep", "letter-delivery"} <= {t.name for t in periodic.tasks()}
+def test_the_registered_tasks_and_their_period_settings_are_checked(app, tmp_path):
+    assert {"supporter-mail", "letter-delivery", "exports", "tally"} <= {t.name for t in periodic.tasks()}
     environ = {"CHORUS_INSTANCE": str(tmp_path), "SECRET_KEY": "x"}
-    assert config.from_environment({**environ, "CHORUS_EVERY_MAIL_SWEEP": "5"})["CHORUS_EVERY"] == {
-        "CHORUS_EVERY_MAIL_SWEEP": 5
+    assert config.from_environment({**environ, "CHORUS_EVERY_SUPPORTER_MAIL": "5"})["CHORUS_EVERY"] == {
+        "CHORUS_EVERY_SUPPORTER_MAIL": 5
     }
-    with pytest.raises(config.ConfigError, match="CHORUS_EVERY_MAIL_SWEEP must be a positive whole number"):
-        config.from_environment({**environ, "CHORUS_EVERY_MAIL_SWEEP": "soon"})
+    with pytest.raises(config.ConfigError, match="CHORUS_EVERY_SUPPORTER_MAIL must be a positive whole number"):
+        config.from_environment({**environ, "CHORUS_EVERY_SUPPORTER_MAIL": "soon"})

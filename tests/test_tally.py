@@ -11,7 +11,7 @@ from sqlalchemy import update
 from chorus.cli import cli
 from chorus.extensions import db, redis_store
 from chorus.models import Action
-from chorus.services import tally
+from chorus.services import periodic, tally
 from tests.factories import make_campaign, make_org, sign, supporter
 
 
@@ -71,37 +71,31 @@ def test_tally_json_is_cacheable_cross_origin_and_needs_no_sql(client, app):
     assert statements == []
 
 
-def test_confirmation_during_a_rebuild_is_not_lost(client, app, backend):
+def test_confirmation_during_a_rebuild_is_counted_once_by_the_ticker(client, app, backend, monkeypatch):
     """A confirmation that commits while a rebuild counts is added once, neither lost nor doubled."""
     org = make_org("alpha")
     campaign = make_campaign(org, require_confirmation=False)
     sign(client, "alpha", campaign.slug, supporter("early@example.org"))
-    late = make_campaign(org)  # noqa: F841 - a second campaign the rebuild must not touch
     redis_store.client.flushdb()
 
-    original = tally._not_in_snapshot
+    original = tally._install
     calls = []
 
-    def confirm_while_counting(conn, missed):
+    def sign_while_counting(*args):
         if not calls:
             calls.append(1)
-            # Another process signs and its increment lands while this rebuild holds its snapshot.
-            if backend.name == "postgresql":
-                worker = threading.Thread(target=_sign_in_other_thread, args=(app, campaign.slug))
-                worker.start()
-                worker.join()
-            else:  # SQLite: writers wait for the rebuild's lock, so only the Redis side can race
-                tally.count_confirmed(campaign.id, "alpha", 999_999)
-        return original(conn, missed)
+            # Another process signs while this rebuild is between its snapshot and its install.
+            worker = threading.Thread(target=_sign_in_other_thread, args=(app, campaign.slug))
+            worker.start()
+            worker.join()
+        return original(*args)
 
-    tally._not_in_snapshot = confirm_while_counting
-    try:
-        rebuilt = tally.rebuild(campaign.id)
-    finally:
-        tally._not_in_snapshot = original
-    expected = 2
-    assert rebuilt.total == expected
-    assert tally.read(campaign.id).total == expected
+    monkeypatch.setattr(tally, "_install", sign_while_counting)
+    assert tally.rebuild(campaign.id).total == 1  # the snapshot did not see it
+    monkeypatch.setattr(tally, "_install", original)
+    tally.catch_up()
+    tally.catch_up()
+    assert tally.read(campaign.id).total == 2
 
 
 def _sign_in_other_thread(app, slug):
@@ -135,4 +129,41 @@ def test_tally_json_shortcut_answers_as_the_flask_view_does(client, app):
     assert client.get("/alpha/no-such-campaign/tally.json").status_code == 404
 
     redis_store.client.flushdb()  # the tally is gone: the view rebuilds it from the database
+    assert client.get(url).get_json()["total"] == 1
+
+
+def test_a_web_process_that_dies_before_its_increment_is_caught_up_by_the_ticker_once(client, monkeypatch):
+    org = make_org("alpha")
+    campaign = make_campaign(org, require_confirmation=False)
+    sign(client, "alpha", campaign.slug, supporter("first@example.org"))
+    url = f"/alpha/{campaign.slug}/tally.json"
+    assert client.get(url).get_json()["total"] == 1
+    monkeypatch.setattr(tally, "_apply", lambda confirmed: 0)  # committed, then killed before Redis
+    for n in range(3):
+        sign(client, "alpha", campaign.slug, supporter(f"lost{n}@example.org"))
+    monkeypatch.undo()
+    assert client.get(url).get_json()["total"] == 1
+    assert "tally" in periodic.run_due()
+    assert client.get(url).get_json()["total"] == 4
+    tally.catch_up()  # again: nothing counts twice
+    document = client.get(url).get_json()
+    assert (document["total"], document["by_org"]) == (4, {"alpha": 4})
+
+
+def test_signing_while_redis_is_down_is_accepted_and_counted_when_it_returns(client, monkeypatch):
+    """Redis answers the page and the form's checks, then fails at the increment: the signature stays."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    org = make_org("alpha")
+    campaign = make_campaign(org, require_confirmation=False)
+    url = f"/alpha/{campaign.slug}/tally.json"
+    assert client.get(url).get_json()["total"] == 0
+
+    def down(*args, **kwargs):
+        raise RedisConnectionError("Connection refused")
+
+    monkeypatch.setattr(tally, "_apply", down)
+    assert sign(client, "alpha", campaign.slug, supporter()).status_code == 303
+    monkeypatch.undo()
+    tally.catch_up()
     assert client.get(url).get_json()["total"] == 1

@@ -6,15 +6,11 @@ from __future__ import annotations
 import functools
 
 from flask import Flask, g, has_app_context, render_template
-from sqlalchemy import select, update
 
 from chorus import queues
-from chorus.extensions import db, redis_store
-from chorus.models import Action
+from chorus.extensions import db
 from chorus.models.base import utcnow
-from chorus.services import mail, signing
-
-BATCH = 200
+from chorus.services import mail
 
 _worker_app: Flask | None = None
 
@@ -47,77 +43,12 @@ def with_app_context(fn):
 
 
 @with_app_context
-def send_supporter_mails() -> int:
-    """Drain the supporter mail list in batches over one connection each; then sweep for strays."""
-    r = redis_store.client
-    r.delete(queues.SUPPORTER_MAIL_SCHEDULED)  # before draining: a mail queued from now on schedules a new job
-    sent = 0
-    while entries := r.lpop(queues.SUPPORTER_MAIL_LIST, BATCH):
-        wanted: dict[str, list[int]] = {"confirm": [], "copy": []}
-        for entry in entries:
-            kind, _sep, ident = entry.decode().partition(":")
-            if kind in wanted and ident.isdigit():
-                wanted[kind].append(int(ident))
-        sent += _send_confirmations(wanted["confirm"]) + _send_copies(wanted["copy"])
-    sent += _send_confirmations(signing.unsent_confirmations(BATCH))
-    return sent
+def send_supporter_mails() -> dict:
+    """Send the supporter mails that are due (chorus.services.supporter_mail)."""
+    from chorus.services import supporter_mail
 
-
-def _send_confirmations(action_ids: list[int]) -> int:
-    # Mail goes to each action's own supporter, across members: a deliberate cross-member read.
-    actions = db.session.scalars(
-        select(Action).where(Action.id.in_(action_ids), Action.status == "pending").execution_options(all_orgs=True)
-    ).all()
-    if not actions:
-        return 0
-    mail.transport().send([_supporter_message(a, "confirm") for a in actions])
-    db.session.execute(
-        update(Action)
-        .where(Action.id.in_([a.id for a in actions]))
-        .values(confirmation_sent_at=utcnow())
-        .execution_options(all_orgs=True, synchronize_session=False)
-    )
-    db.session.commit()
-    return len(actions)
-
-
-def _send_copies(action_ids: list[int]) -> int:
-    """The supporter's copy of the letter they sent (a deliberate cross-member read, like above)."""
-    actions = db.session.scalars(
-        select(Action).where(Action.id.in_(action_ids), Action.status == "confirmed").execution_options(all_orgs=True)
-    ).all()
-    mail.transport().send([_supporter_message(a, "copy") for a in actions])
-    return len(actions)
-
-
-def _supporter_message(action: Action, kind: str):
-    from chorus.i18n import gettext
-    from chorus.services import letters
-
-    g.lang = action.language
-    site, campaign = action.org, action.campaign
-    context = {
-        "action": action,
-        "campaign": campaign,
-        "org": site,
-        "campaign_url": mail.external_url(f"/{site.slug}/{campaign.slug}"),
-    }
-    if kind == "confirm":
-        context["confirm_url"] = mail.external_url(f"/confirm/{mail.make_token('confirm', action.uuid)}")
-        subject = gettext("Please confirm your signature: %(title)s", title=campaign.title)
-    else:
-        context["letter"] = letters.compose(campaign, action.body or campaign.letter_body, letters.signature_of(action))
-        context["targets"] = letters.targets_for(campaign, action.country, action.postal_code)
-        subject = gettext("Your letter: %(title)s", title=campaign.title)
-    return mail.new_message(
-        to=action.email,
-        subject=subject,
-        text=render_template(f"@{site.slug}/mail/{kind}.txt", **context),
-        html=render_template(f"@{site.slug}/mail/{kind}.html", **context) if kind == "confirm" else None,
-        sender=mail.default_sender(site.name),
-        message_id=f"{kind}.{action.uuid}",
-        unsubscribe_email=action.email_normalized,
-    )
+    queues.started(queues.SEND_SUPPORTER_MAILS)
+    return supporter_mail.run().__dict__
 
 
 @with_app_context
@@ -126,6 +57,7 @@ def deliver_letters() -> dict:
     by the next run, which every worker's ticker starts while anything is outstanding."""
     from chorus.services import delivery
 
+    queues.started(queues.DELIVER_LETTERS)
     return delivery.run().__dict__
 
 
@@ -135,7 +67,7 @@ def deliver_webhooks() -> dict:
     every worker's ticker starts while anything is due."""
     from chorus.services import webhooks
 
-    redis_store.client.delete(queues.WEBHOOKS_SCHEDULED)
+    queues.started(queues.DELIVER_WEBHOOKS)
     return webhooks.run().__dict__
 
 
@@ -158,7 +90,7 @@ def send_invitation(invitation_id: int) -> bool:
         html=None,
         sender=mail.default_sender(invitation.org.name if invitation.org else "Chorus"),
         message_id=f"invite.{invitation.id}.{invitation.nonce}",
-        unsubscribe_email=invitation.email,
+        unsubscribe=mail.unsubscribe_url(invitation.email, None),
     )
     mail.transport().send([message])
     invitation.sent_at = utcnow()

@@ -3,30 +3,51 @@ thread runs the periodic tasks (chorus.services.periodic) that re-start whatever
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 
+from redis.exceptions import RedisError
 from rq import SimpleWorker
 
 from chorus import queues
 from chorus.extensions import redis_store
 from chorus.workers import jobs
 
+log = logging.getLogger("chorus.worker")
+
+#: Seconds to wait before serving the queues again after Redis went away.
+RECONNECT_AFTER = 2
+
 
 def run(burst: bool = False) -> bool:
     """Run jobs in this process. SimpleWorker forks no child per job, so the app and its connection
-    pools are built once; each job pushes its own app context (jobs.with_app_context)."""
+    pools are built once; each job pushes its own app context (jobs.with_app_context).
+
+    RQ's worker quits when Redis goes away in the middle of its housekeeping; this one waits and
+    serves again (the ticker goes on meanwhile), until it is told to stop."""
     from chorus.app import create_app
     from chorus.services import periodic
 
     app = create_app()
     jobs.set_worker_app(app)
-    with app.app_context():
-        # Pick up what a dead worker left at once, before the ticker's first period comes round.
-        queues.kick_supporter_mail()
-        queues.kick_delivery()
-        queues.kick_webhooks()
-        worker = SimpleWorker([queues.queue(name) for name in queues.QUEUES], connection=redis_store.client)
     if not burst:
         stop = threading.Event()
         threading.Thread(target=periodic.run_forever, args=(app, stop), name="chorus-ticker", daemon=True).start()
-    return worker.work(burst=burst)
+    while True:
+        with app.app_context():
+            # Pick up what a dead worker left at once, before the ticker's first period comes round.
+            queues.kick_supporter_mail()
+            queues.kick_delivery()
+            queues.kick_webhooks()
+            worker = SimpleWorker([queues.queue(name) for name in queues.QUEUES], connection=redis_store.client)
+        worker.max_connection_wait_time = RECONNECT_AFTER  # RQ's own backoff grows to a minute
+        try:
+            result = worker.work(burst=burst)
+        except RedisError as error:
+            log.warning("worker: Redis went away (%s)", error)
+            result = False
+        if burst or worker._stop_requested:  # noqa: SLF001 - RQ's own record of SIGTERM/SIGINT
+            return result
+        log.warning("worker: serving the queues again in %d s", RECONNECT_AFTER)
+        time.sleep(RECONNECT_AFTER)

@@ -7,7 +7,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import request
 
 from chorus.api import ApiError
-from chorus.public.forms import _FORBIDDEN, _FORBIDDEN_ONE_LINE, COUNTRY_CODES
+from chorus.public.forms import COUNTRY_CODES, forbidden_text
 from chorus.services.signing import Supporter
 
 
@@ -37,7 +37,7 @@ def text(
         raise ApiError(422, f"{name} must be a string.")
     if required and not value.strip():
         raise ApiError(422, f"{name} is required.")
-    if (_FORBIDDEN if multiline else _FORBIDDEN_ONE_LINE).search(value):
+    if forbidden_text(value, multiline):
         raise ApiError(422, f"{name} contains characters that are not allowed.")
     if len(value) > max_length:
         raise ApiError(422, f"{name} is too long: at most {max_length} characters.")

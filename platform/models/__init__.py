@@ -6,6 +6,7 @@ from chorus.models.api import ApiAudit, ApiKey, Contact, Tag, Tagging
 from chorus.models.campaigns import Campaign, CampaignHost
 from chorus.models.exports import Export
 from chorus.models.letters import CampaignTarget, Delivery, DeliveryEvent, Official
+from chorus.models.mail import SupporterMail
 from chorus.models.orgs import Organization
 from chorus.models.periodic import PeriodicTask
 from chorus.models.webhooks import WebhookEndpoint, WebhookEvent
@@ -28,6 +29,7 @@ __all__ = [
     "Organization",
     "PeriodicTask",
     "Suppression",
+    "SupporterMail",
     "Tag",
     "Tagging",
     "User",

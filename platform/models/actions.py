@@ -33,6 +33,7 @@ class Action(db.Model):
         Index("ix_actions_tally", "campaign_id", "status", "org_id"),
         Index("ix_actions_campaign_created", "campaign_id", "created_at"),  # dashboards, newest-first lists
         Index("ix_actions_created", "created_at", "id"),  # every campaign's supporters, newest first
+        Index("ix_actions_confirmed_at", "confirmed_at"),  # the tally's watermark (chorus.services.tally)
         # The API's pages: an index seek to (campaign, id), and org_id to filter without the table.
         Index("ix_actions_campaign_seek", "campaign_id", "id", "org_id"),
     )
@@ -57,7 +58,6 @@ class Action(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(Timestamp())
-    confirmation_sent_at: Mapped[datetime | None] = mapped_column(Timestamp())
     #: "web" (the action form) or "api" (recorded by a member's API key, which vouches for it).
     source: Mapped[str] = mapped_column(String(8), default="web", server_default="web")
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
@@ -93,9 +93,12 @@ class ActionShare(db.Model):
 
 
 class Suppression(db.Model):
-    """Addresses that unsubscribed (RFC 8058 one-click); campaign mail to them is skipped."""
+    """An unsubscribe: from one member's mail (`org_id`) or from all of the coalition's (NULL).
+    What it stops is decided in one place, chorus.services.supporter_mail.decide()."""
 
     __tablename__ = "suppressions"
 
-    email_normalized: Mapped[str] = mapped_column(String(254), primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email_normalized: Mapped[str] = mapped_column(String(254), index=True)
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)

@@ -28,11 +28,13 @@ from chorus.i18n import lazy_gettext as _l
 from chorus.models import Campaign, Organization
 from chorus.services import letters, uploads
 from chorus.services.signing import Supporter
+from chorus.text import header_unsafe
 
 TOKEN_MAX_AGE = 12 * 3600
 # Control characters (a NUL breaks PostgreSQL) and U+FFFD, which is what undecodable bytes become.
+# One-line fields may reach a mail header: chorus.text's rule refuses every Unicode control, format,
+# line and paragraph separator there.
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
-_FORBIDDEN_ONE_LINE = re.compile(r"[\x00-\x1f\x7f\ufffd]")
 
 
 class SignedTokenCSRF(CSRF):
@@ -108,12 +110,16 @@ class PublicForm(Form):
         return valid and not self._undecodable
 
 
-def clean_text(max_length: int, multiline: bool = False):
-    pattern = _FORBIDDEN if multiline else _FORBIDDEN_ONE_LINE
+def forbidden_text(value: str, multiline: bool = False) -> bool:
+    """The input rule for every text field (forms and the API): no NUL or other control character,
+    no U+FFFD; one-line fields (they may reach a mail header) also follow chorus.text's rule."""
+    return bool(_FORBIDDEN.search(value)) or (not multiline and header_unsafe(value))
 
+
+def clean_text(max_length: int, multiline: bool = False):
     def check(form, field):
         value = field.data or ""
-        if pattern.search(value):
+        if forbidden_text(value, multiline):
             raise ValidationError(_("Contains characters that are not allowed."))
         if len(value) > max_length:
             raise ValidationError(_("Too long: at most %(max)d characters.", max=max_length))

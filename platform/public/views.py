@@ -21,10 +21,9 @@ from werkzeug.routing import BaseConverter
 from chorus import tenancy
 from chorus.extensions import csrf, db
 from chorus.i18n import gettext as _
-from chorus.models import Suppression
 from chorus.public.forms import ButtonForm, form_for
-from chorus.services import campaigns, ratelimit, signing, tally, webhooks
-from chorus.services.mail import read_token
+from chorus.services import campaigns, ratelimit, signing, supporter_mail, tally
+from chorus.services.mail import read_token, read_unsubscribe
 from chorus.services.storage import storage
 from chorus.services.uploads import upload_key
 from chorus.templating import render_for
@@ -179,16 +178,16 @@ def confirm(token: str):
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
 @csrf.exempt  # RFC 8058: mail clients POST "List-Unsubscribe=One-Click" without any page token
 def unsubscribe(token: str):
-    address = read_token("unsubscribe", token)
-    if address is None:
+    found = read_unsubscribe(token)
+    if found is None:
         abort(404)
-    if request.method == "POST" and db.session.get(Suppression, address) is None:
-        db.session.add(Suppression(email_normalized=address))
-        owed = webhooks.owe_unsubscribe(address)
-        db.session.commit()
-        if owed:
-            webhooks.kick()
-    return render_template("unsubscribe.html", done=request.method == "POST")
+    org = supporter_mail.member(found[0])
+    # The one-click POST (RFC 8058) and the page's first button stop this member's mail; the
+    # second button (or a link that names no member) stops all of the coalition's.
+    everything = org is None or request.form.get("scope") == "coalition"
+    if request.method == "POST":
+        supporter_mail.unsubscribe(found[1], None if everything else org.id)
+    return render_template("unsubscribe.html", done=request.method == "POST", member=org, everything=everything)
 
 
 @bp.get("/favicon.ico")

@@ -174,18 +174,6 @@ def _failed_attempt(token: str, ids: list[int], attempts: int, permanent: bool, 
     )
 
 
-def _smtp_error(error: Exception) -> tuple[bool, str]:
-    """(permanent?, description) for an SMTP failure; connection trouble is temporary."""
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        code, text = next(iter(error.recipients.values()))
-    elif isinstance(error, smtplib.SMTPResponseException):
-        code, text = error.smtp_code, error.smtp_error
-    else:
-        return False, f"{type(error).__name__}: {error}"
-    text = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
-    return code >= 500, f"{code} {text}"
-
-
 # -- flood control --------------------------------------------------------------------------------
 
 
@@ -336,18 +324,33 @@ def _prepare(taken: Claim, report: Report) -> list[Outgoing]:
             digests[(d.campaign_id, d.official_id)].append(d)
             continue
         until = _gate(d, now)
-        if until is None:
-            outgoing.append(Outgoing([d.id], d.official.email, d.attempts, _letter_message(d)))
-        else:
+        if until is not None:
             deferred[until].append(d.id)
+            continue
+        try:
+            outgoing.append(Outgoing([d.id], d.official.email, d.attempts, _letter_message(d)))
+        except Exception as error:  # noqa: BLE001 - one letter that cannot be built never stops the batch
+            _unbuildable(taken.token, [d.id], error, report)
     for group in digests.values():
-        message, message_id = _digest_message(group, now)
+        try:
+            message, message_id = _digest_message(group, now)
+        except Exception as error:  # noqa: BLE001 - as above, for one target's digest
+            _unbuildable(taken.token, [d.id for d in group], error, report)
+            continue
         attempts = max(d.attempts for d in group)
         outgoing.append(Outgoing([d.id for d in group], group[0].official.email, attempts, message, message_id))
     for until, deferred_ids in deferred.items():
         _defer(taken.token, deferred_ids, until, "flood control")
         report.deferred += len(deferred_ids)
     return outgoing
+
+
+def _unbuildable(token: str, ids: list[int], error: Exception, report: Report) -> None:
+    """Failed with its reason (admins see it and retry after an edit); the rest of the batch goes out."""
+    current_app.logger.warning("letters %s cannot be built", ids, exc_info=True)
+    detail = mail.build_failure(error)
+    _record(token, ids, "failed", detail, lease_until=None, last_error=detail)
+    report.failed += len(ids)
 
 
 def _send_batch(taken: Claim, report: Report) -> None:
@@ -361,7 +364,7 @@ def _send_batch(taken: Claim, report: Report) -> None:
                 try:
                     connection.send(item.message, to=item.to)
                 except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as error:
-                    permanent, detail = _smtp_error(error)
+                    permanent, detail = mail.smtp_error(error)
                     _failed_attempt(taken.token, item.ids, item.attempts, permanent, detail)
                     report.failed += len(item.ids) if permanent else 0
                     report.retrying += 0 if permanent else len(item.ids)
@@ -370,7 +373,7 @@ def _send_batch(taken: Claim, report: Report) -> None:
                 report.sent += len(item.ids)
     except (OSError, smtplib.SMTPException) as error:
         # The connection itself failed: whatever this batch did not send yet retries later.
-        permanent, detail = _smtp_error(error)
+        permanent, detail = mail.smtp_error(error)
         left = db.session.execute(
             select(Delivery.id, Delivery.attempts).where(
                 Delivery.id.in_(taken.ids), Delivery.status == "sending", Delivery.claim_token == taken.token

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from chorus.extensions import db
 from chorus.models import Action, Campaign, Delivery, DeliveryEvent, Official
 from chorus.models.base import utcnow
+from chorus.text import header_unsafe
 
 DIGEST_HOUR = 17  # UTC, when a digest campaign has no sending window
 CSV_COLUMNS = ("name", "title", "office", "email", "country", "region", "district", "postal_prefixes")
@@ -100,6 +101,8 @@ def import_officials(text: str) -> ImportReport:
         for key, limit in (("name", 200), ("title", 200), ("office", 200), ("region", 100), ("district", 100)):
             if len(row.get(key, "")) > limit:
                 problems.append(f"line {line}: {key} is longer than {limit} characters")
+            if header_unsafe(row.get(key, "")):  # names and titles reach the To header
+                problems.append(f"line {line}: {key} contains a line break or control character")
         rows.append(row)
     if problems:
         raise ImportError_(problems)

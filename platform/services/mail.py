@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import smtplib
 from contextlib import contextmanager
-from email import policy
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import format_datetime
 from hashlib import sha256
 from pathlib import Path
@@ -19,10 +19,21 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from chorus import text
 from chorus.models.base import utcnow
 
-#: RFC 5322's hard limit, not 78: long List-Unsubscribe URLs must stay plain, never RFC 2047-encoded.
-MAIL_POLICY = policy.SMTP.clone(max_line_length=998)
+
+class _HeaderPolicy(EmailPolicy):
+    """Every header value passes chorus.text's rule when it is set: a line or paragraph separator or
+    another control character in a name or title (stored before the rule, or from another path)
+    becomes a space instead of breaking the message."""
+
+    def header_store_parse(self, name, value):
+        return super().header_store_parse(name, text.one_line(value) if isinstance(value, str) else value)
+
+
+#: SMTP line endings; RFC 5322's hard limit, not 78: long List-Unsubscribe URLs must stay plain.
+MAIL_POLICY = _HeaderPolicy(linesep="\r\n", max_line_length=998)
 
 
 class MailConfigError(ValueError):
@@ -46,6 +57,22 @@ def read_token(purpose: str, token: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def unsubscribe_url(email_normalized: str, org_slug: str | None) -> str:
+    """The link in a member's mail stops that member's mail; without a member, the coalition's."""
+    value = f"{org_slug or ''}\n{email_normalized}"
+    return external_url(f"/unsubscribe/{make_token('unsubscribe', value)}")
+
+
+def read_unsubscribe(token: str) -> tuple[str | None, str] | None:
+    """(member slug or None, address) from an unsubscribe link; links sent before members were
+    named in them carry only the address."""
+    value = read_token("unsubscribe", token)
+    if value is None:
+        return None
+    slug, sep, address = value.partition("\n")
+    return (slug or None, address) if sep else (None, value)
+
+
 def external_url(path: str) -> str:
     return current_app.config["CHORUS_BASE_URL"] + path
 
@@ -62,7 +89,7 @@ def new_message(
     html: str | None,
     sender: str,
     message_id: str,
-    unsubscribe_email: str,
+    unsubscribe: str,
 ) -> EmailMessage:
     """A supporter message with a stable Message-ID and RFC 8058 one-click unsubscribe headers."""
     msg = EmailMessage(policy=MAIL_POLICY)
@@ -71,13 +98,29 @@ def new_message(
     msg["Subject"] = subject
     msg["Date"] = format_datetime(utcnow())
     msg["Message-ID"] = f"<{message_id}@{mail_domain()}>"
-    unsubscribe = external_url(f"/unsubscribe/{make_token('unsubscribe', unsubscribe_email)}")
     msg["List-Unsubscribe"] = f"<{unsubscribe}>"
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(text)
     if html:
         msg.add_alternative(html, subtype="html")
     return msg
+
+
+def smtp_error(error: Exception) -> tuple[bool, str]:
+    """(permanent?, description) for an SMTP failure; connection trouble is temporary."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        code, reply = next(iter(error.recipients.values()))
+    elif isinstance(error, smtplib.SMTPResponseException):
+        code, reply = error.smtp_code, error.smtp_error
+    else:
+        return False, f"{type(error).__name__}: {error}"
+    reply = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+    return code >= 500, f"{code} {reply}"
+
+
+def build_failure(error: Exception) -> str:
+    """The reason shown to admins for a message that could not be composed."""
+    return f"cannot be built: {type(error).__name__}: {error}"[:500]
 
 
 def default_sender(display_name: str) -> str:

@@ -17,11 +17,12 @@ from flask import current_app, has_request_context, request
 from sqlalchemy import Select, func, select, union
 from sqlalchemy.exc import IntegrityError
 
+from chorus import tenancy
 from chorus.extensions import db, redis_store
-from chorus.models import Action, Campaign, CampaignHost, Contact, Organization, Suppression, Tag, Tagging
+from chorus.models import Action, Campaign, CampaignHost, Contact, Organization, Tag, Tagging
 from chorus.models.api import person_uuid_for
 from chorus.models.base import utcnow
-from chorus.services import letters, tally
+from chorus.services import letters, supporter_mail, tally
 
 MAX_PER_PAGE = 25
 #: Seconds a collection's total and its page boundaries are reused: a client walking a million rows
@@ -404,12 +405,8 @@ def people(person_uuids: list[str]) -> dict[str, PersonRecord]:
         if earlier is not None:
             record.created_at = min(earlier.created_at, record.created_at, key=_aware)
         found[record.person_uuid] = record
-    suppressed = set(
-        db.session.scalars(
-            select(Suppression.email_normalized).where(
-                Suppression.email_normalized.in_([r.email_normalized for r in found.values()])
-            )
-        )
+    suppressed = supporter_mail.unsubscribed(
+        [r.email_normalized for r in found.values()], db.session.info.get(tenancy.ORG_KEY)
     )
     for record in found.values():
         record.unsubscribed = record.email_normalized in suppressed

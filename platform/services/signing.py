@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import insert as sa_insert
@@ -17,11 +17,7 @@ from chorus.extensions import db, redis_store
 from chorus.models import Action, ActionShare, ApiKey, Campaign, Organization
 from chorus.models.api import person_uuid_for
 from chorus.models.base import new_uuid, utcnow
-from chorus.services import letters, tally, webhooks
-from chorus.services.periodic import periodic
-
-#: Pending actions whose confirmation mail was never recorded as sent after this long are re-sent.
-SWEEP_AFTER = timedelta(minutes=5)
+from chorus.services import letters, supporter_mail, tally, webhooks
 
 
 class Outcome(enum.Enum):
@@ -72,6 +68,7 @@ def _store(campaign: Campaign, site: Organization, supporter: Supporter, key: Ap
     share_ids = [o.id for o in campaign.host_orgs() if o.slug in supporter.share_with and o.id != site.id]
     confirmed = key is not None or not campaign.require_confirmation
     counts = key is None or campaign.count_api_actions
+    now = utcnow()
     campaign_id, site_slug, is_letter, kind = campaign.id, site.slug, campaign.kind == "letter", campaign.kind
     email_normalized = normalize_email(supporter.email)
     # One INSERT that yields to an existing action instead of failing: the unique constraint decides
@@ -95,7 +92,7 @@ def _store(campaign: Campaign, site: Organization, supporter: Supporter, key: Ap
             subject=supporter.subject.strip(),
             body=supporter.body.strip(),
             status="confirmed" if confirmed else "pending",
-            confirmed_at=utcnow() if confirmed else None,
+            confirmed_at=now if confirmed else None,
             source="web" if key is None else "api",
             api_key_id=None if key is None else key.id,
         )
@@ -109,24 +106,31 @@ def _store(campaign: Campaign, site: Organization, supporter: Supporter, key: Ap
         db.session.execute(sa_insert(ActionShare), [{"action_id": action_id, "org_id": i} for i in share_ids])
     if confirmed and is_letter:
         letters.create_deliveries(action_id, campaign, supporter.country, supporter.postal_code)
+    # The mail it owes commits with the action: Redis only says "look now" below.
+    if not confirmed or is_letter:
+        supporter_mail.owe(action_id, "copy" if confirmed else "confirm")
     owed = webhooks.owe_action(action_id, kind, [site.id, *share_ids]) if confirmed else 0
     db.session.commit()
     if confirmed:
-        _counted(campaign_id, site_slug, action_id, is_letter, counts, owed)
+        _counted(campaign_id, site_slug, action_id, is_letter, now if counts else None, owed)
         return Outcome.COUNTED, action_id
-    queues.queue_supporter_mail("confirm", action_id)
+    queues.kick_supporter_mail()
     return Outcome.SIGNED, action_id
 
 
-def _counted(campaign_id: int, site_slug: str, action_id: int, is_letter: bool, counts: bool, owed: int) -> None:
-    """After the commit: the tally, webhooks, and for letters the delivery workers and the copy."""
-    if counts:
-        tally.count_confirmed(campaign_id, site_slug, action_id)
+def _counted(
+    campaign_id: int, site_slug: str, action_id: int, is_letter: bool, counted_at: datetime | None, owed: int
+) -> None:
+    """After the commit: the tally (unless the action does not count), webhooks, and for letters the
+    delivery workers and the supporter's copy. What Redis misses here (it is down, or this process
+    dies) the workers' ticker catches up."""
+    if counted_at is not None:
+        tally.count_confirmed(campaign_id, site_slug, action_id, counted_at)
     if owed:
         queues.kick_webhooks()
     if is_letter:
         queues.kick_delivery()
-        queues.queue_supporter_mail("copy", action_id)
+        queues.kick_supporter_mail()
 
 
 def _repeat(campaign_id: int, email_normalized: str) -> tuple[Outcome, int]:
@@ -142,7 +146,8 @@ def _repeat(campaign_id: int, email_normalized: str) -> tuple[Outcome, int]:
     if existing.status == "confirmed":
         return Outcome.ALREADY_COUNTED, existing.id
     if redis_store.client.set(f"chorus:resent:{existing.id}", 1, nx=True, ex=600):
-        queues.queue_supporter_mail("confirm", existing.id)  # they may have lost the first mail; every 10 min
+        supporter_mail.owe_again(existing.id, "confirm")  # they may have lost the first mail; every 10 min
+        queues.kick_supporter_mail()
     return Outcome.ALREADY_PENDING, existing.id
 
 
@@ -169,42 +174,22 @@ def confirm(action_uuid: str) -> Confirmation:
     campaign_id, site_slug, action_id = action.campaign_id, action.org.slug, action.id
     is_letter, counts = campaign.kind == "letter", action.source == "web" or campaign.count_api_actions
     org_ids = [action.org_id, *(share.org_id for share in action.shares)]
+    now = utcnow()
     result = db.session.execute(
         update(Action)
         .where(Action.id == action.id, Action.status == "pending")
-        .values(status="confirmed", confirmed_at=utcnow())
+        .values(status="confirmed", confirmed_at=now)
         .execution_options(all_orgs=True, synchronize_session=False)
     )
     owed = 0
     if result.rowcount == 1:  # the outbox rows commit with the confirmation
         if is_letter:
             letters.create_deliveries(action_id, campaign, action.country, action.postal_code)
+            supporter_mail.owe(action_id, "copy")
         owed = webhooks.owe_action(action_id, campaign.kind, org_ids)
     db.session.commit()
     if result.rowcount != 1:
         return Confirmation(action, False)
-    _counted(campaign_id, site_slug, action_id, is_letter, counts, owed)
+    _counted(campaign_id, site_slug, action_id, is_letter, now if counts else None, owed)
     return Confirmation(action, True)
 
-
-def unsent_confirmations(limit: int) -> list[int]:
-    """Pending actions whose confirmation mail was never recorded as sent (across members)."""
-    return list(
-        db.session.scalars(
-            select(Action.id)
-            .where(
-                Action.status == "pending",
-                Action.confirmation_sent_at.is_(None),
-                Action.created_at < utcnow() - SWEEP_AFTER,
-            )
-            .limit(limit)
-            .execution_options(all_orgs=True)
-        )
-    )
-
-
-@periodic("mail-sweep", every_seconds=60)
-def sweep_unsent_confirmations() -> None:
-    """A mail job lost with its worker or its queue: start another while confirmations are owed."""
-    if unsent_confirmations(1):
-        queues.kick_supporter_mail()

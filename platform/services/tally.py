@@ -1,14 +1,19 @@
 """The shared tally: confirmed actions per campaign and per member site, kept in Redis.
 
 Hot path: a confirmation adds one to a Redis hash after its row is committed; reading the tally is
-one HGETALL, never SQL. The database stays the truth: when the hash is missing (Redis restarted,
-flushed, or evicted) the next reader rebuilds it from the confirmed rows, and `chorus tally
-reconcile` does the same on demand.
+one HGETALL, never SQL. The database stays the truth, and the tally is exact by construction:
 
-A rebuild must not lose a confirmation that commits while it counts. While it runs, confirmations
-that find no hash record themselves in a "missed" set; the rebuild counts inside one database
-snapshot, adds the missed actions its snapshot could not see, and installs the hash atomically only
-if no new entry arrived meanwhile (otherwise it checks the newcomers and tries again).
+- Each increment is recorded in the `applied` sorted set (action id, scored by its `confirmed_at`),
+  in the same Lua script, so nothing is ever counted twice.
+- Every worker's ticker (the `tally` task) adds the confirmed rows above a stored watermark (the
+  `cursor`, a time) that are not in `applied`: a web process killed between its commit and its
+  increment, or a Redis that was down at that moment, leaves the count short only until the next
+  tick. The cursor trails the clock by `CHORUS_TALLY_SETTLE` seconds (longer than any transaction
+  lasts), so a confirmation that commits late is still seen; older entries leave `applied`.
+- When the hash is missing (Redis restarted, flushed, evicted) the next reader rebuilds it from the
+  confirmed rows in one database snapshot, and marks the snapshot's recent confirmations applied;
+  confirmations the snapshot could not see are left to the ticker. `chorus tally reconcile` does the
+  same on demand.
 """
 
 from __future__ import annotations
@@ -16,38 +21,64 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import current_app
-from sqlalchemy import func, select
+from redis.exceptions import RedisError
+from sqlalchemy import func, or_, select, tuple_
 
 from chorus.extensions import db, redis_store
 from chorus.models import Action, Campaign, Organization
+from chorus.services.periodic import periodic
 
 META_TTL = 300  # seconds a campaign's cached description lives; edits also delete it
 BUILD_TTL = 30  # seconds a crashed rebuild can block others
 
+APPLIED = "chorus:tally:applied"
+CURSOR = "chorus:tally:cursor"
+
+# KEYS: applied, cursor, then one hash per confirmation; ARGV: updated_at, then per confirmation its
+# action id, confirmed_at (epoch seconds) and org field. A confirmation already applied, or older
+# than the cursor (settled: counted by the ticker or a rebuild), or whose hash is missing (the next
+# reader rebuilds it from the database), changes nothing.
 _COUNT = """
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
-  redis.call('HINCRBY', KEYS[1], 'total', 1)
-  redis.call('HSET', KEYS[1], 'updated_at', ARGV[2])
-  return 1
-elseif redis.call('EXISTS', KEYS[2]) == 1 then
-  redis.call('SADD', KEYS[3], ARGV[3])
-  return 2
+local cursor = tonumber(redis.call('GET', KEYS[2]) or '0')
+local added = 0
+for i = 3, #KEYS do
+  local n = (i - 3) * 3 + 2
+  local id, at, field = ARGV[n], tonumber(ARGV[n + 1]), ARGV[n + 2]
+  if at > cursor and not redis.call('ZSCORE', KEYS[1], id) and redis.call('EXISTS', KEYS[i]) == 1 then
+    redis.call('HINCRBY', KEYS[i], field, 1)
+    redis.call('HINCRBY', KEYS[i], 'total', 1)
+    redis.call('HSET', KEYS[i], 'updated_at', ARGV[1])
+    redis.call('ZADD', KEYS[1], at, id)
+    added = added + 1
+  end
 end
-return 0
+return added
 """
 
+# KEYS: hash, building, applied, cursor; ARGV: token, the cursor the snapshot started from, number
+# of hash fields, the fields, then (score, id) pairs of the snapshot's recent confirmations. A cursor
+# Redis lost starts where the snapshot looked from, so the ticker misses nothing after it.
 _INSTALL = """
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end
-if redis.call('SCARD', KEYS[3]) ~= tonumber(ARGV[2]) then return 0 end
-redis.call('DEL', KEYS[1], KEYS[3])
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[4], ARGV[2], 'NX')
+local nfields = tonumber(ARGV[3])
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 4, 3 + nfields))
+for i = 4 + nfields, #ARGV, 2 do
+  redis.call('ZADD', KEYS[3], ARGV[i], ARGV[i + 1])
+end
 redis.call('DEL', KEYS[2])
+return 1
+"""
+
+# KEYS: applied, cursor; ARGV: the new cursor.
+_SETTLE = """
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 return 1
 """
 
@@ -58,7 +89,7 @@ def tally_key(campaign_id: int) -> str:
 
 def _keys(campaign_id: int) -> list[str]:
     base = tally_key(campaign_id)
-    return [base, f"{base}:building", f"{base}:missed"]
+    return [base, f"{base}:building"]
 
 
 def _meta_key(slug: str) -> str:
@@ -132,10 +163,77 @@ def forget_campaign(slug: str) -> None:
     redis_store.client.delete(_meta_key(slug))
 
 
-def count_confirmed(campaign_id: int, org_slug: str, action_id: int) -> None:
-    """Add one confirmed action to the live tally; call only after its row is committed."""
+@dataclass(frozen=True)
+class Confirmed:
+    """A committed confirmation, as the tally needs it."""
+
+    action_id: int
+    campaign_id: int
+    org_slug: str
+    confirmed_at: datetime
+
+
+def _epoch(moment: datetime) -> float:
+    """SQLite hands back naive datetimes, which are UTC by construction."""
+    return (moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment).timestamp()
+
+
+def _apply(confirmed: list[Confirmed]) -> int:
+    keys, args = [APPLIED, CURSOR], [_now_iso()]
+    for c in confirmed:
+        keys.append(_keys(c.campaign_id)[0])
+        args += [c.action_id, repr(_epoch(c.confirmed_at)), f"org:{c.org_slug}"]
+    return int(redis_store.client.eval(_COUNT, len(keys), *keys, *args))
+
+
+def count_confirmed(campaign_id: int, org_slug: str, action_id: int, confirmed_at: datetime) -> None:
+    """Add one confirmed action to the live tally; call only after its row is committed. If Redis
+    does not answer, the ticker adds it when Redis is back: the signature itself is safe."""
+    try:
+        _apply([Confirmed(action_id, campaign_id, org_slug, confirmed_at)])
+    except RedisError:
+        current_app.logger.warning("tally: Redis unreachable; the ticker will count action %s", action_id)
+
+
+def settle_seconds() -> int:
+    return int(current_app.config.get("CHORUS_TALLY_SETTLE", 15))
+
+
+def _cursor(r) -> float:
+    """Confirmations at or before this time are settled; unknown (Redis lost it): twice the margin."""
+    stored = r.get(CURSOR)
+    return float(stored) if stored is not None else time.time() - 2 * settle_seconds()
+
+
+@periodic("tally", every_seconds=5)
+def catch_up(page: int = 5000) -> int:
+    """Add the confirmations above the cursor that no increment reached (never a full COUNT)."""
     r = redis_store.client
-    r.eval(_COUNT, 3, *_keys(campaign_id), f"org:{org_slug}", _now_iso(), f"{action_id}|{org_slug}")
+    now = time.time()
+    since = datetime.fromtimestamp(_cursor(r), UTC)
+    added, after = 0, (since, 0)
+    with db.engine.connect() as conn:  # counts across members, reads no personal data
+        while True:
+            rows = conn.execute(
+                select(Action.id, Action.campaign_id, Organization.slug, Action.confirmed_at)
+                .join(Organization, Organization.id == Action.org_id)
+                .join(Campaign, Campaign.id == Action.campaign_id)
+                .where(
+                    Action.status == "confirmed",
+                    Action.confirmed_at > since,
+                    or_(Action.source == "web", Campaign.count_api_actions.is_(True)),
+                    tuple_(Action.confirmed_at, Action.id) > tuple_(*after),
+                )
+                .order_by(Action.confirmed_at, Action.id)
+                .limit(page)
+            ).all()
+            if rows:
+                added += _apply([Confirmed(*row) for row in rows])
+                after = (rows[-1].confirmed_at, rows[-1].id)
+            if len(rows) < page:
+                break
+    r.eval(_SETTLE, 2, APPLIED, CURSOR, repr(now - settle_seconds()))
+    return added
 
 
 @dataclass
@@ -165,14 +263,14 @@ def rebuild(campaign_id: int, force: bool = False) -> Tally:
     for itself without writing, so a crowd reading after a flush does not stampede Redis.
     """
     r = redis_store.client
-    tally_key, building_key, missed_key = _keys(campaign_id)
+    tally_key, building_key = _keys(campaign_id)
     token = uuid.uuid4().hex
     if not r.set(building_key, token, ex=BUILD_TTL, nx=not force):
         token = None
-    elif not force:
-        r.delete(tally_key)
     else:
-        r.delete(tally_key, missed_key)
+        r.delete(tally_key)
+    cursor = _cursor(r)
+    recent_since = datetime.fromtimestamp(cursor, UTC)
 
     # A Core connection, outside the session's tenant scoping: this counts across members and reads
     # no personal data.
@@ -190,31 +288,25 @@ def rebuild(campaign_id: int, force: bool = False) -> Tally:
         if conn.execute(select(Campaign.count_api_actions).where(Campaign.id == campaign_id)).scalar() is False:
             query = query.where(Action.source == "web")  # the owner keeps API-recorded actions apart
         counted = dict(conn.execute(query).all())
-        while True:
-            missed = [m.decode() for m in r.smembers(missed_key)] if token else []
-            late = _not_in_snapshot(conn, missed)
-            by_org = Counter(counted) + Counter(late)
-            tally = Tally(sum(by_org.values()), dict(by_org), _now_iso())
-            if token is None:
-                return tally
-            fields = ["total", tally.total, "updated_at", tally.updated_at]
-            for slug, n in by_org.items():
-                fields += [f"org:{slug}", n]
-            outcome = r.eval(_INSTALL, 3, tally_key, building_key, missed_key, token, len(missed), *fields)
-            if outcome != 0:
-                return tally
-            time.sleep(0.001)
+        # Marked applied whether they count or not: the ticker adds only what a rebuild did not see.
+        recent = conn.execute(
+            select(Action.id, Action.confirmed_at).where(
+                Action.campaign_id == campaign_id, Action.status == "confirmed", Action.confirmed_at > recent_since
+            )
+        ).all()
+    tally = Tally(sum(counted.values()), counted, _now_iso())
+    if token is not None:
+        fields = ["total", tally.total, "updated_at", tally.updated_at]
+        for slug, n in counted.items():
+            fields += [f"org:{slug}", n]
+        applied = [x for action_id, at in recent for x in (repr(_epoch(at)), action_id)]
+        _install(tally_key, building_key, token, cursor, fields, applied)
+    return tally
 
 
-def _not_in_snapshot(conn, missed: list[str]) -> dict[str, int]:
-    """Of the confirmations recorded during the rebuild, count those the snapshot cannot see."""
-    if not missed:
-        return {}
-    by_id = {int(entry.split("|", 1)[0]): entry.split("|", 1)[1] for entry in missed}
-    seen = set(
-        conn.execute(select(Action.id).where(Action.id.in_(list(by_id)), Action.status == "confirmed")).scalars()
-    )
-    return Counter(slug for action_id, slug in by_id.items() if action_id not in seen)
+def _install(tally_key: str, building_key: str, token: str, cursor: float, fields: list, applied: list) -> None:
+    keys = (tally_key, building_key, APPLIED, CURSOR)
+    redis_store.client.eval(_INSTALL, 4, *keys, token, repr(cursor), len(fields), *fields, *applied)
 
 
 def reconcile(campaign_slug: str | None = None) -> dict[str, Tally]:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from chorus.extensions import db
 from chorus.models import Organization
 from chorus.services import uploads
+from chorus.text import header_unsafe
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -55,6 +56,8 @@ def read_tenant(folder: Path) -> dict:
         raise TenantError(f"{manifest}: unknown keys {', '.join(sorted(unknown))}")
     if not isinstance(data.get("name"), str) or not data["name"].strip():
         raise TenantError(f"{manifest}: 'name' is required")
+    if header_unsafe(data["name"]):  # the name is the From of the member's mail
+        raise TenantError(f"{manifest}: 'name' contains a line break or control character")
     for key in ("primary_color", "accent_color"):
         if key in data and not COLOR.match(str(data[key])):
             raise TenantError(f"{manifest}: {key} must look like #1f4e79")

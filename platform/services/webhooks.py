@@ -421,7 +421,7 @@ def _tell_admins(endpoint: WebhookEndpoint, reason: str) -> None:
                 html=None,
                 sender=mail.default_sender("Chorus"),
                 message_id=f"webhook-paused.{endpoint.uuid}.{int(time.time())}",
-                unsubscribe_email=address,
+                unsubscribe=mail.unsubscribe_url(address, None),
             )
             for address in admins
         ]

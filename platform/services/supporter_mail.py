@@ -1,0 +1,330 @@
+"""Mail to supporters (confirmations, copies of their letters, and any later kind), decided by the
+database: each mail is a `supporter_mails` row written in the same transaction as what owes it.
+
+Workers claim due rows with a lease, build each message inside its own try (one that cannot be built
+fails with its reason and the rest go out), send over one SMTP connection and record each mail as sent
+right after the server accepted it. A worker killed mid-batch repeats at most the message in flight;
+its other mails go out again when the lease ends (the ticker's `supporter-mail` task starts a run
+while anything is due). Redis only says "look now": a flushed queue loses nothing.
+
+Who may be mailed is decided once, in `decide()`, which every mail passes through.
+"""
+
+from __future__ import annotations
+
+import enum
+import smtplib
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+
+from flask import current_app, g, render_template
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.orm import joinedload
+
+from chorus import queues
+from chorus.extensions import db
+from chorus.i18n import gettext
+from chorus.models import Action, Organization, SupporterMail, Suppression
+from chorus.models.base import utcnow
+from chorus.services import letters, mail, webhooks
+from chorus.services.periodic import periodic
+
+BATCH = 200
+
+#: Transactional mail answers something the supporter just did and goes out even to an address that
+#: left a member's list; the rest is stopped by any unsubscribe that covers its member.
+TRANSACTIONAL = frozenset({"confirm"})
+
+
+def lease_seconds() -> int:
+    return int(current_app.config.get("CHORUS_MAIL_LEASE", 60))
+
+
+def owe(action_id: int, kind: str) -> None:
+    """Record a mail owed to an action's supporter, in the caller's transaction (no commit here):
+    one Core INSERT, no ORM object on the signing hot path."""
+    db.session.execute(insert(SupporterMail).values(action_id=action_id, kind=kind))
+
+
+def owe_again(action_id: int, kind: str) -> None:
+    """The supporter asked again (they may have lost the mail): queue it once more, now."""
+    db.session.execute(
+        update(SupporterMail)
+        .where(SupporterMail.action_id == action_id, SupporterMail.kind == kind, SupporterMail.status != "sending")
+        .values(status="queued", next_attempt_at=utcnow(), attempts=0, last_error="")
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+# -- who may be mailed ----------------------------------------------------------------------------
+
+
+class Decision(enum.Enum):
+    SEND = "send"
+    SEND_ANONYMOUS = "anonymous"  # without any text a stranger typed: the address may not be theirs
+    SKIP = "skip"
+
+
+def decide(kind: str, action: Action, suppressions: list[Suppression]) -> Decision:
+    """The unsubscribe scope, defined once. A member's unsubscribe link stops that member's
+    non-transactional mail. "No mail from this coalition" stops everything, except the confirmation
+    of an action submitted after it, which then carries no name and no comment."""
+    coalition = [s for s in suppressions if s.org_id is None]
+    if coalition:
+        if kind in TRANSACTIONAL and all(_naive(action.created_at) > _naive(s.created_at) for s in coalition):
+            return Decision.SEND_ANONYMOUS
+        return Decision.SKIP
+    if kind not in TRANSACTIONAL and any(s.org_id == action.org_id for s in suppressions):
+        return Decision.SKIP
+    return Decision.SEND
+
+
+def _naive(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes (UTC by construction); compare like with like."""
+    return moment.replace(tzinfo=None)
+
+
+def member(slug: str | None) -> Organization | None:
+    """The member an unsubscribe link names (None: the link names none, or the member is gone)."""
+    return db.session.scalar(select(Organization).where(Organization.slug == slug)) if slug else None
+
+
+def unsubscribed(addresses: list[str], org_id: int | None) -> set[str]:
+    """Of these addresses, those that left this member's mail or the whole coalition's."""
+    return set(
+        db.session.scalars(
+            select(Suppression.email_normalized).where(
+                Suppression.email_normalized.in_(addresses),
+                or_(Suppression.org_id.is_(None), Suppression.org_id == org_id),
+            )
+        )
+    )
+
+
+def unsubscribe(email_normalized: str, org_id: int | None) -> None:
+    """Stop a member's mail (org_id) or all of the coalition's (None) to this address."""
+    exists = db.session.scalar(
+        select(Suppression.id).where(Suppression.email_normalized == email_normalized, Suppression.org_id == org_id)
+    )
+    if exists is None:
+        db.session.add(Suppression(email_normalized=email_normalized, org_id=org_id))
+        owed = webhooks.owe_unsubscribe(email_normalized)  # members' systems hear of it
+        db.session.commit()
+        if owed:
+            webhooks.kick()
+
+
+# -- composing ------------------------------------------------------------------------------------
+
+
+class _Anonymous:
+    """An action as a mail to an address that opted out of everything may show it: nothing typed."""
+
+    first_name = last_name = full_name = comment = subject = body = ""
+
+    def __init__(self, action: Action):
+        self.uuid, self.language, self.email = action.uuid, action.language, action.email
+
+
+def build(row: SupporterMail, decision: Decision) -> EmailMessage:
+    """One supporter mail; raises if it cannot be built (the caller marks it failed with the reason)."""
+    action = row.action
+    site, campaign = action.org, action.campaign
+    g.lang = action.language
+    context = {
+        "action": _Anonymous(action) if decision is Decision.SEND_ANONYMOUS else action,
+        "campaign": campaign,
+        "org": site,
+        "campaign_url": mail.external_url(f"/{site.slug}/{campaign.slug}"),
+    }
+    if row.kind == "confirm":
+        context["confirm_url"] = mail.external_url(f"/confirm/{mail.make_token('confirm', action.uuid)}")
+        subject = gettext("Please confirm your signature: %(title)s", title=campaign.title)
+    elif row.kind == "copy":
+        context["letter"] = letters.compose(campaign, action.body or campaign.letter_body, letters.signature_of(action))
+        context["targets"] = letters.targets_for(campaign, action.country, action.postal_code)
+        subject = gettext("Your letter: %(title)s", title=campaign.title)
+    else:
+        raise ValueError(f"no template for mail kind {row.kind!r}")
+    return mail.new_message(
+        to=action.email,
+        subject=subject,
+        text=render_template(f"@{site.slug}/mail/{row.kind}.txt", **context),
+        html=render_template(f"@{site.slug}/mail/{row.kind}.html", **context) if row.kind == "confirm" else None,
+        sender=mail.default_sender(site.name),
+        message_id=f"{row.kind}.{action.uuid}",
+        unsubscribe=mail.unsubscribe_url(action.email_normalized, site.slug),
+    )
+
+
+# -- sending --------------------------------------------------------------------------------------
+
+
+def _due(now: datetime):
+    return or_(
+        and_(SupporterMail.status == "queued", SupporterMail.next_attempt_at <= now),
+        and_(SupporterMail.status == "sending", SupporterMail.lease_until < now),
+    )
+
+
+def claim(limit: int = BATCH) -> list[int]:
+    """Take up to `limit` due mails (queued and due, or sending under an expired lease)."""
+    now = utcnow()
+    candidates = select(SupporterMail.id).where(_due(now)).order_by(SupporterMail.next_attempt_at).limit(limit)
+    if db.engine.dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)  # workers never claim the same rows
+    claimed = db.session.scalars(
+        update(SupporterMail)
+        .where(SupporterMail.id.in_(candidates.scalar_subquery()))
+        .values(
+            status="sending", lease_until=now + timedelta(seconds=lease_seconds()), attempts=SupporterMail.attempts + 1
+        )
+        .returning(SupporterMail.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    db.session.commit()
+    return list(claimed)
+
+
+def _record(ids: list[int], status: str, **values) -> None:
+    """Record a result at once (committed before the next message goes)."""
+    if ids:
+        db.session.execute(
+            update(SupporterMail)
+            .where(SupporterMail.id.in_(ids))
+            .values(status=status, lease_until=None, **values)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+
+
+def _retry_later(mail_id: int, attempts: int, permanent: bool, detail: str) -> str:
+    if permanent or attempts >= int(current_app.config.get("CHORUS_MAIL_ATTEMPTS", 8)):
+        _record([mail_id], "failed", last_error=detail[:500])
+        return "failed"
+    base = int(current_app.config.get("CHORUS_MAIL_BACKOFF", 30))
+    backoff = timedelta(seconds=min(base * 2 ** (attempts - 1), 3600))
+    _record([mail_id], "queued", last_error=detail[:500], next_attempt_at=utcnow() + backoff)
+    return "retrying"
+
+
+@dataclass
+class Report:
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    retrying: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Outgoing:
+    id: int
+    attempts: int
+    message: EmailMessage
+
+
+def run(max_seconds: float = 50.0, batch: int = BATCH) -> Report:
+    """Claim and send batches until nothing is due or time is up (jobs end; the next run goes on)."""
+    report, deadline = Report(), time.monotonic() + max_seconds
+    while time.monotonic() < deadline and (ids := claim(batch)):
+        _send_batch(ids, report)
+    return report
+
+
+def _prepare(ids: list[int], report: Report) -> list[_Outgoing]:
+    """Build each claimed mail inside its own try: one that cannot be built fails alone, with its reason."""
+    # Each mail goes to its own action's supporter, across members: a deliberate cross-member read.
+    rows = db.session.scalars(
+        select(SupporterMail)
+        .where(SupporterMail.id.in_(ids))
+        .options(
+            joinedload(SupporterMail.action).joinedload(Action.campaign),
+            joinedload(SupporterMail.action).joinedload(Action.org),
+        )
+        .order_by(SupporterMail.id)
+        .execution_options(all_orgs=True)
+    ).all()
+    addresses = {r.action.email_normalized for r in rows}
+    suppressions: dict[str, list[Suppression]] = {}
+    for s in db.session.scalars(select(Suppression).where(Suppression.email_normalized.in_(addresses))):
+        suppressions.setdefault(s.email_normalized, []).append(s)
+    outgoing, skipped, failed = [], [], []
+    for row in rows:
+        try:
+            decision = decide(row.kind, row.action, suppressions.get(row.action.email_normalized, []))
+            if decision is Decision.SKIP:
+                skipped.append(row.id)
+                continue
+            outgoing.append(_Outgoing(row.id, row.attempts, build(row, decision)))
+        except Exception as error:  # noqa: BLE001 - one mail that cannot be built never stops the batch
+            current_app.logger.warning("supporter mail %s cannot be built", row.id, exc_info=True)
+            failed.append((row.id, f"cannot be built: {type(error).__name__}: {error}"))
+    _record(skipped, "skipped", last_error="unsubscribed")
+    for mail_id, reason in failed:
+        _record([mail_id], "failed", last_error=reason[:500])
+    report.skipped += len(skipped)
+    report.failed += len(failed)
+    return outgoing
+
+
+def _send_batch(ids: list[int], report: Report) -> None:
+    outgoing = _prepare(ids, report)
+    renewed = time.monotonic()
+    try:
+        with mail.transport().connect() as connection:
+            for n, item in enumerate(outgoing):
+                if time.monotonic() - renewed > lease_seconds() / 3:  # keep the lease while sending
+                    _renew([later.id for later in outgoing[n:]])
+                    renewed = time.monotonic()
+                try:
+                    connection.send(item.message)
+                except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as error:
+                    permanent, detail = mail.smtp_error(error)
+                    outcome = _retry_later(item.id, item.attempts, permanent, detail)
+                    setattr(report, outcome, getattr(report, outcome) + 1)
+                    continue
+                _record([item.id], "sent", sent_at=utcnow(), last_error="")
+                report.sent += 1
+    except (OSError, smtplib.SMTPException) as error:
+        # The connection itself failed: whatever this batch did not send yet is retried later.
+        permanent, detail = mail.smtp_error(error)
+        left = db.session.execute(
+            select(SupporterMail.id, SupporterMail.attempts).where(
+                SupporterMail.id.in_(ids), SupporterMail.status == "sending"
+            )
+        ).all()
+        for mail_id, attempts in left:
+            _retry_later(mail_id, attempts, permanent, detail)
+        report.retrying += len(left)
+        report.errors.append(detail)
+
+
+def _renew(ids: list[int]) -> None:
+    db.session.execute(
+        update(SupporterMail)
+        .where(SupporterMail.id.in_(ids), SupporterMail.status == "sending")
+        .values(lease_until=utcnow() + timedelta(seconds=lease_seconds()))
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def outstanding() -> bool:
+    return db.session.scalar(select(SupporterMail.id).where(_due(utcnow())).limit(1)) is not None
+
+
+@periodic("supporter-mail", every_seconds=10)
+def restart_supporter_mail() -> None:
+    """Mails owed and due (new, retries, a dead worker's leases): start a run. Redis may have lost
+    the job, or never heard of the mail (it was down when the supporter signed)."""
+    if outstanding():
+        queues.kick_supporter_mail()
+
+
+def retry(mail_id: int) -> None:
+    """An admin retries a failed mail (after fixing what made it fail)."""
+    _record([mail_id], "queued", next_attempt_at=utcnow(), attempts=0, last_error="")

@@ -1,0 +1,24 @@
+"""One rule for text that can reach a mail header (names, titles, subjects, organization names):
+no Unicode control, format, line separator or paragraph separator character (categories Cc, Cf,
+Zl, Zp; CR and LF are Cc). Forms refuse such text at input (chorus.public.forms.clean_text), and
+mail composition removes it again (chorus.services.mail's header policy), so text stored before
+the rule, or arriving by another path, cannot break a message either.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+HEADER_UNSAFE = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def header_unsafe(value: str) -> bool:
+    """True if `value` holds a character that must never reach a header."""
+    return any(unicodedata.category(c) in HEADER_UNSAFE for c in value)
+
+
+def one_line(value: str) -> str:
+    """`value` with each header-unsafe character turned into a space."""
+    if not header_unsafe(value):
+        return value
+    return "".join(" " if unicodedata.category(c) in HEADER_UNSAFE else c for c in value)

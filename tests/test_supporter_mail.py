@@ -1,0 +1,212 @@
+"""Supporter mail decided by the database: owed rows, leases, a flushed Redis, per-mail isolation,
+the unsubscribe scope, and header-safe text."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+
+from chorus.extensions import db, redis_store
+from chorus.models import Action, Campaign, Organization, SupporterMail, Suppression
+from chorus.models.base import utcnow
+from chorus.services import periodic, supporter_mail
+from tests.factories import (
+    confirm_link,
+    letter,
+    login,
+    make_campaign,
+    make_letter_campaign,
+    make_org,
+    make_user,
+    run_jobs,
+    session_csrf,
+    sign,
+    supporter,
+)
+
+
+def owed(status: str) -> int:
+    return db.session.scalar(select(func.count()).select_from(SupporterMail).where(SupporterMail.status == status))
+
+
+def test_a_confirmation_is_owed_by_its_row_and_recorded_as_sent_once_smtp_accepts_it(client, mailbox):
+    org = make_org()
+    campaign = make_campaign(org)
+    sign(client, org.slug, campaign.slug, supporter())
+    assert owed("queued") == 1 and not mailbox.messages
+    run_jobs()
+    [message] = mailbox.messages
+    assert message["Message-ID"].startswith("<confirm.")
+    row = db.session.scalar(select(SupporterMail))
+    assert (row.kind, row.status, row.sent_at is not None) == ("confirm", "sent", True)
+
+
+def test_mails_waiting_when_redis_is_flushed_go_out_at_the_tickers_next_look(client, mailbox):
+    org = make_org()
+    campaign = make_campaign(org)
+    for n in range(3):
+        sign(client, org.slug, campaign.slug, supporter(f"s{n}@example.org"))
+    redis_store.client.flushdb()  # the queued job and every kick are gone
+    run_jobs()
+    assert not mailbox.messages and owed("queued") == 3
+    assert "supporter-mail" in periodic.run_due()
+    run_jobs()
+    assert sorted(m["To"] for m in mailbox.messages) == [f"s{n}@example.org" for n in range(3)]
+
+
+def test_a_dead_workers_claimed_mails_go_out_once_its_lease_ends(client, mailbox):
+    org = make_org()
+    campaign = make_campaign(org)
+    for n in range(3):
+        sign(client, org.slug, campaign.slug, supporter(f"s{n}@example.org"))
+    claimed = supporter_mail.claim()  # a worker takes them, then dies before sending
+    assert len(claimed) == 3
+    assert supporter_mail.run().sent == 0  # still under its lease
+    db.session.execute(update(SupporterMail).values(lease_until=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+    assert supporter_mail.run().sent == 3
+    assert len(mailbox.messages) == 3 and owed("sent") == 3
+
+
+def test_smtp_refusing_a_mail_for_now_retries_it_later(client, mailbox, app):
+    org = make_org()
+    campaign = make_campaign(org)
+    sign(client, org.slug, campaign.slug, supporter("later@example.org"))
+    mailbox.answers["later@example.org"] = ["451 try again later"]
+    report = supporter_mail.run()
+    row = db.session.scalar(select(SupporterMail))
+    assert report.retrying == 1 and row.status == "queued" and row.last_error.startswith("451")
+    db.session.execute(update(SupporterMail).values(next_attempt_at=utcnow()))  # its backoff passed
+    db.session.commit()
+    assert supporter_mail.run().sent == 1 and len(mailbox.messages) == 1
+
+
+def test_a_mail_that_cannot_be_built_fails_alone_with_its_reason_shown_and_retried_by_an_admin(client, mailbox):
+    org = make_org("alpha")
+    campaign = make_campaign(org)
+    sign(client, org.slug, campaign.slug, supporter("broken@example.org"))
+    sign(client, org.slug, campaign.slug, supporter("fine@example.org"))
+    broken = db.session.scalar(
+        select(SupporterMail).join(Action).where(Action.email == "broken@example.org").execution_options(all_orgs=True)
+    )
+    broken.kind = "survey"  # a kind this release cannot compose
+    db.session.commit()
+    report = supporter_mail.run()
+    assert (report.sent, report.failed) == (1, 1)
+    assert [m["To"] for m in mailbox.messages] == ["fine@example.org"]
+    db.session.refresh(broken)
+    assert broken.status == "failed" and "no template for mail kind 'survey'" in broken.last_error
+
+    make_user("admin@alpha.example", "org-admin", org)
+    login(client, "admin@alpha.example")
+    page = client.get(f"/admin/alpha/campaigns/{campaign.slug}").get_data(as_text=True)
+    assert "no template for mail kind" in page and "broken@example.org" in page
+    broken.kind = "confirm"  # what an edit fixes
+    db.session.commit()
+    token = session_csrf(client, f"/admin/alpha/campaigns/{campaign.slug}")
+    assert client.post(f"/admin/alpha/mails/{broken.id}/retry", data={"csrf_token": token}).status_code == 302
+    run_jobs()
+    assert sorted(m["To"] for m in mailbox.messages) == ["broken@example.org", "fine@example.org"]
+
+
+def test_another_members_admin_cannot_retry_a_mail(client, mailbox):
+    alpha, beta = make_org("alpha"), make_org("beta")
+    campaign = make_campaign(alpha)
+    sign(client, "alpha", campaign.slug, supporter())
+    mail_id = db.session.scalar(select(SupporterMail.id))
+    make_user("admin@beta.example", "org-admin", beta)
+    login(client, "admin@beta.example")
+    token = session_csrf(client, "/admin/beta/")
+    assert client.post(f"/admin/beta/mails/{mail_id}/retry", data={"csrf_token": token}).status_code == 404
+
+
+def test_a_title_or_member_name_with_a_line_separator_still_sends_every_mail_on_one_header_line(client, mailbox):
+    org = make_org("alpha")
+    campaign = make_campaign(org)
+    for n in range(2):
+        sign(client, org.slug, campaign.slug, supporter(f"s{n}@example.org"))
+    # Stored before the input rule existed (or by a path that skipped it).
+    db.session.execute(update(Campaign).values(title="Clean\u2028Water\u2029Now\x85"))
+    db.session.execute(update(Organization).values(name="Alpha\u202eUnion\r\nBcc: x@evil.example"))
+    db.session.commit()
+    run_jobs()
+    assert len(mailbox.messages) == 2
+    for raw, message in zip(mailbox.raw, mailbox.messages, strict=True):
+        assert message["Subject"].endswith("Clean Water Now ")
+        headers = raw.split(b"\r\n\r\n", 1)[0]  # the body may quote the title as it is
+        assert "Bcc" not in message and b"\xe2\x80\xa8" not in headers and b"\xe2\x80\xae" not in headers
+    assert owed("sent") == 2
+
+
+# -- the unsubscribe scope --------------------------------------------------------------------------
+
+
+def unsubscribe(client, message, **form) -> int:
+    url = message["List-Unsubscribe"].strip("<>").replace("http://chorus.test", "")
+    return client.post(url, data=form or {"List-Unsubscribe": "One-Click"}).status_code
+
+
+def to_ana(mailbox) -> list:
+    """The supporter's own mail (the letters themselves go to the targets)."""
+    return [m for m in mailbox.messages if m["To"] == "ana@example.org"]
+
+
+def test_a_members_unsubscribe_link_stops_that_members_non_transactional_mail_only(client, mailbox):
+    alpha, beta = make_org("alpha", name="Alpha"), make_org("beta", name="Beta")
+    first = make_letter_campaign(alpha, hosts=[beta], require_confirmation=False)
+    sign(client, "alpha", first.slug, letter("ana@example.org"))
+    run_jobs()
+    [copy] = to_ana(mailbox)
+    assert unsubscribe(client, copy) == 200
+
+    second = make_letter_campaign(
+        alpha, [{"name": "Rosa Diaz", "email": "mayor@example.org"}], hosts=[beta], require_confirmation=False
+    )
+    sign(client, "alpha", second.slug, letter("ana@example.org"))  # alpha's copy: stopped
+    third = make_letter_campaign(beta, [{"name": "Li Wei", "email": "senator@example.org"}], require_confirmation=False)
+    sign(client, "beta", third.slug, letter("ana@example.org"))  # beta's copy: goes
+    petition = make_campaign(alpha, slug="alpha-petition")
+    sign(client, "alpha", petition.slug, supporter("ana@example.org"))  # a confirmation: transactional
+    mailbox.clear()
+    run_jobs()
+    mine = {m["Message-ID"].split(".")[0]: m for m in to_ana(mailbox)}
+    assert sorted(mine) == ["<confirm", "<copy"]
+    assert mine["<copy"]["From"].startswith("Beta via Chorus")
+    assert owed("skipped") == 1
+
+
+def test_no_mail_from_the_coalition_stops_all_but_the_nameless_confirmation_of_a_later_action(client, mailbox):
+    alpha, beta = make_org("alpha"), make_org("beta")
+    earlier = make_campaign(alpha, slug="earlier")
+    sign(client, "alpha", earlier.slug, supporter("ana@example.org", first_name="Mallory"))
+    run_jobs()
+    [first] = to_ana(mailbox)
+    page = client.get(first["List-Unsubscribe"].strip("<>").replace("http://chorus.test", ""))
+    assert "No mail from this coalition" in page.get_data(as_text=True)
+    assert unsubscribe(client, first, scope="coalition") == 200
+    [suppression] = db.session.scalars(select(Suppression))
+    assert suppression.org_id is None
+
+    supporter_mail.owe_again(db.session.scalar(select(Action.id).execution_options(all_orgs=True)), "confirm")
+    letters_campaign = make_letter_campaign(beta, require_confirmation=False, slug="a-letter")
+    sign(client, "beta", letters_campaign.slug, letter("ana@example.org"))  # its copy: stopped
+    later = make_campaign(beta, slug="later")
+    sign(client, "beta", later.slug, supporter("ana@example.org", first_name="Mallory", comment="typed by a stranger"))
+    mailbox.clear()
+    run_jobs()
+    [confirmation] = to_ana(mailbox)  # only the later action's confirmation
+    body = confirmation.get_body(("plain",)).get_content()
+    assert "Mallory" not in body and "stranger" not in body and "Hello," in body
+    assert confirm_link(confirmation)
+    assert owed("skipped") == 2
+
+
+def test_unsubscribe_page_in_spanish_offers_both_choices(client, mailbox):
+    org = make_org("alpha", name="Alpha")
+    campaign = make_campaign(org)
+    sign(client, "alpha", campaign.slug, supporter())
+    run_jobs()
+    url = mailbox.messages[0]["List-Unsubscribe"].strip("<>").replace("http://chorus.test", "")
+    page = client.get(url + "?lang=es").get_data(as_text=True)
+    assert "los correos de campañas de Alpha" in page and "Ningún correo de esta coalición" in page
