@@ -7,6 +7,7 @@ from chorus.admin import (  # noqa: F401 - registers the routes
     export_views,
     letter_views,
     org_views,
+    statement_views,
 )
 from chorus.admin.blueprint import bp
 

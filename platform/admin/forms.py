@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileAllowed, FileField, FileSize
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     DateField,
@@ -17,7 +17,7 @@ from wtforms import (
 )
 from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Optional, Regexp, ValidationError
 
-from chorus.public.forms import clean_text
+from chorus.public.forms import clean_text, image_upload
 from chorus.services.accounts import MIN_PASSWORD
 
 SLUG = Regexp(r"^[a-z0-9][a-z0-9-]*$", message="Lowercase letters, digits and hyphens only.")
@@ -61,7 +61,7 @@ class CampaignForm(FlaskForm):
     ends_at = DateField("End date", [Optional()])
     image = FileField(
         "Image (PNG, JPEG or WebP, at most 2 MB)",
-        [FileAllowed(["png", "jpg", "jpeg", "webp"]), FileSize(2 * 1024 * 1024)],
+        [image_upload(2 * 1024 * 1024, allow_svg=False)],
     )
     image_alt = StringField("Image description, for people who cannot see it", [clean_text(300)])
 
@@ -109,6 +109,28 @@ class BrandingForm(FlaskForm):
     accent_color = StringField("Accent colour", [DataRequired(), COLOR])
     footer = TextAreaField("Footer", [clean_text(1000, multiline=True)])
     logo = FileField(
-        "Logo (SVG, PNG or JPEG, at most 512 kB)",
-        [FileAllowed(["svg", "png", "jpg", "jpeg"]), FileSize(max_size=512 * 1024)],
+        "Logo (SVG, PNG, JPEG or WebP, at most 512 kB)",
+        [image_upload(512 * 1024)],
     )
+
+
+class StatementForm(FlaskForm):
+    """A statement's text; a change to a published one becomes a new version for the moderators."""
+
+    title = StringField("Title", [DataRequired(), clean_text(200)])
+    body = TextAreaField("Text (Markdown)", [DataRequired(), clean_text(50_000, multiline=True)])
+    call_to_action = TextAreaField("Call to action", [clean_text(500, multiline=True)])
+
+
+class NewStatementForm(StatementForm):
+    slug = StringField("Address (slug)", [DataRequired(), Length(max=80), SLUG])
+    hosts = SelectMultipleField("Also published on the sites of", choices=[], validate_choice=True)
+    order = SelectField(
+        "Order of the signatories",
+        choices={"alphabetical": "Alphabetical (member organizations first)", "time": "By time of signing"},
+        default="alphabetical",
+    )
+
+
+class OrderForm(FlaskForm):
+    order = NewStatementForm.order

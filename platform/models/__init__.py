@@ -6,6 +6,7 @@ from chorus.models.campaigns import Campaign, CampaignHost
 from chorus.models.exports import Export
 from chorus.models.letters import CampaignTarget, Delivery, DeliveryEvent, Official
 from chorus.models.orgs import Organization
+from chorus.models.statements import ModerationDecision, PublicMessage, SignOn, StatementVersion
 
 __all__ = [
     "Action",
@@ -18,8 +19,12 @@ __all__ = [
     "Export",
     "Invitation",
     "Membership",
+    "ModerationDecision",
     "Official",
     "Organization",
+    "PublicMessage",
+    "SignOn",
+    "StatementVersion",
     "Suppression",
     "User",
 ]

@@ -13,6 +13,7 @@ import pycountry
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, request
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from itsdangerous import BadSignature, TimestampSigner
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField, ValidationError
 from wtforms.csrf.core import CSRF
@@ -22,8 +23,9 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from chorus.i18n import current_lang
 from chorus.i18n import gettext as _
 from chorus.models import Campaign, Organization
-from chorus.services import letters
+from chorus.services import letters, uploads
 from chorus.services.signing import Supporter
+from chorus.services.statements import LOGO_MAX_BYTES, OrgSignature
 
 TOKEN_MAX_AGE = 12 * 3600
 # Control characters (a NUL breaks PostgreSQL) and U+FFFD, which is what undecodable bytes become.
@@ -100,6 +102,18 @@ def clean_text(max_length: int, multiline: bool = False):
     return check
 
 
+def image_upload(max_bytes: int, allow_svg: bool = True):
+    """The shared content check of chorus.services.uploads, as a form validator."""
+
+    def check(form, field):
+        try:
+            uploads.check(field.data, max_bytes, allow_svg)
+        except uploads.UploadError as error:
+            raise ValidationError(str(error)) from error
+
+    return check
+
+
 def required(form, field):
     if not (field.data or "").strip():
         raise ValidationError(_("This field is required."))
@@ -142,6 +156,10 @@ class ActionForm(PublicForm):
         form = cls(meta={"csrf_context": campaign.slug})
         form.country.choices = _country_choices(current_lang())
         form.share_with.choices = [SelectChoice(o.slug, o.name) for o in campaign.host_orgs() if o.id != site.id]
+        if campaign.kind == "statement":
+            form.comment.label.text = "Message of solidarity (optional)"
+        elif campaign.public_comments:
+            form.comment.label.text = "Public comment (optional, shown once a moderator approves it)"
         return form
 
     def validate_country(self, field):
@@ -206,6 +224,44 @@ class LetterForm(ActionForm):
 
     def supporter(self) -> Supporter:
         return replace(super().supporter(), subject=self.subject.data, body=self.body.data)
+
+
+def valid_website(form, field):
+    value = (field.data or "").strip()
+    if value and not re.fullmatch(r"https?://[^\s/?#]+\.[^\s/?#]+(?:[/?#]\S*)?", value, re.IGNORECASE):
+        raise ValidationError(_("Enter the website's full address, starting with https://"))
+
+
+class SignOnForm(PublicForm):
+    """An organization signs a statement (the POST carries `organization_name`)."""
+
+    organization_name = StringField("Organization", [clean_text(200), required])
+    contact_name = StringField("Contact person", [clean_text(200), required])
+    email = StringField("Email", [clean_text(254), required, valid_email])
+    website = StringField("Website", [clean_text(300), valid_website])
+    country = SelectField("Country", default="US", validate_choice=False)
+    logo = FileField("Logo (optional: PNG, JPEG, WebP or SVG, under 256 kB)", [image_upload(LOGO_MAX_BYTES)])
+    message = TextAreaField("Message of solidarity (optional)", [clean_text(1000, multiline=True)])
+
+    @classmethod
+    def for_campaign(cls, campaign: Campaign) -> SignOnForm:
+        form = cls(meta={"csrf_context": campaign.slug})
+        form.country.choices = _country_choices(current_lang())
+        return form
+
+    validate_country = ActionForm.validate_country
+
+    def signature(self) -> OrgSignature:
+        return OrgSignature(
+            organization_name=self.organization_name.data,
+            contact_name=self.contact_name.data,
+            email=self.email.data,
+            website=(self.website.data or "").strip(),
+            country=self.country.data,
+            message=self.message.data or "",
+            language=current_lang(),
+            logo=self.logo.data,
+        )
 
 
 def form_for(campaign: Campaign, site: Organization) -> ActionForm:

@@ -8,6 +8,7 @@ from flask import current_app
 
 from chorus.extensions import db
 from chorus.models import Organization
+from chorus.services import uploads
 
 TEXT_FIELDS = ("name", "tagline", "intro", "website", "primary_color", "accent_color", "footer")
 
@@ -18,14 +19,18 @@ def uploads_dir(org: Organization) -> Path:
 
 
 def save_upload(org: Organization, upload, stem: str) -> str | None:
-    """Store an uploaded image (its type and size already checked by the form) as <stem><suffix>;
-    returns the file name to serve from /assets/<org>/, or None when nothing was uploaded."""
-    if not upload or not getattr(upload, "filename", ""):
+    """Store an uploaded image (already accepted by the form's `image_upload` check) as <stem><suffix>,
+    the suffix and bytes (a cleaned SVG) as chorus.services.uploads decided; returns the file name to
+    serve from /assets/<org>/, or None when nothing was uploaded."""
+    image = uploads.check(upload, current_app.config["MAX_CONTENT_LENGTH"])
+    if image is None:
         return None
     folder = uploads_dir(org)
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{stem}{Path(upload.filename).suffix.lower()}"
-    upload.save(target)
+    for old in folder.glob(f"{stem}.*"):
+        old.unlink()  # a new logo of another type must not leave the old one served
+    target = folder / f"{stem}{image.suffix}"
+    target.write_bytes(image.data)
     return target.name
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from chorus.extensions import db, redis_store
-from chorus.models import Action, ActionShare, Campaign, Organization
+from chorus.models import Action, ActionShare, Campaign, Organization, PublicMessage
 from chorus.models.base import new_uuid, utcnow
 from chorus.services import letters, tally
 from chorus.workers import jobs
@@ -87,6 +87,8 @@ def sign(campaign: Campaign, site: Organization, supporter: Supporter) -> Outcom
         return _repeat(campaign_id, email_normalized)
     if share_ids:
         db.session.execute(sa_insert(ActionShare), [{"action_id": action_id, "org_id": i} for i in share_ids])
+    if supporter.comment.strip() and (campaign.kind == "statement" or campaign.public_comments):
+        _hold_comment(campaign_id, site.id, action_id, supporter)
     if confirmed and is_letter:
         letters.create_deliveries(action_id, campaign, supporter.country, supporter.postal_code)
     db.session.commit()
@@ -95,6 +97,21 @@ def sign(campaign: Campaign, site: Organization, supporter: Supporter) -> Outcom
         return Outcome.COUNTED
     jobs.queue_supporter_mail("confirm", action_id)
     return Outcome.SIGNED
+
+
+def _hold_comment(campaign_id: int, site_id: int, action_id: int, supporter: Supporter) -> None:
+    """A comment shown in public (a statement's solidarity messages, a petition with public comments)
+    waits for a moderator; the queue offers it once the action is confirmed."""
+    initial = f" {supporter.last_name.strip()[:1]}." if supporter.last_name.strip() else ""
+    db.session.add(
+        PublicMessage(
+            campaign_id=campaign_id,
+            org_id=site_id,
+            action_id=action_id,
+            author_name=supporter.first_name.strip() + initial,
+            body=supporter.comment.strip(),
+        )
+    )
 
 
 def _counted(campaign_id: int, site_slug: str, action_id: int, is_letter: bool) -> None:
