@@ -257,7 +257,7 @@ def send_sign_on_mail(kind: str, sign_on_id: int) -> bool:
     on for this organization ("already"). The link also lets the organization retract later."""
     from chorus.models import SignOn
 
-    sign_on = db.session.get(SignOn, sign_on_id)
+    sign_on = db.session.get(SignOn, sign_on_id, populate_existing=True)
     if sign_on is None or kind not in SIGN_ON_SUBJECTS:
         return False
     if kind == "confirm" and sign_on.status != "pending-confirmation":
@@ -281,14 +281,14 @@ def send_decision_mail(kind: str, object_id: int) -> bool:
     from chorus.models import PublicMessage, SignOn
 
     if kind == "sign_on":
-        sign_on = db.session.get(SignOn, object_id)
+        sign_on = db.session.get(SignOn, object_id, populate_existing=True)
         if sign_on is None or sign_on.status not in DECISION_SUBJECTS:
             return False
         message = _sign_on_message(
             sign_on, sign_on.status, DECISION_SUBJECTS[sign_on.status], f"signon-{sign_on.status}.{sign_on.uuid}"
         )
     else:
-        public = db.session.get(PublicMessage, object_id)
+        public = db.session.get(PublicMessage, object_id, populate_existing=True)
         if public is None or public.status not in ("approved", "rejected"):
             return False
         # The message's author is the action's supporter: a deliberate cross-member read of one address.
@@ -319,7 +319,7 @@ def send_version_mail(version_id: int) -> bool:
     """Tell the author of a rejected statement version why."""
     from chorus.models import StatementVersion
 
-    version = db.session.get(StatementVersion, version_id)
+    version = db.session.get(StatementVersion, version_id, populate_existing=True)
     if version is None or version.status != "rejected" or version.author is None:
         return False
     campaign = version.campaign
@@ -345,7 +345,7 @@ def send_new_version_mails(version_id: int) -> int:
     second run sends them again only to a server that deduplicates by Message-ID."""
     from chorus.models import SignOn, StatementVersion
 
-    version = db.session.get(StatementVersion, version_id)
+    version = db.session.get(StatementVersion, version_id, populate_existing=True)
     if version is None or version.status != "approved":
         return 0
     signed = db.session.scalars(

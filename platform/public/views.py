@@ -99,6 +99,9 @@ def _campaign_page(
             hosts=campaign.host_orgs(),
             embed=bool(request.args.get("embed")) or template == "embed.html",
             letter_preview=preview,
+            messages=statements.public_messages(campaign)
+            if campaign.public_comments or campaign.kind == "statement"
+            else [],
             **(_statement_context(campaign, sign_on_form) if campaign.kind == "statement" else {}),
         ),
         status,
@@ -109,7 +112,6 @@ def _statement_context(campaign, sign_on_form) -> dict:
     return {
         "version": statements.current_version(campaign),
         "signatories": statements.signatories(campaign),
-        "messages": statements.public_messages(campaign),
         "sign_on_form": sign_on_form or SignOnForm.for_campaign(campaign),
     }
 
