@@ -106,6 +106,96 @@ ES = {
     "cuente, abre este enlace y pulsa el botón Confirmar:",
     "If you did not sign, ignore this message: nothing will be counted.": "Si no firmaste, ignora este "
     "mensaje: no se contará nada.",
+    # Statements: organizations' sign-ons, versions, messages
+    "Signed,": "Firmado,",
+    "organization": "organización",
+    "organizations": "organizaciones",
+    "person": "persona",
+    "people": "personas",
+    "and": "y",
+    "coalition member": "miembro de la coalición",
+    "signed version %(number)d": "firmó la versión %(number)d",
+    "No organization is listed yet.": "Todavía no figura ninguna organización.",
+    "Version %(number)d": "Versión %(number)d",
+    "Versions": "Versiones",
+    "Earlier versions": "Versiones anteriores",
+    "Read the current version (%(number)d)": "Lee la versión actual (%(number)d)",
+    "Sign on as an organization": "Firma como organización",
+    "Sign on": "Firmar como organización",
+    "We confirm your e-mail address first; a coalition moderator then reviews the sign-on before it is "
+    "listed.": "Primero confirmamos tu dirección de correo; después, una persona moderadora de la coalición "
+    "revisa la adhesión antes de publicarla.",
+    "Organization": "Organización",
+    "Contact person": "Persona de contacto",
+    "Website": "Sitio web",
+    "Logo (optional: PNG, JPEG, WebP or SVG, under 256 kB)": "Logotipo (opcional: PNG, JPEG, WebP o SVG, "
+    "de menos de 256 kB)",
+    "Message of solidarity (optional)": "Mensaje de solidaridad (opcional)",
+    "Public comment (optional, shown once a moderator approves it)": "Comentario público (opcional; se "
+    "muestra cuando lo aprueba una persona moderadora)",
+    "Messages of solidarity": "Mensajes de solidaridad",
+    "Comments": "Comentarios",
+    "Enter the website's full address, starting with https://": "Escribe la dirección completa del sitio "
+    "web, empezando por https://",
+    "The file is too large: at most %(kb)d kB.": "El archivo es demasiado grande: como máximo %(kb)d kB.",
+    "Upload a PNG, JPEG or WebP image.": "Sube una imagen PNG, JPEG o WebP.",
+    "Upload a PNG, JPEG, WebP or SVG image.": "Sube una imagen PNG, JPEG, WebP o SVG.",
+    "We sent an e-mail to the address you gave. Open it and press the button to confirm your "
+    "organization's signature; a coalition moderator then reviews it before it is listed.": "Enviamos un "
+    "correo a la dirección que indicaste. Ábrelo y pulsa el botón para confirmar la firma de tu "
+    "organización; después, una persona moderadora de la coalición la revisa antes de publicarla.",
+    "Status": "Estado",
+    "waiting for your confirmation": "pendiente de tu confirmación",
+    "waiting for review": "pendiente de revisión",
+    "listed": "publicada",
+    "not listed": "no publicada",
+    "withdrawn": "retirada",
+    "Nothing changed.": "No ha cambiado nada.",
+    "Press the button to confirm that your organization signs this statement.": "Pulsa el botón para "
+    "confirmar que tu organización firma esta declaración.",
+    "The text changed since your organization signed.": "El texto cambió desde que tu organización firmó.",
+    "Keep our signature on the new version": "Mantener nuestra firma en la nueva versión",
+    "Withdraw our signature": "Retirar nuestra firma",
+    "Thank you: your e-mail address is confirmed. A coalition moderator will review the sign-on before it "
+    "is listed.": "Gracias: tu dirección de correo está confirmada. Una persona moderadora de la coalición "
+    "revisará la adhesión antes de publicarla.",
+    "Your organization's signature now stands on the current version.": "La firma de tu organización "
+    "consta ahora en la versión actual.",
+    "Your organization's signature is withdrawn. It no longer appears on any site.": "La firma de tu "
+    "organización se ha retirado. Ya no aparece en ningún sitio.",
+    "Please confirm your organization's signature: %(title)s": "Confirma la firma de tu organización: "
+    "%(title)s",
+    "Your organization's signature: %(title)s": "La firma de tu organización: %(title)s",
+    "Your organization is listed: %(title)s": "Tu organización figura entre las firmantes: %(title)s",
+    "About your organization's signature: %(title)s": "Sobre la firma de tu organización: %(title)s",
+    "Your message was published: %(title)s": "Tu mensaje se publicó: %(title)s",
+    "Your message was not published: %(title)s": "Tu mensaje no se publicó: %(title)s",
+    "A new version of the statement you signed: %(title)s": "Nueva versión de la declaración que "
+    "firmaste: %(title)s",
+    "%(org)s was signed on to “%(title)s” with this address.": "Con esta dirección se adhirió %(org)s a "
+    "«%(title)s».",
+    "To confirm the signature, open this link and press the Confirm button. A coalition moderator then "
+    "reviews it before it is listed:": "Para confirmar la firma, abre este enlace y pulsa el botón "
+    "Confirmar. Después, una persona moderadora de la coalición la revisa antes de publicarla:",
+    "If you did not sign, ignore this message: nothing will be listed.": "Si no firmaste, ignora este "
+    "mensaje: no se publicará nada.",
+    "Someone signed %(org)s on to “%(title)s” again with this address. Nothing changed: one signature "
+    "per organization is enough.": "Alguien volvió a adherir a %(org)s a «%(title)s» con esta dirección. "
+    "No ha cambiado nada: basta una firma por organización.",
+    "See or withdraw your organization's signature here:": "Consulta o retira la firma de tu organización "
+    "aquí:",
+    "%(org)s is now listed among the signatories of “%(title)s”.": "%(org)s figura ya entre las "
+    "organizaciones firmantes de «%(title)s».",
+    "You can withdraw the signature at any time here:": "Puedes retirar la firma cuando quieras aquí:",
+    "The coalition's moderators did not list %(org)s among the signatories of “%(title)s”.": "Las "
+    "personas moderadoras de la coalición no incluyeron a %(org)s entre las firmantes de «%(title)s».",
+    "The text of “%(title)s”, which %(org)s signed, has changed (version %(number)d).": "El texto de "
+    "«%(title)s», que firmó %(org)s, ha cambiado (versión %(number)d).",
+    "Read it, then keep your organization's signature on the new version or withdraw it:": "Léelo y "
+    "después mantén la firma de tu organización en la nueva versión o retírala:",
+    "Your message on “%(title)s” is now published:": "Tu mensaje en «%(title)s» ya está publicado:",
+    "The moderators did not publish your message on “%(title)s”. Your endorsement still counts.": "Las "
+    "personas moderadoras no publicaron tu mensaje en «%(title)s». Tu respaldo sigue contando.",
 }
 
 CATALOGS = {"es": ES}

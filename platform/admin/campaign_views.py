@@ -173,5 +173,5 @@ def respond_to_hosting(campaign: str):
     except campaign_admin.CampaignError as error:
         flash(str(error))
     else:
-        flash(f"{'Now hosting' if accept else 'Declined'}: {found.title}.")
+        flash(f"{'Now hosting' if accept else 'No longer shown on our site'}: {found.title}.")
     return redirect(url_for("admin.org_home"))
