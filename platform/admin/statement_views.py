@@ -54,7 +54,7 @@ def statement(campaign: str, form: StatementForm | None = None, status: int = 20
         abort(404)
     current = statements.current_version(found)
     if form is None:
-        form = StatementForm(obj=current or statements.versions(found)[-1])
+        form = StatementForm(obj=current or statements.versions(found)[0])  # else the newest draft
     return render_template(
         "admin/statement.html",
         org=g.org,
