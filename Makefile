@@ -1,9 +1,12 @@
-# Two commands: `make run` serves the whole platform, `make test` runs the suite (.ci/run calls it).
+# `make run` serves the whole platform (PORT=, HOST=), `make admin EMAIL=` creates the first admin,
+# `make test` runs the suite (.ci/run calls it).
 PYTHON ?= python3
 VENV ?= .venv
+HOST ?= 127.0.0.1
+PORT ?= 5000
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench clean
+.PHONY: run admin test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -11,8 +14,12 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-run: $(STAMP)
-	$(VENV)/bin/chorus up
+run: $(STAMP)  # make run PORT=5601 HOST=0.0.0.0
+	$(VENV)/bin/chorus up --host $(HOST) --port $(PORT)
+
+admin: $(STAMP)  # make admin EMAIL=you@example.org: the first platform admin (asks for a password)
+	@test -n "$(EMAIL)" || { echo "usage: make admin EMAIL=you@example.org" >&2; exit 2; }
+	$(VENV)/bin/chorus admin create "$(EMAIL)" --role platform-admin
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -90,7 +90,7 @@ def up(host: str, port: int, workers: int, web_workers: int, no_demo: bool) -> N
             env=env,
         )
     )
-    click.echo(f"Chorus is running on http://{host}:{port}/ with {workers} worker(s). Ctrl-C stops all.", err=True)
+    click.echo(_start_message(host, port, workers, chorus), err=True)
     stopping = False
 
     def stop(*_args) -> None:
@@ -111,6 +111,17 @@ def up(host: str, port: int, workers: int, web_workers: int, no_demo: bool) -> N
             p.kill()
     if not stopping:
         raise click.ClickException("a web or worker process exited; stopped all")
+
+
+def _start_message(host: str, port: int, workers: int, chorus: str) -> str:
+    """What a newcomer needs: the URL to open and how to get into the admin."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    return (
+        f"Chorus is running: open http://{shown}:{port}/ (admin: http://{shown}:{port}/admin/); "
+        f"{workers} worker(s); Ctrl-C stops all.\n"
+        f"First admin account: make admin EMAIL=you@example.org "
+        f"(or {chorus} admin create EMAIL --role platform-admin)"
+    )
 
 
 @cli.command()

@@ -106,6 +106,16 @@ ES = {
     "cuente, abre este enlace y pulsa el botón Confirmar:",
     "If you did not sign, ignore this message: nothing will be counted.": "Si no firmaste, ignora este "
     "mensaje: no se contará nada.",
+    # Image uploads (chorus.services.uploads), also shown to organizations signing on to statements.
+    "The file is empty.": "El archivo está vacío.",
+    "The file is too big: at most %(size)d kB.": "El archivo es demasiado grande: como máximo %(size)d kB.",
+    "The image is too large: at most 40 megapixels.": "La imagen es demasiado grande: como máximo 40 megapíxeles.",
+    "This file is not a PNG, JPEG, WebP or SVG image, or it is damaged.": "Este archivo no es una imagen PNG, "
+    "JPEG, WebP o SVG, o está dañado.",
+    "This SVG file is not valid XML (for example an unescaped &).": "Este archivo SVG no es XML válido (por "
+    "ejemplo, un & sin escapar).",
+    "This file is not an SVG image (its root must be <svg> in the SVG namespace).": "Este archivo no es una "
+    "imagen SVG (su raíz debe ser <svg> en el espacio de nombres SVG).",
     # Statements: organizations' sign-ons, versions, messages
     "Signed,": "Firmado,",
     "organization": "organización",
@@ -137,9 +147,6 @@ ES = {
     "Comments": "Comentarios",
     "Enter the website's full address, starting with https://": "Escribe la dirección completa del sitio "
     "web, empezando por https://",
-    "The file is too large: at most %(kb)d kB.": "El archivo es demasiado grande: como máximo %(kb)d kB.",
-    "Upload a PNG, JPEG or WebP image.": "Sube una imagen PNG, JPEG o WebP.",
-    "Upload a PNG, JPEG, WebP or SVG image.": "Sube una imagen PNG, JPEG, WebP o SVG.",
     "We sent an e-mail to the address you gave. Open it and press the button to confirm your "
     "organization's signature; a coalition moderator then reviews it before it is listed.": "Enviamos un "
     "correo a la dirección que indicaste. Ábrelo y pulsa el botón para confirmar la firma de tu "

@@ -69,3 +69,16 @@ def test_every_command_has_help(app_env):
     ):
         result = CliRunner().invoke(cli, [*args, "--help"], env=app_env)
         assert result.exit_code == 0 and "Usage: " in result.output
+
+
+def test_make_run_passes_the_port_and_says_how_to_start():
+    from chorus.cli import _start_message
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    dry = subprocess.run(
+        ["make", "-n", "-o", ".venv/.installed-stamp", "run", "PORT=5601"], cwd=root, capture_output=True, text=True
+    )
+    assert "chorus up --host 127.0.0.1 --port 5601" in dry.stdout
+    message = _start_message("0.0.0.0", 5601, 2, "/srv/chorus/.venv/bin/chorus")
+    assert "open http://127.0.0.1:5601/" in message and "make admin EMAIL=" in message
+    assert "/srv/chorus/.venv/bin/chorus admin create EMAIL --role platform-admin" in message

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask
 
-from chorus.services import demo
+from chorus.services import campaigns, demo
 from tests.factories import sign, supporter
 
 
@@ -14,8 +16,12 @@ def test_each_member_site_shows_its_own_branding(client, app: Flask):
     union = client.get("/harbor-workers/keep-families-together").get_data(as_text=True)
     assert "--brand: #0b6e4f" in puentes and "Puentes Migrant Justice Network" in puentes
     assert "--brand: #8c1c13" in union and "Harbor &amp; Warehouse Workers Local 12" in union
-    assert client.get("/assets/puentes/logo.svg").status_code == 200
+    logo = campaigns.get_org("harbor-workers").logo
+    assert re.fullmatch(r"logo-[0-9a-f]{12}\.svg", logo) and f'src="/assets/harbor-workers/{logo}"' in union
+    served = client.get(f"/assets/harbor-workers/{logo}")
+    assert served.status_code == 200 and b"Harbor &amp; Warehouse" in served.data  # valid XML, re-serialized
     assert client.get("/assets/puentes/tenant.toml").status_code == 404
+    assert client.get("/favicon.ico").status_code == 200
     coalition = client.get("/").get_data(as_text=True)
     for name in ("Puentes", "Local 12", "Open Table", "Riverside"):
         assert name in coalition
@@ -69,7 +75,8 @@ def test_branding_edited_in_the_admin_shows_on_the_member_site(client, app: Flas
     assert saved.status_code == 302
     site = client.get("/union/").get_data(as_text=True)
     assert "--brand: #123456" in site and "Local 12 United" in site and "<strong>organize</strong>" in site
-    assert client.get("/assets/union/logo.svg").status_code == 200
+    logo = campaigns.get_org("union").logo
+    assert client.get(f"/assets/union/{logo}").status_code == 200
 
     bad = client.post(
         "/admin/union/branding",

@@ -19,6 +19,7 @@ from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Op
 
 from chorus.public.forms import clean_text, image_upload
 from chorus.services.accounts import MIN_PASSWORD
+from chorus.services.uploads import IMAGE_MAX_BYTES, LOGO_MAX_BYTES
 
 SLUG = Regexp(r"^[a-z0-9][a-z0-9-]*$", message="Lowercase letters, digits and hyphens only.")
 COLOR = Regexp(r"^#[0-9a-fA-F]{6}$", message="A colour like #1f4e79.")
@@ -59,10 +60,7 @@ class CampaignForm(FlaskForm):
     goal = IntegerField("Goal", [Optional(), NumberRange(min=1, max=100_000_000)])
     require_confirmation = BooleanField("Count an action only once its e-mail is confirmed", default=True)
     ends_at = DateField("End date", [Optional()])
-    image = FileField(
-        "Image (PNG, JPEG or WebP, at most 2 MB)",
-        [image_upload(2 * 1024 * 1024, allow_svg=False)],
-    )
+    image = FileField("Image (PNG, JPEG, WebP or SVG, at most 2 MB)", [image_upload(IMAGE_MAX_BYTES)])
     image_alt = StringField("Image description, for people who cannot see it", [clean_text(300)])
 
     # Letter campaigns
@@ -108,10 +106,7 @@ class BrandingForm(FlaskForm):
     primary_color = StringField("Main colour", [DataRequired(), COLOR])
     accent_color = StringField("Accent colour", [DataRequired(), COLOR])
     footer = TextAreaField("Footer", [clean_text(1000, multiline=True)])
-    logo = FileField(
-        "Logo (SVG, PNG, JPEG or WebP, at most 512 kB)",
-        [image_upload(512 * 1024)],
-    )
+    logo = FileField("Logo (SVG, PNG, JPEG or WebP, at most 512 kB)", [image_upload(LOGO_MAX_BYTES)])
 
 
 class StatementForm(FlaskForm):

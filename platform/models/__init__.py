@@ -6,6 +6,7 @@ from chorus.models.campaigns import Campaign, CampaignHost
 from chorus.models.exports import Export
 from chorus.models.letters import CampaignTarget, Delivery, DeliveryEvent, Official
 from chorus.models.orgs import Organization
+from chorus.models.periodic import PeriodicTask
 from chorus.models.statements import ModerationDecision, PublicMessage, SignOn, StatementVersion
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "ModerationDecision",
     "Official",
     "Organization",
+    "PeriodicTask",
     "PublicMessage",
     "SignOn",
     "StatementVersion",

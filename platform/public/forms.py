@@ -25,7 +25,7 @@ from chorus.i18n import gettext as _
 from chorus.models import Campaign, Organization
 from chorus.services import letters, uploads
 from chorus.services.signing import Supporter
-from chorus.services.statements import LOGO_MAX_BYTES, OrgSignature
+from chorus.services.statements import SIGN_ON_LOGO_MAX_BYTES, OrgSignature
 
 TOKEN_MAX_AGE = 12 * 3600
 # Control characters (a NUL breaks PostgreSQL) and U+FFFD, which is what undecodable bytes become.
@@ -102,13 +102,15 @@ def clean_text(max_length: int, multiline: bool = False):
     return check
 
 
-def image_upload(max_bytes: int, allow_svg: bool = True):
-    """The shared content check of chorus.services.uploads, as a form validator."""
+def image_upload(max_bytes: int):
+    """The one image check (chorus.services.uploads) as a field validator: the checked image is kept on
+    the field as `field.image` (None when nothing was chosen) for the service that stores it."""
 
     def check(form, field):
         try:
-            uploads.check(field.data, max_bytes, allow_svg)
+            field.image = uploads.read_upload(field.data, max_bytes)
         except uploads.UploadError as error:
+            field.image = None
             raise ValidationError(str(error)) from error
 
     return check
@@ -240,7 +242,7 @@ class SignOnForm(PublicForm):
     email = StringField("Email", [clean_text(254), required, valid_email])
     website = StringField("Website", [clean_text(300), valid_website])
     country = SelectField("Country", default="US", validate_choice=False)
-    logo = FileField("Logo (optional: PNG, JPEG, WebP or SVG, under 256 kB)", [image_upload(LOGO_MAX_BYTES)])
+    logo = FileField("Logo (optional: PNG, JPEG, WebP or SVG, under 256 kB)", [image_upload(SIGN_ON_LOGO_MAX_BYTES)])
     message = TextAreaField("Message of solidarity (optional)", [clean_text(1000, multiline=True)])
 
     @classmethod
@@ -260,7 +262,7 @@ class SignOnForm(PublicForm):
             country=self.country.data,
             message=self.message.data or "",
             language=current_lang(),
-            logo=self.logo.data,
+            logo=getattr(self.logo, "image", None),
         )
 
 

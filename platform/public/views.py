@@ -23,8 +23,9 @@ from chorus.extensions import csrf, db
 from chorus.i18n import gettext as _
 from chorus.models import Suppression
 from chorus.public.forms import ButtonForm, SignOnForm, form_for
-from chorus.services import branding, campaigns, ratelimit, signing, statements, tally
+from chorus.services import campaigns, ratelimit, signing, statements, tally
 from chorus.services.mail import read_token
+from chorus.services.uploads import uploads_dir
 from chorus.templating import render_for
 
 bp = Blueprint("public", __name__)
@@ -264,13 +265,21 @@ def unsubscribe(token: str):
     return render_template("unsubscribe.html", done=request.method == "POST")
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for it on every site, the coalition's and each member's."""
+    return send_from_directory(current_app.static_folder, "favicon.ico", max_age=86400)
+
+
 @bp.get("/assets/<slug:org>/<path:filename>")
 def asset(filename: str):
-    """A member's branding files: uploaded in the admin UI, else from tenants/<slug>/."""
-    if Path(filename).suffix.lower() not in ASSET_TYPES:
+    """A member's images, all checked by chorus.services.uploads (admin uploads and the logos
+    `chorus tenants sync` copied), and the stylesheets of tenants/<slug>/. Names carry a content hash."""
+    suffix = Path(filename).suffix.lower()
+    if suffix not in ASSET_TYPES:
         abort(404)
-    uploaded = branding.uploads_dir(g.org)
-    folder = (
-        uploaded if (uploaded / filename).is_file() else Path(current_app.config["CHORUS_TENANTS_DIR"]) / g.org.slug
-    )
-    return send_from_directory(folder, filename, max_age=3600)
+    tenant_folder = Path(current_app.config["CHORUS_TENANTS_DIR"]) / g.org.slug
+    folder = tenant_folder if suffix == ".css" else uploads_dir(g.org.slug)
+    response = send_from_directory(folder, filename, max_age=3600)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response

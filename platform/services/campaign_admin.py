@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from chorus.extensions import db
 from chorus.models import Campaign, CampaignHost, CampaignTarget, Organization
-from chorus.services import branding, tally
+from chorus.models.base import new_uuid
+from chorus.services import tally, uploads
 
 #: action -> (statuses it applies to, the status it leads to)
 TRANSITIONS = {
@@ -47,6 +48,8 @@ def _apply(campaign: Campaign, form) -> None:
     ends = form.ends_at.data
     campaign.ends_at = datetime.combine(ends, time.max, tzinfo=UTC) if ends else None
     campaign.image_alt = (form.image_alt.data or "").strip()
+    if form.image.image is not None:  # named by the campaign's uuid, set before this runs, and the content
+        campaign.image = uploads.store(campaign.owner.slug, f"campaign-{campaign.uuid}", form.image.image)
     if campaign.kind == "letter":
         for name in LETTER_FIELDS:
             setattr(campaign, name, getattr(form, name).data)
@@ -65,10 +68,9 @@ def _slug_taken(slug: str, campaign_id: int | None) -> bool:
 def create(owner: Organization, form) -> Campaign:
     if _slug_taken(form.slug.data, None):
         raise CampaignError("Another campaign already uses this address.")
-    campaign = Campaign(owner_org_id=owner.id, kind=form.kind.data, status="draft")
+    campaign = Campaign(uuid=new_uuid(), owner=owner, kind=form.kind.data, status="draft")
     _apply(campaign, form)
     campaign.hosts = [CampaignHost(org_id=owner.id, accepted=True)]
-    campaign.image = branding.save_upload(owner, form.image.data, f"campaign-{campaign.uuid}") or ""
     db.session.add(campaign)
     db.session.commit()
     return campaign
@@ -79,9 +81,6 @@ def update(campaign: Campaign, form) -> None:
         raise CampaignError("Another campaign already uses this address.")
     old_slug = campaign.slug
     _apply(campaign, form)
-    campaign.image = (
-        branding.save_upload(campaign.owner, form.image.data, f"campaign-{campaign.uuid}") or campaign.image
-    )
     db.session.commit()
     tally.forget_campaign(old_slug)
     tally.forget_campaign(campaign.slug)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from chorus import policy
+from chorus import policy, queues
 from chorus.extensions import db
 from chorus.models import Action, Campaign, ModerationDecision, Organization, PublicMessage, SignOn, StatementVersion
 from chorus.models.base import utcnow
@@ -176,7 +176,7 @@ def decide(user, kind: str, ids: list[int], decision: str, reason_code: str = ""
     for slug in forget:
         tally.forget_campaign(slug)
     for job_args in mails:
-        statements.queue_mail(*job_args)
+        queues.enqueue(*job_args, queue_name="mail")
     return changed
 
 
@@ -203,7 +203,7 @@ def _decide_sign_on(user, ident: int, decision: str, reason_code: str, reason: s
     sign_on.decided_at = utcnow()
     _audit(user, "sign_on", sign_on, sign_on.campaign_id, audited, before, reason_code, reason)
     db.session.flush()
-    mail = None if decision == "hide" else ("send_decision_mail", "sign_on", sign_on.id)
+    mail = None if decision == "hide" else (queues.SEND_DECISION_MAIL, "sign_on", sign_on.id)
     listed = "approved" in (before, target)
     return _Result(mail, sign_on.campaign.slug if listed else None)
 
@@ -232,7 +232,7 @@ def _decide_message(user, kind: str, ident: int, decision: str, reason_code: str
         return None
     message.decided_at = utcnow()
     _audit(user, kind, message, message.campaign_id, decision, before, reason_code, reason)
-    mail = None if decision == "hide" else ("send_decision_mail", kind, message.id)
+    mail = None if decision == "hide" else (queues.SEND_DECISION_MAIL, kind, message.id)
     return _Result(mail)
 
 
@@ -262,9 +262,9 @@ def _decide_version(user, ident: int, approve: bool, reason_code: str, reason: s
     db.session.commit()
     tally.forget_campaign(campaign.slug)
     if not approve:
-        statements.queue_mail("send_version_mail", version.id)
+        queues.enqueue(queues.SEND_VERSION_MAIL, version.id, queue_name="mail")
     elif previous is not None and not version.same_text(previous):
-        statements.queue_mail("send_new_version_mails", version.id)
+        queues.enqueue(queues.SEND_NEW_VERSION_MAILS, version.id, queue_name="mail")
     return 1
 
 

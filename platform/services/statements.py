@@ -14,31 +14,25 @@ from typing import TextIO
 from urllib.parse import urlsplit
 
 from flask import current_app
-from rq import Queue
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from chorus import queues
 from chorus.extensions import db, redis_store
 from chorus.models import Campaign, CampaignHost, Organization, PublicMessage, SignOn, StatementVersion, User
 from chorus.models.base import utcnow
-from chorus.services import branding, exports, tally
+from chorus.services import exports, tally, uploads
 from chorus.services.signing import normalize_email
 
 #: Sign-ons that the public list and the count show.
 LISTED = ("approved",)
 #: What the contact sees of their own sign-on: "hidden" looks like "pending" to them.
 SEEN_BY_SIGNER = {"hidden": "pending"}
-LOGO_MAX_BYTES = 256 * 1024
+SIGN_ON_LOGO_MAX_BYTES = 256 * 1024  # the one file a public form accepts
 
 
 class StatementError(ValueError):
     pass
-
-
-def queue_mail(job: str, *args) -> None:
-    """Enqueue one of the statement mail jobs of chorus.workers.jobs by name (services do not import
-    the worker package): the job reads the rows again and decides what is still owed."""
-    Queue("mail", connection=redis_store.client).enqueue(f"chorus.workers.jobs.{job}", *args, job_timeout=300)
 
 
 def normalize_name(name: str) -> str:
@@ -154,7 +148,7 @@ class OrgSignature:
     country: str = "US"
     message: str = ""
     language: str = "en"
-    logo: object = None  # an uploaded file, already accepted by the form's image check
+    logo: uploads.CheckedImage | None = None  # from the form's image check
 
 
 def _domain(host_or_url: str) -> str:
@@ -225,26 +219,27 @@ def sign_on(campaign: Campaign, site: Organization, signature: OrgSignature) -> 
     except IntegrityError:  # the same contact, concurrently: the other request stored it
         db.session.rollback()
         return
-    record.logo = branding.save_upload(campaign.owner, signature.logo, f"signon-{record.uuid}") or ""
+    if signature.logo is not None:
+        record.logo = uploads.store(campaign.owner.slug, f"signon-{record.uuid}", signature.logo)
     try:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         _remove_logo(campaign.owner, record.logo)
         return
-    queue_mail("send_sign_on_mail", "confirm", record.id)
+    queues.enqueue(queues.SEND_SIGN_ON_MAIL, "confirm", record.id, queue_name="mail")
 
 
 def _remove_logo(owner: Organization, name: str) -> None:
     if name:
-        (branding.uploads_dir(owner) / name).unlink(missing_ok=True)
+        (uploads.uploads_dir(owner.slug) / name).unlink(missing_ok=True)
 
 
 def _repeat(existing: SignOn) -> None:
     """Tell the address owner, at most every ten minutes, instead of telling the page."""
     if redis_store.client.set(f"chorus:signon-repeat:{existing.id}", 1, nx=True, ex=600):
         kind = "confirm" if existing.status == "pending-confirmation" else "already"
-        queue_mail("send_sign_on_mail", kind, existing.id)
+        queues.enqueue(queues.SEND_SIGN_ON_MAIL, kind, existing.id, queue_name="mail")
 
 
 def find_by_uuid(sign_on_uuid: str) -> SignOn | None:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from chorus.extensions import db
 from chorus.models import Organization
+from chorus.services import uploads
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -57,9 +58,20 @@ def read_tenant(folder: Path) -> dict:
     for key in ("primary_color", "accent_color"):
         if key in data and not COLOR.match(str(data[key])):
             raise TenantError(f"{manifest}: {key} must look like #1f4e79")
-    if data.get("logo") and not (folder / data["logo"]).is_file():
-        raise TenantError(f"{manifest}: logo file {data['logo']!r} not found")
-    return {"slug": slug, **{k: str(v) for k, v in data.items()}}
+    record = {"slug": slug, **{k: str(v) for k, v in data.items()}}
+    if data.get("logo"):
+        record["logo"] = _checked_logo(folder / str(data["logo"]), manifest)
+    return record
+
+
+def _checked_logo(path: Path, manifest: Path) -> uploads.CheckedImage:
+    """The same check as an upload in the admin: a broken or unsafe logo stops the sync."""
+    try:
+        return uploads.check_image(path.read_bytes(), uploads.LOGO_MAX_BYTES)
+    except FileNotFoundError as error:
+        raise TenantError(f"{manifest}: logo file {path.name!r} not found") from error
+    except (OSError, uploads.UploadError) as error:
+        raise TenantError(f"{path}: {error}") from error
 
 
 def sync(tenants_dir: Path) -> list[str]:
@@ -70,7 +82,9 @@ def sync(tenants_dir: Path) -> list[str]:
     for record in records:
         org = existing.get(record["slug"]) or Organization(slug=record["slug"])
         for key in FIELDS:
-            if key in record:
+            if key == "logo" and key in record:
+                org.logo = uploads.store(record["slug"], "logo", record["logo"])
+            elif key in record:
                 setattr(org, key, record[key])
         db.session.add(org)
     db.session.commit()
