@@ -10,6 +10,7 @@ from sqlalchemy import or_, select, update
 
 from chorus import queues
 from chorus.extensions import db, redis_store
+from chorus.i18n import lazy_gettext
 from chorus.models import Action
 from chorus.models.base import utcnow
 from chorus.services import mail, signing
@@ -91,7 +92,7 @@ def _send_copies(action_ids: list[int]) -> int:
 
 
 def _supporter_message(action: Action, kind: str):
-    from chorus.i18n import translate
+    from chorus.i18n import gettext
     from chorus.services import letters
 
     g.lang = action.language
@@ -104,11 +105,11 @@ def _supporter_message(action: Action, kind: str):
     }
     if kind == "confirm":
         context["confirm_url"] = mail.external_url(f"/confirm/{mail.make_token('confirm', action.uuid)}")
-        subject = translate("Please confirm your signature: %(title)s", action.language) % {"title": campaign.title}
+        subject = gettext("Please confirm your signature: %(title)s", title=campaign.title)
     else:
         context["letter"] = letters.compose(campaign, action.body or campaign.letter_body, letters.signature_of(action))
         context["targets"] = letters.targets_for(campaign, action.country, action.postal_code)
-        subject = translate("Your letter: %(title)s", action.language) % {"title": campaign.title}
+        subject = gettext("Your letter: %(title)s", title=campaign.title)
     return mail.new_message(
         to=action.email,
         subject=subject,
@@ -166,16 +167,12 @@ def export_campaign_csv(export_id: int) -> bool:
 
 def _statement_message(*, to: str, language: str, subject: str, template: str, message_id: str, **context):
     """A plain-text mail about a statement, in the recipient's language, from the host member."""
-    from chorus.i18n import translate
-
     g.lang = language
     site = context["site"]
-    context.setdefault(
-        "campaign_url", mail.external_url(f"/{site.slug}/{context['campaign'].slug}")
-    )
+    context.setdefault("campaign_url", mail.external_url(f"/{site.slug}/{context['campaign'].slug}"))
     return mail.new_message(
         to=to,
-        subject=translate(subject, language) % {"title": context["campaign"].title},
+        subject=str(subject) % {"title": context["campaign"].title},
         text=render_template(template, **context),
         html=None,
         sender=mail.default_sender(site.name),
@@ -202,8 +199,8 @@ def _sign_on_message(sign_on, kind: str, subject: str, message_id: str, **contex
 
 
 SIGN_ON_SUBJECTS = {
-    "confirm": "Please confirm your organization's signature: %(title)s",
-    "already": "Your organization's signature: %(title)s",
+    "confirm": lazy_gettext("Please confirm your organization's signature: %(title)s"),
+    "already": lazy_gettext("Your organization's signature: %(title)s"),
 }
 
 
@@ -225,9 +222,9 @@ def send_sign_on_mail(kind: str, sign_on_id: int) -> bool:
 
 
 DECISION_SUBJECTS = {
-    "approved": "Your organization is listed: %(title)s",
-    "merged": "Your organization is listed: %(title)s",
-    "rejected": "About your organization's signature: %(title)s",
+    "approved": lazy_gettext("Your organization is listed: %(title)s"),
+    "merged": lazy_gettext("Your organization is listed: %(title)s"),
+    "rejected": lazy_gettext("About your organization's signature: %(title)s"),
 }
 
 
@@ -248,13 +245,13 @@ def send_decision_mail(kind: str, object_id: int) -> bool:
         if public is None or public.status not in ("approved", "rejected"):
             return False
         # The message's author is the action's supporter: a deliberate cross-member read of one address.
-        action = db.session.scalar(
-            select(Action).where(Action.id == public.action_id).execution_options(all_orgs=True)
-        )
+        action = db.session.scalar(select(Action).where(Action.id == public.action_id).execution_options(all_orgs=True))
         if action is None:
             return False
-        subject = "Your message was published: %(title)s" if public.status == "approved" else (
-            "Your message was not published: %(title)s"
+        subject = (
+            lazy_gettext("Your message was published: %(title)s")
+            if public.status == "approved"
+            else lazy_gettext("Your message was not published: %(title)s")
         )
         message = _statement_message(
             to=action.email,
@@ -282,7 +279,7 @@ def send_version_mail(version_id: int) -> bool:
     message = _statement_message(
         to=version.author.email,
         language="en",
-        subject="Your statement was not approved: %(title)s",
+        subject=lazy_gettext("Your statement was not approved: %(title)s"),
         template="mail/version_rejected.txt",
         message_id=f"version-rejected.{version.id}.{campaign.uuid}",
         version=version,
@@ -318,7 +315,7 @@ def send_new_version_mails(version_id: int) -> int:
                 _sign_on_message(
                     sign_on,
                     "new_version",
-                    "A new version of the statement you signed: %(title)s",
+                    lazy_gettext("A new version of the statement you signed: %(title)s"),
                     f"signon-version.{version.id}.{sign_on.uuid}",
                     version=version,
                 )

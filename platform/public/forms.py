@@ -22,6 +22,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from chorus.i18n import current_lang
 from chorus.i18n import gettext as _
+from chorus.i18n import lazy_gettext as _l
 from chorus.models import Campaign, Organization
 from chorus.services import letters, uploads
 from chorus.services.signing import Supporter
@@ -145,13 +146,13 @@ class CheckboxesField(SelectMultipleField):
 
 
 class ActionForm(PublicForm):
-    first_name = StringField("First name", [clean_text(100), required])
-    last_name = StringField("Last name", [clean_text(100), required])
-    email = StringField("Email", [clean_text(254), required, valid_email])
-    postal_code = StringField("Postal code", [clean_text(20)])
-    country = SelectField("Country", default="US", validate_choice=False)
-    comment = TextAreaField("Comment (optional)", [clean_text(1000, multiline=True)])
-    share_with = CheckboxesField("Share my details with", choices=[], validate_choice=False)
+    first_name = StringField(_l("First name"), [clean_text(100), required])
+    last_name = StringField(_l("Last name"), [clean_text(100), required])
+    email = StringField(_l("Email"), [clean_text(254), required, valid_email])
+    postal_code = StringField(_l("Postal code"), [clean_text(20)])
+    country = SelectField(_l("Country"), default="US", validate_choice=False)
+    comment = TextAreaField(_l("Comment (optional)"), [clean_text(1000, multiline=True)])
+    share_with = CheckboxesField(_l("Share my details with"), choices=[], validate_choice=False)
 
     @classmethod
     def for_campaign(cls, campaign: Campaign, site: Organization) -> ActionForm:
@@ -159,9 +160,9 @@ class ActionForm(PublicForm):
         form.country.choices = _country_choices(current_lang())
         form.share_with.choices = [SelectChoice(o.slug, o.name) for o in campaign.host_orgs() if o.id != site.id]
         if campaign.kind == "statement":
-            form.comment.label.text = "Message of solidarity (optional)"
+            form.comment.label.text = _l("Message of solidarity (optional)")
         elif campaign.public_comments:
-            form.comment.label.text = "Public comment (optional, shown once a moderator approves it)"
+            form.comment.label.text = _l("Public comment (optional, shown once a moderator approves it)")
         return form
 
     def validate_country(self, field):
@@ -189,8 +190,8 @@ class ActionForm(PublicForm):
 class LetterForm(ActionForm):
     """A letter: the supporter edits the subject and body; the greeting and closing stay fixed."""
 
-    subject = StringField("Subject", [clean_text(200), required])
-    body = TextAreaField("Your letter", [clean_text(20_000, multiline=True), required])
+    subject = StringField(_l("Subject"), [clean_text(200), required])
+    body = TextAreaField(_l("Your letter"), [clean_text(20_000, multiline=True), required])
 
     @classmethod
     def for_campaign(cls, campaign: Campaign, site: Organization) -> LetterForm:
@@ -237,13 +238,15 @@ def valid_website(form, field):
 class SignOnForm(PublicForm):
     """An organization signs a statement (the POST carries `organization_name`)."""
 
-    organization_name = StringField("Organization", [clean_text(200), required])
-    contact_name = StringField("Contact person", [clean_text(200), required])
-    email = StringField("Email", [clean_text(254), required, valid_email])
-    website = StringField("Website", [clean_text(300), valid_website])
-    country = SelectField("Country", default="US", validate_choice=False)
-    logo = FileField("Logo (optional: PNG, JPEG, WebP or SVG, under 256 kB)", [image_upload(SIGN_ON_LOGO_MAX_BYTES)])
-    message = TextAreaField("Message of solidarity (optional)", [clean_text(1000, multiline=True)])
+    organization_name = StringField(_l("Organization"), [clean_text(200), required])
+    contact_name = StringField(_l("Contact person"), [clean_text(200), required])
+    email = StringField(_l("Email"), [clean_text(254), required, valid_email])
+    website = StringField(_l("Website"), [clean_text(300), valid_website])
+    country = SelectField(_l("Country"), default="US", validate_choice=False)
+    logo = FileField(
+        _l("Logo (optional: PNG, JPEG, WebP or SVG, under 256 kB)"), [image_upload(SIGN_ON_LOGO_MAX_BYTES)]
+    )
+    message = TextAreaField(_l("Message of solidarity (optional)"), [clean_text(1000, multiline=True)])
 
     @classmethod
     def for_campaign(cls, campaign: Campaign) -> SignOnForm:
