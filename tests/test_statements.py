@@ -73,6 +73,11 @@ def test_statement_goes_from_draft_to_queue_to_rejection_then_approval_and_is_pu
 
     assert draft_statement(client, "puentes", hosts=["union"]).status_code == 302
     assert client.get("/puentes/solidarity").status_code == 404  # a draft is nowhere public
+    # Neither the campaign editor nor the publish button bypasses the moderators.
+    assert client.get("/admin/puentes/campaigns/solidarity/edit").headers["Location"].endswith("/statements/solidarity")
+    token = session_csrf(client, "/admin/puentes/campaigns/solidarity")
+    client.post("/admin/puentes/campaigns/solidarity/status", data={"csrf_token": token, "action": "publish"})
+    assert client.get("/puentes/solidarity").status_code == 404
     version = db.session.scalar(select(StatementVersion))
     assert version.status == "pending"
     # The author cannot approve their own text (nor can a member admin who is no moderator).

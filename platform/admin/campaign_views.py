@@ -74,6 +74,8 @@ def new_campaign():
 @requires("edit_campaigns")
 def edit_campaign(campaign: str):
     found = owned_or_404(campaign)
+    if found.kind == "statement":  # its text changes only through a moderated version
+        return redirect(url_for("admin.statement", campaign=found.slug))
     form = campaign_form(found)
     if request.method == "GET" and found.ends_at:
         form.ends_at.data = found.ends_at.date()
