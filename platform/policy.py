@@ -20,6 +20,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "export_supporters": frozenset({"org-admin"}),
     "edit_branding": frozenset({"org-admin"}),
     "manage_team": frozenset({"org-admin"}),  # invite editors and admins
+    "manage_integrations": frozenset({"org-admin"}),  # API keys and webhooks
     "draft_statements": frozenset({"org-admin"}),  # draft and edit statements (moderators publish them)
     "moderate_comments": frozenset({"org-admin"}),  # supporters' public comments on the member's campaigns
     # Coalition-wide (no organization): statement versions, sign-ons, solidarity messages, comments.

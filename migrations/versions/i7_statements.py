@@ -1,7 +1,7 @@
 """coalition statements: versions, sign-ons, public messages, the moderation audit log, moderators
 
 Revision ID: i7_statements
-Revises: i11_delivery_claim_token
+Revises: i9_api_webhooks
 Create Date: 2026-11-29 23:53:17.400507
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'i7_statements'
-down_revision = 'i11_delivery_claim_token'
+down_revision = 'i9_api_webhooks'
 branch_labels = None
 depends_on = None
 

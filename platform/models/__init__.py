@@ -2,19 +2,24 @@
 
 from chorus.models.accounts import Invitation, Membership, User
 from chorus.models.actions import Action, ActionShare, Suppression
+from chorus.models.api import ApiAudit, ApiKey, Contact, Tag, Tagging
 from chorus.models.campaigns import Campaign, CampaignHost
 from chorus.models.exports import Export
 from chorus.models.letters import CampaignTarget, Delivery, DeliveryEvent, Official
 from chorus.models.orgs import Organization
 from chorus.models.periodic import PeriodicTask
 from chorus.models.statements import ModerationDecision, PublicMessage, SignOn, StatementVersion
+from chorus.models.webhooks import WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "Action",
     "ActionShare",
+    "ApiAudit",
+    "ApiKey",
     "Campaign",
     "CampaignHost",
     "CampaignTarget",
+    "Contact",
     "Delivery",
     "DeliveryEvent",
     "Export",
@@ -28,5 +33,9 @@ __all__ = [
     "SignOn",
     "StatementVersion",
     "Suppression",
+    "Tag",
+    "Tagging",
     "User",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]
