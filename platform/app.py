@@ -12,7 +12,7 @@ from chorus import config as chorus_config
 
 def create_app(environ: dict[str, str] | None = None) -> Flask:
     """Build the app from the environment; `environ` adds variables on top (tests, commands)."""
-    from chorus import admin, api, errors, guards, i18n, security, templating, tenancy
+    from chorus import admin, api, errors, guards, i18n, moderation, security, templating, tenancy
     from chorus.extensions import csrf, db, login_manager, migrate, redis_store
     from chorus.public import views as public
     from chorus.public.tally_shortcut import TallyShortcut
@@ -52,5 +52,6 @@ def create_app(environ: dict[str, str] | None = None) -> Flask:
     app.register_blueprint(public.bp)
     app.register_blueprint(admin.bp)
     api.init_app(app)
+    app.register_blueprint(moderation.bp)
     app.wsgi_app = TallyShortcut(app, app.wsgi_app)
     return app

@@ -255,7 +255,7 @@ def admin_group() -> None:
 
 @admin_group.command("create")
 @click.argument("email")
-@click.option("--role", required=True, type=click.Choice(["platform-admin", "org-admin", "org-editor"]))
+@click.option("--role", required=True, type=click.Choice(["platform-admin", "moderator", "org-admin", "org-editor"]))
 @click.option("--org", "org_slug", help="The member organization (for org-admin and org-editor).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def admin_create(email: str, role: str, org_slug: str | None, password_stdin: bool) -> None:

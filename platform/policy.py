@@ -1,8 +1,10 @@
-"""Every permission rule in one table: what each role may do within one member organization.
+"""Every permission rule in one table: what each role may do within one member organization, and
+what coalition moderators may do everywhere.
 
 Views ask `can(user, permission, org)` through the admin blueprint's `@requires` decorator. Someone
 with no role in an organization gets 404 for it (its admin pages do not exist for them); someone
-with a role too small for the action gets 403.
+with a role too small for the action gets 403. Coalition-wide permissions are asked without an
+organization: `can(user, "moderate")`. Platform admins have every permission everywhere.
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "edit_branding": frozenset({"org-admin"}),
     "manage_team": frozenset({"org-admin"}),  # invite editors and admins
     "manage_integrations": frozenset({"org-admin"}),  # API keys and webhooks
+    "draft_statements": frozenset({"org-admin"}),  # draft and edit statements (moderators publish them)
+    "moderate_comments": frozenset({"org-admin"}),  # supporters' public comments on the member's campaigns
+    # Coalition-wide (no organization): statement versions, sign-ons, solidarity messages, comments.
+    "moderate": frozenset({"moderator"}),
+    "view_audit_log": frozenset({"moderator"}),
 }
 
 
@@ -28,12 +35,15 @@ def role(user: User, org: Organization) -> str | None:
     return user.role_in(org)
 
 
-def can(user: User, permission: str, org: Organization) -> bool:
+def can(user: User, permission: str, org: Organization | None = None) -> bool:
     if permission not in PERMISSIONS:
         raise KeyError(permission)  # a typo must not grant or deny silently
     if user.is_platform_admin:
         return True
-    return user.role_in(org) in PERMISSIONS[permission]
+    roles = {"moderator"} if user.is_moderator else set()
+    if org is not None:
+        roles.add(user.role_in(org))
+    return bool(roles & PERMISSIONS[permission])
 
 
 def is_member(user: User, org: Organization) -> bool:

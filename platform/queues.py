@@ -25,6 +25,10 @@ DELIVER_LETTERS = "chorus.workers.jobs.deliver_letters"
 SEND_INVITATION = "chorus.workers.jobs.send_invitation"
 EXPORT_CAMPAIGN_CSV = "chorus.workers.jobs.export_campaign_csv"
 DELIVER_WEBHOOKS = "chorus.workers.jobs.deliver_webhooks"
+SEND_SIGN_ON_MAIL = "chorus.workers.jobs.send_sign_on_mail"
+SEND_DECISION_MAIL = "chorus.workers.jobs.send_decision_mail"
+SEND_VERSION_MAIL = "chorus.workers.jobs.send_version_mail"
+SEND_NEW_VERSION_MAILS = "chorus.workers.jobs.send_new_version_mails"
 
 #: A kick whose job was lost some other way than with Redis blocks the next one at most this long.
 KICK_TTL = 30

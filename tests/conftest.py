@@ -202,3 +202,14 @@ def app(app_env):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def cheap_hashing(monkeypatch):
+    """Argon2id with the smallest cost: tests that sign many staff in spend their time on the feature
+    under test, not on key stretching (the cost parameters travel inside each hash)."""
+    from argon2 import PasswordHasher
+
+    from chorus.services import accounts
+
+    monkeypatch.setattr(accounts, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))

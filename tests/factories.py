@@ -157,3 +157,43 @@ def add_actions(
         for i in range(1, count + 1)
     )
     db.session.commit()
+
+
+def make_statement(owner: Organization, hosts: list[Organization] = (), author: User | None = None, **fields):
+    """A statement whose first version an independent moderator approved (published on every host)."""
+    from chorus.services import moderation, statements
+
+    author = author or make_user(f"author{next(_seq)}@example.org", "org-admin", owner)
+    approver = make_user(f"moderator{next(_seq)}@example.org", "moderator")  # never the author
+    draft = statements.Draft(
+        fields.pop("title", "We stand together"),
+        fields.pop("body", "Families belong **together**."),
+        fields.pop("call_to_action", "Sign on and spread the word."),
+    )
+    slug = fields.pop("slug", f"statement-{next(_seq)}")
+    campaign = statements.create(owner, author, slug, draft, list(hosts), fields.pop("order", "alphabetical"))
+    moderation.decide(approver, "version", [statements.versions(campaign)[0].id], "approve")
+    return campaign
+
+
+def org_sign_on(name: str = "Acme Workers", email: str = "contact@acme.example", **fields) -> dict[str, str]:
+    return {
+        "organization_name": name,
+        "contact_name": "Rosa Díaz",
+        "email": email,
+        "website": "https://acme.example",
+        "country": "MX",
+        **fields,
+    }
+
+
+def signon_link(message) -> str:
+    body = message.get_body(("plain",)).get_content()
+    match = re.search(r"http://chorus\.test(/signon/\S+)", body)
+    assert match, body
+    return match.group(1)
+
+
+def press(client, path: str, **form):
+    """GET a one-button page for its token, then POST it (confirm, keep, retract)."""
+    return client.post(path, data={"csrf_token": csrf_token(client.get(path).get_data(as_text=True)), **form})

@@ -94,3 +94,40 @@ def test_org_admin_creates_a_petition_in_the_browser_and_sees_it_live(live_serve
     page.get_by_role("link", name="Free legal help in every court").click()
     assert page.locator("article strong", has_text="lawyer").is_visible()
     assert page.get_by_role("button", name="Sign").is_visible()
+
+
+def test_organization_signs_on_in_a_browser_and_a_moderator_approves_it(live_server, page, mailbox, cheap_hashing):
+    from tests.factories import PASSWORD, make_statement, make_user, signon_link
+
+    owner, host = make_org("puentes", name="Puentes"), make_org("union", name="Local 12")
+    make_statement(owner, [host], slug="together", title="No child in detention")
+    make_user("mod@coalition.example", "moderator")
+
+    page.goto(f"{live_server}/union/together")
+    form = page.locator("form#sign-on")
+    form.get_by_label("Organization").fill("Valley Teachers")
+    form.get_by_label("Contact person").fill("Grace Whitfield")
+    form.get_by_label("Email").fill("grace@valley.example")
+    form.get_by_label("Website").fill("https://valley.example")
+    form.get_by_role("button", name="Sign on").click()
+    page.wait_for_url("**/thanks?status=sign_on")
+    assert page.get_by_role("heading", name="Check your inbox").is_visible()
+
+    run_jobs()
+    page.goto(live_server + signon_link(mailbox.messages[-1]))
+    page.get_by_role("button", name="Confirm").click()
+    assert page.get_by_text("waiting for review").is_visible()
+
+    page.goto(f"{live_server}/admin/login")
+    page.get_by_label("E-mail").fill("mod@coalition.example")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{live_server}/admin/moderation/?kind=sign_on")
+    assert page.get_by_text("verified domain").is_visible()
+    page.get_by_label("Select Valley Teachers").check()
+    page.get_by_role("button", name="Approve selected").click()
+    assert page.get_by_text("1 item(s) decided.").is_visible()
+
+    page.goto(f"{live_server}/puentes/together")
+    assert page.locator("ol.signatories").get_by_role("link", name="Valley Teachers").is_visible()
+    assert page.get_by_text("1 organization and 0 people").is_visible()

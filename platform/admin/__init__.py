@@ -9,6 +9,7 @@ from chorus.admin import (  # noqa: F401 - registers the routes
     letter_views,
     mail_views,
     org_views,
+    statement_views,
 )
 from chorus.admin.blueprint import bp
 

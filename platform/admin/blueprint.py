@@ -30,7 +30,9 @@ def _load_user(cookie_id: str) -> User | None:
 
 
 @bp.before_request
-def _require_login():
+def require_login():
+    """Signed in, not idle for too long, and (platform admins in production) with 2FA set up; the
+    moderation blueprint under /admin/moderation/ uses the same rule."""
     if current_user.is_authenticated:
         now = time.time()
         if now - session.get("seen", 0) > IDLE_TIMEOUT:
@@ -60,7 +62,7 @@ def _resolve_member(endpoint: str | None, values: dict | None) -> None:
         return
     slug = values.pop("org")
     if not current_user.is_authenticated:
-        return  # _require_login sends them to the login page
+        return  # require_login sends them to the login page
     org = db.session.scalar(select(Organization).where(Organization.slug == slug))
     if org is None or not policy.is_member(current_user, org):
         abort(404)

@@ -74,6 +74,8 @@ def new_campaign():
 @requires("edit_campaigns")
 def edit_campaign(campaign: str):
     found = owned_or_404(campaign)
+    if found.kind == "statement":  # its text changes only through a moderated version
+        return redirect(url_for("admin.statement", campaign=found.slug))
     if not policy.can_edit(current_user, found, g.org):
         abort(403)  # the whole form: every field of a published campaign is the publishers' to change
     form = campaign_form(found)
@@ -192,5 +194,5 @@ def respond_to_hosting(campaign: str):
     except campaign_admin.CampaignError as error:
         flash(str(error))
     else:
-        flash(f"{'Now hosting' if accept else 'Declined'}: {found.title}.")
+        flash(f"{'Now hosting' if accept else 'No longer shown on our site'}: {found.title}.")
     return redirect(url_for("admin.org_home"))

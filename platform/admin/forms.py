@@ -114,3 +114,25 @@ class BrandingForm(Form):
     accent_color = StringField("Accent colour", [DataRequired(), COLOR])
     footer = TextAreaField("Footer", [clean_text(1000, multiline=True)])
     logo = FileField("Logo (SVG, PNG, JPEG or WebP, at most 512 kB)", [image_upload(LOGO_MAX_BYTES)])
+
+
+class StatementForm(Form):
+    """A statement's text; a change to a published one becomes a new version for the moderators."""
+
+    title = StringField("Title", [DataRequired(), clean_text(200)])
+    body = TextAreaField("Text (Markdown)", [DataRequired(), clean_text(50_000, multiline=True)])
+    call_to_action = TextAreaField("Call to action", [clean_text(500, multiline=True)])
+
+
+class NewStatementForm(StatementForm):
+    slug = StringField("Address (slug)", [DataRequired(), Length(max=80), SLUG])
+    hosts = SelectMultipleField("Also published on the sites of", choices=[], validate_choice=True)
+    order = SelectField(
+        "Order of the signatories",
+        choices={"alphabetical": "Alphabetical (member organizations first)", "time": "By time of signing"},
+        default="alphabetical",
+    )
+
+
+class OrderForm(Form):
+    order = NewStatementForm.order

@@ -9,6 +9,7 @@ from chorus.models.letters import CampaignTarget, Delivery, DeliveryEvent, Offic
 from chorus.models.mail import SupporterMail
 from chorus.models.orgs import Organization
 from chorus.models.periodic import PeriodicTask
+from chorus.models.statements import ModerationDecision, PublicMessage, SignOn, StatementVersion
 from chorus.models.webhooks import WebhookEndpoint, WebhookEvent
 
 __all__ = [
@@ -25,9 +26,13 @@ __all__ = [
     "Export",
     "Invitation",
     "Membership",
+    "ModerationDecision",
     "Official",
     "Organization",
     "PeriodicTask",
+    "PublicMessage",
+    "SignOn",
+    "StatementVersion",
     "Suppression",
     "SupporterMail",
     "Tag",

@@ -28,6 +28,8 @@ class User(UserMixin, db.Model):
     name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str] = mapped_column(String(200))
     is_platform_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: A coalition moderator: statements, sign-ons and messages everywhere (see chorus.policy).
+    is_moderator: Mapped[bool] = mapped_column(Boolean, default=False)
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     #: Part of the login cookie: changing it (logout, password change) ends every session at once.
     session_token: Mapped[str] = mapped_column(String(32), default=new_session_token)

@@ -26,6 +26,7 @@ class Campaign(db.Model):
         CheckConstraint(f"status IN {STATUSES}", name="status"),
         CheckConstraint("targeting IN ('fixed', 'location')", name="targeting"),
         CheckConstraint("delivery_mode IN ('individual', 'digest')", name="delivery_mode"),
+        CheckConstraint("signatory_order IN ('alphabetical', 'time')", name="signatory_order"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -59,6 +60,11 @@ class Campaign(db.Model):
     #: Sending window in UTC hours [start, end); with a cap, deliveries are paced evenly across it.
     send_window_start: Mapped[int | None] = mapped_column(Integer)
     send_window_end: Mapped[int | None] = mapped_column(Integer)
+
+    #: Supporters' comments are shown on the page once a moderator approves them.
+    public_comments: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Statements: the "Signed," list in alphabetical order or by time of approval.
+    signatory_order: Mapped[str] = mapped_column(String(16), default="alphabetical")
 
     owner: Mapped[Organization] = relationship(lazy="joined")
     targets: Mapped[list[CampaignTarget]] = relationship(cascade="all, delete-orphan", lazy="selectin")

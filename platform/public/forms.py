@@ -28,6 +28,7 @@ from chorus.i18n import lazy_gettext as _l
 from chorus.models import Campaign, Organization
 from chorus.services import letters, uploads
 from chorus.services.signing import Supporter
+from chorus.services.statements import SIGN_ON_LOGO_MAX_BYTES, OrgSignature
 from chorus.text import header_unsafe
 
 TOKEN_MAX_AGE = 12 * 3600
@@ -183,6 +184,10 @@ class ActionForm(PublicForm):
         form = cls(meta={"csrf_context": campaign.slug})
         form.country.choices = _country_choices(current_lang())
         form.share_with.choices = [SelectChoice(o.slug, o.name) for o in campaign.host_orgs() if o.id != site.id]
+        if campaign.kind == "statement":
+            form.comment.label.text = _l("Message of solidarity (optional)")
+        elif campaign.public_comments:
+            form.comment.label.text = _l("Public comment (optional, shown once a moderator approves it)")
         return form
 
     def validate_country(self, field):
@@ -247,6 +252,46 @@ class LetterForm(ActionForm):
 
     def supporter(self) -> Supporter:
         return replace(super().supporter(), subject=self.subject.data, body=self.body.data)
+
+
+def valid_website(form, field):
+    value = (field.data or "").strip()
+    if value and not re.fullmatch(r"https?://[^\s/?#]+\.[^\s/?#]+(?:[/?#]\S*)?", value, re.IGNORECASE):
+        raise ValidationError(_("Enter the website's full address, starting with https://"))
+
+
+class SignOnForm(PublicForm):
+    """An organization signs a statement (the POST carries `organization_name`)."""
+
+    organization_name = StringField(_l("Organization"), [clean_text(200), required])
+    contact_name = StringField(_l("Contact person"), [clean_text(200), required])
+    email = StringField(_l("Email"), [clean_text(254), required, valid_email])
+    website = StringField(_l("Website"), [clean_text(300), valid_website])
+    country = SelectField(_l("Country"), default="US", validate_choice=False)
+    logo = FileField(
+        _l("Logo (optional: PNG, JPEG, WebP or SVG, under 256 kB)"), [image_upload(SIGN_ON_LOGO_MAX_BYTES)]
+    )
+    message = TextAreaField(_l("Message of solidarity (optional)"), [clean_text(1000, multiline=True)])
+
+    @classmethod
+    def for_campaign(cls, campaign: Campaign) -> SignOnForm:
+        form = cls(meta={"csrf_context": campaign.slug})
+        form.country.choices = _country_choices(current_lang())
+        return form
+
+    validate_country = ActionForm.validate_country
+
+    def signature(self) -> OrgSignature:
+        return OrgSignature(
+            organization_name=self.organization_name.data,
+            contact_name=self.contact_name.data,
+            email=self.email.data,
+            website=(self.website.data or "").strip(),
+            country=self.country.data,
+            message=self.message.data or "",
+            language=current_lang(),
+            logo=getattr(self.logo, "image", None),
+        )
 
 
 def form_for(campaign: Campaign, site: Organization) -> ActionForm:

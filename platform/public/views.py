@@ -21,8 +21,8 @@ from werkzeug.routing import BaseConverter
 from chorus import tenancy
 from chorus.extensions import csrf, db
 from chorus.i18n import gettext as _
-from chorus.public.forms import ButtonForm, form_for
-from chorus.services import campaigns, ratelimit, signing, supporter_mail, tally
+from chorus.public.forms import ButtonForm, SignOnForm, form_for
+from chorus.services import campaigns, ratelimit, signing, statements, supporter_mail, tally
 from chorus.services.mail import read_token, read_unsubscribe
 from chorus.services.storage import storage
 from chorus.services.uploads import upload_key
@@ -32,7 +32,8 @@ bp = Blueprint("public", __name__)
 
 #: Served from Redis alone: the member is checked against the cached host list, not the database.
 _CACHED_ENDPOINTS = {"public.tally_json"}
-PUBLIC_MAX_BODY = 256 * 1024
+PUBLIC_MAX_BODY = 288 * 1024  # a few fields, or an organization's logo under 256 kB with its sign-on
+SIGN_ONS_PER_HOUR = 10  # from one address: a coalition gets dozens of sign-ons, not hundreds an hour
 ASSET_TYPES = {".svg", ".png", ".jpg", ".jpeg", ".webp", ".css"}
 
 
@@ -84,7 +85,11 @@ def member_site():
     return render_for(g.org.slug, "org.html", org=g.org, campaigns=hosted, totals=totals)
 
 
-def _campaign_page(campaign, form, status: int = 200, template: str = "campaign.html", preview: str = ""):
+def _campaign_page(
+    campaign, form, status: int = 200, template: str = "campaign.html", preview: str = "", sign_on_form=None
+):
+    if campaign.kind == "statement" and template == "campaign.html":
+        template = "statement.html"
     return (
         render_for(
             g.org.slug,
@@ -96,9 +101,21 @@ def _campaign_page(campaign, form, status: int = 200, template: str = "campaign.
             hosts=campaign.host_orgs(),
             embed=bool(request.args.get("embed")) or template == "embed.html",
             letter_preview=preview,
+            messages=statements.public_messages(campaign)
+            if campaign.public_comments or campaign.kind == "statement"
+            else [],
+            **(_statement_context(campaign, sign_on_form) if campaign.kind == "statement" else {}),
         ),
         status,
     )
+
+
+def _statement_context(campaign, sign_on_form) -> dict:
+    return {
+        "version": statements.current_version(campaign),
+        "signatories": statements.signatories(campaign),
+        "sign_on_form": sign_on_form or SignOnForm.for_campaign(campaign),
+    }
 
 
 @bp.route("/<slug:org>/<slug:campaign>", methods=["GET", "POST"])
@@ -113,6 +130,8 @@ def campaign(campaign: str):
     if not ratelimit.allow(f"sign:{request.remote_addr}", 60, 60):
         form.form_errors.append(_("Too many submissions from your network; please try again in a minute."))
         return _campaign_page(found, form, 429)
+    if found.kind == "statement" and "organization_name" in request.form:
+        return _sign_on(found, campaign)
     if not form.validate():
         return _campaign_page(found, form, 422)
     if found.kind == "letter" and request.form.get("preview"):
@@ -121,6 +140,67 @@ def campaign(campaign: str):
     embed = {"embed": 1} if request.args.get("embed") else {}
     # `campaign` is the slug from the URL: reading found.slug after the commit would reload it.
     return redirect(url_for(".thanks", campaign=campaign, status=outcome.value, **embed), 303)
+
+
+def _sign_on(found, slug: str):
+    """An organization's sign-on: the same answer whether or not it (or this address) signed before."""
+    form = SignOnForm.for_campaign(found)
+    if not ratelimit.allow(f"signon:{request.remote_addr}", SIGN_ONS_PER_HOUR, 3600):
+        form.form_errors.append(_("Too many submissions from your network; please try again in a minute."))
+        return _campaign_page(found, form_for(found, g.org), 429, sign_on_form=form)
+    if not form.validate():
+        return _campaign_page(found, form_for(found, g.org), 422, sign_on_form=form)
+    statements.sign_on(found, g.org, form.signature())
+    embed = {"embed": 1} if request.args.get("embed") else {}
+    return redirect(url_for(".thanks", campaign=slug, status="sign_on", **embed), 303)
+
+
+@bp.get("/<slug:org>/<slug:campaign>/versions/<int:number>")
+def statement_version(campaign: str, number: int):
+    """An approved version of a statement, readable at its own address after the text changed."""
+    found = campaigns.get_hosted_or_404(g.org, campaign)
+    version = statements.get_version(found, number) if found.kind == "statement" else None
+    if version is None or version.status != "approved":
+        abort(404)
+    current = statements.current_version(found)
+    return render_for(g.org.slug, "statement_version.html", org=g.org, campaign=found, version=version, current=current)
+
+
+@bp.route("/signon/<token>", methods=["GET", "POST"])
+@csrf.exempt  # ButtonForm checks its own signed token
+def sign_on_status(token: str):
+    """The link in every mail to a sign-on's contact: confirm it, keep it on a new version, retract it.
+    GET only shows the buttons, so mail scanners that open links change nothing."""
+    sign_on_uuid = read_token("signon", token)
+    found = statements.find_by_uuid(sign_on_uuid) if sign_on_uuid else None
+    if found is None:
+        abort(404)
+    g.org, g.org_slug = found.org, found.org.slug  # branding only
+    form = ButtonForm(meta={"csrf_context": token})
+    done = ""
+    if request.method == "POST":
+        if not form.validate():
+            return _sign_on_status_page(found, form), 422
+        step = request.form.get("step", "")
+        actions = {"confirm": statements.confirm, "keep": statements.keep, "retract": statements.retract}
+        if step not in actions:
+            abort(400)
+        done = step if actions[step](found) else "unchanged"
+    return _sign_on_status_page(found, form, done)
+
+
+def _sign_on_status_page(found, form, done: str = ""):
+    return render_for(
+        found.org.slug,
+        "sign_on_status.html",
+        org=found.org,
+        sign_on=found,
+        campaign=found.campaign,
+        status=statements.status_for_signer(found),
+        current=statements.current_version(found.campaign),
+        form=form,
+        done=done,
+    )
 
 
 @bp.get("/<slug:org>/<slug:campaign>/thanks")

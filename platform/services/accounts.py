@@ -35,7 +35,9 @@ EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 MAX_EMAIL = 254
 ACCOUNT_EXISTS = "An account with this e-mail exists: sign in first, then open the link again."
 INVITATION_LIFETIME = timedelta(days=7)
-ROLES = ("platform-admin", *ORG_ROLES)
+#: Coalition-wide roles, held without an organization (a moderator decides on statements everywhere).
+COALITION_ROLES = ("platform-admin", "moderator")
+ROLES = (*COALITION_ROLES, *ORG_ROLES)
 
 
 class AccountError(ValueError):
@@ -78,7 +80,7 @@ def create_user(email: str, password: str, role: str, org: Organization | None =
     email = checked_email(email)
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}")
-    if role != "platform-admin" and org is None:
+    if role not in COALITION_ROLES and org is None:
         raise AccountError(f"role {role} needs an organization (--org)")
     user = db.session.scalar(select(User).where(User.email == email))
     if user is None:
@@ -86,6 +88,8 @@ def create_user(email: str, password: str, role: str, org: Organization | None =
         db.session.add(user)
     if role == "platform-admin":
         user.is_platform_admin = True
+    elif role == "moderator":
+        user.is_moderator = True
     else:
         grant(user, org, role)
     db.session.commit()
@@ -197,7 +201,7 @@ def verify_totp(user: User, code: str, secret: str | None = None) -> bool:
 
 def invite(email: str, role: str, org: Organization | None, invited_by: User | None) -> Invitation:
     email = checked_email(email)
-    if role not in ROLES:
+    if role not in ("platform-admin", *ORG_ROLES):  # moderators are made with `chorus admin create`
         raise AccountError("Unknown role.")
     if (role == "platform-admin") != (org is None):
         raise AccountError("Org roles need an organization; platform admins have none.")

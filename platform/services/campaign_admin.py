@@ -92,6 +92,8 @@ def change_status(campaign: Campaign, action: str) -> None:
     allowed_from, target = TRANSITIONS[action]
     if campaign.status not in allowed_from:
         raise CampaignError(f"A {campaign.status} campaign cannot be {action}d… choose another action.")
+    if campaign.kind == "statement" and campaign.status == "draft":
+        raise CampaignError("A statement is published when a coalition moderator approves its text.")
     campaign.status = target
     db.session.commit()
     tally.forget_campaign(campaign.slug)

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import select
 
 from chorus.extensions import db
-from chorus.models import Campaign, CampaignHost, CampaignTarget, Official, Organization
+from chorus.models import (
+    Action,
+    Campaign,
+    CampaignHost,
+    CampaignTarget,
+    Official,
+    Organization,
+    PublicMessage,
+    SignOn,
+    User,
+)
+from chorus.models.base import utcnow
 from chorus.services import tenants
+from chorus.services.accounts import hash_password
 
 CAMPAIGNS = [
     {
@@ -86,6 +99,47 @@ LETTER = {
 }
 
 
+STATEMENT = {
+    "slug": "no-child-in-detention",
+    "owner": "puentes",
+    "hosts": ["puentes", "open-table", "riverside-legal"],
+    "title": "No child belongs in detention: a coalition statement",
+    "call_to_action": "We ask allies everywhere to sign on, send a word of solidarity and carry this call "
+    "to their own representatives.",
+    "body": (
+        "We are unions, congregations, legal clinics and migrant-led groups who meet families at bus "
+        "stations, in courtrooms and in church basements. What they tell us has become routine, and it "
+        "should never be routine: children held for weeks in rooms built for adults, parents who cannot "
+        "learn where their sons and daughters were taken, teenagers who stand before a judge with no one "
+        "at their side.\n\n"
+        "Detaining children does not make anyone safer. It costs more than community care, it harms "
+        "children for years after their release, and it punishes people for asking for a protection the "
+        "law gives them.\n\n"
+        "Together we call on our governments to:\n\n"
+        "1. **release children and their families** to community programs while their claims are heard;\n"
+        "2. **reunite every separated family** and publish how many remain apart;\n"
+        "3. **give every child a lawyer** and every family a fair hearing."
+    ),
+    "moderators": [
+        ("amara.moderator@demo.invalid", "Amara (demo moderator)"),
+        ("luis.moderator@demo.invalid", "Luis (demo moderator)"),
+    ],
+    "pending_sign_on": {
+        "organization_name": "Valley Teachers for Immigrant Students",
+        "contact_name": "Grace Whitfield",
+        "email": "grace@valley-teachers.example.net",
+        "website": "https://valley-teachers.example.net",
+        "message": "Our classrooms have empty chairs this year. We stand with you.",
+    },
+    "pending_message": (
+        "Tomás",
+        "Peralta",
+        "tomas.peralta@example.net",
+        "From our parish in Fresno: you are not alone.",
+    ),
+}
+
+
 def load() -> list[str]:
     """Sync tenants/, then create the demo campaigns that do not exist yet (safe to run again)."""
     tenants.sync(Path(current_app.config["CHORUS_TENANTS_DIR"]))
@@ -111,7 +165,98 @@ def load() -> list[str]:
         db.session.add(_letter_campaign(orgs))
         created.append(LETTER["slug"])
     db.session.commit()
+    if not db.session.scalar(select(Campaign.id).where(Campaign.slug == STATEMENT["slug"])):
+        _statement(orgs)
+        created.append(STATEMENT["slug"])
     return created
+
+
+def _statement(orgs: dict[str, Organization]) -> None:
+    """Written by one demo moderator and approved by the other (nobody approves their own text), signed
+    by the four members, with one ally's sign-on and one solidarity message waiting in the queue."""
+    from chorus.services import moderation, statements, tally
+
+    author, approver = (_moderator(email, name) for email, name in STATEMENT["moderators"])
+    draft = statements.Draft(STATEMENT["title"], STATEMENT["body"], STATEMENT["call_to_action"])
+    hosts = [orgs[slug] for slug in STATEMENT["hosts"]]
+    campaign = statements.create(orgs[STATEMENT["owner"]], author, STATEMENT["slug"], draft, hosts, "alphabetical")
+    version = statements.current_version(campaign) or statements.versions(campaign)[0]
+    moderation.decide(approver, "version", [version.id], "approve")
+    version = statements.current_version(campaign)
+    now = utcnow()
+    for org in orgs.values():
+        db.session.add(
+            _demo_sign_on(
+                campaign,
+                org,
+                version,
+                status="approved",
+                member=org,
+                organization_name=org.name,
+                contact_name="Coordinator",
+                email=f"coordinator@{org.slug}.example.org",
+                website=org.website,
+                confirmed_at=now,
+                decided_at=now,
+            )
+        )
+    pending = STATEMENT["pending_sign_on"]
+    db.session.add(
+        _demo_sign_on(campaign, orgs["open-table"], version, status="pending", member=None, confirmed_at=now, **pending)
+    )
+    first, last, email, text = STATEMENT["pending_message"]
+    action = Action(
+        campaign_id=campaign.id,
+        org_id=orgs["open-table"].id,
+        email=email,
+        email_normalized=email,
+        first_name=first,
+        last_name=last,
+        comment=text,
+        status="confirmed",
+        confirmed_at=now,
+    )
+    db.session.add(action)
+    db.session.flush()
+    db.session.add(
+        PublicMessage(
+            campaign_id=campaign.id,
+            org_id=action.org_id,
+            action_id=action.id,
+            author_name=f"{first} {last[0]}.",
+            body=text,
+        )
+    )
+    db.session.commit()
+    tally.rebuild(campaign.id, force=True)
+    tally.forget_campaign(campaign.slug)
+
+
+def _moderator(email: str, name: str) -> User:
+    """A demo account with a password nobody knows: sign in with your own (`chorus admin create`)."""
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is None:
+        user = User(email=email, name=name, password_hash=hash_password(secrets.token_urlsafe(24)))
+        db.session.add(user)
+    user.is_moderator = True
+    db.session.commit()
+    return user
+
+
+def _demo_sign_on(campaign: Campaign, site: Organization, version, *, status: str, member, **fields) -> SignOn:
+    from chorus.services.statements import normalize_name, verified_domain
+
+    return SignOn(
+        campaign_id=campaign.id,
+        org_id=site.id,
+        member_org_id=member.id if member else None,
+        version_id=version.id,
+        name_normalized=normalize_name(fields["organization_name"]),
+        email_normalized=fields["email"],
+        verified_domain=verified_domain(fields["email"], fields["website"]),
+        status=status,
+        **fields,
+    )
 
 
 def _letter_campaign(orgs: dict[str, Organization]) -> Campaign:

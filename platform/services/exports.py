@@ -204,16 +204,16 @@ def write_csv(out: TextIO, campaign_id: int, on_progress: Callable[[int], None] 
         writer.writerow(
             (
                 row.uuid,
-                _cell(row.first_name),
-                _cell(row.last_name),
-                _cell(row.email),
-                _cell(row.postal_code),
+                csv_cell(row.first_name),
+                csv_cell(row.last_name),
+                csv_cell(row.email),
+                csv_cell(row.postal_code),
                 row.country,
-                _cell(row.comment),
+                csv_cell(row.comment),
                 row.slug,
                 row.status,
-                _iso(row.created_at),
-                _iso(row.confirmed_at),
+                iso_utc(row.created_at),
+                iso_utc(row.confirmed_at),
             )
         )
         written += 1
@@ -262,12 +262,12 @@ def _record(export_id: int, **values) -> None:
         connection.execute(update(Export).where(Export.id == export_id).values(**values))
 
 
-def _cell(value: str) -> str:
+def csv_cell(value: str) -> str:
     """Free text from supporters, defused for spreadsheets with a leading apostrophe."""
     return "'" + value if value.startswith(FORMULA_PREFIXES) else value
 
 
-def _iso(moment: datetime | None) -> str:
+def iso_utc(moment: datetime | None) -> str:
     """ISO-8601 in UTC; SQLite hands back naive datetimes, which are UTC by construction."""
     if moment is None:
         return ""

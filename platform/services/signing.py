@@ -14,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from chorus import queues
 from chorus.extensions import db, redis_store
-from chorus.models import Action, ActionShare, ApiKey, Campaign, Organization
+from chorus.models import Action, ActionShare, ApiKey, Campaign, Organization, PublicMessage
 from chorus.models.api import person_uuid_for
 from chorus.models.base import new_uuid, utcnow
 from chorus.services import letters, supporter_mail, tally, webhooks
@@ -104,6 +104,8 @@ def _store(campaign: Campaign, site: Organization, supporter: Supporter, key: Ap
         return _repeat(campaign_id, email_normalized)
     if share_ids:
         db.session.execute(sa_insert(ActionShare), [{"action_id": action_id, "org_id": i} for i in share_ids])
+    if supporter.comment.strip() and (campaign.kind == "statement" or campaign.public_comments):
+        _hold_comment(campaign_id, site.id, action_id, supporter)
     if confirmed and is_letter:
         letters.create_deliveries(action_id, campaign, supporter.country, supporter.postal_code)
     # The mail it owes commits with the action: Redis only says "look now" below.
@@ -116,6 +118,21 @@ def _store(campaign: Campaign, site: Organization, supporter: Supporter, key: Ap
         return Outcome.COUNTED, action_id
     queues.kick_supporter_mail()
     return Outcome.SIGNED, action_id
+
+
+def _hold_comment(campaign_id: int, site_id: int, action_id: int, supporter: Supporter) -> None:
+    """A comment shown in public (a statement's solidarity messages, a petition with public comments)
+    waits for a moderator; the queue offers it once the action is confirmed."""
+    initial = f" {supporter.last_name.strip()[:1]}." if supporter.last_name.strip() else ""
+    db.session.add(
+        PublicMessage(
+            campaign_id=campaign_id,
+            org_id=site_id,
+            action_id=action_id,
+            author_name=supporter.first_name.strip() + initial,
+            body=supporter.comment.strip(),
+        )
+    )
 
 
 def _counted(

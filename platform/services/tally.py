@@ -29,7 +29,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, or_, select, tuple_
 
 from chorus.extensions import db, redis_store
-from chorus.models import Action, Campaign, Organization
+from chorus.models import Action, Campaign, Organization, SignOn
 from chorus.services.periodic import periodic
 
 META_TTL = 300  # seconds a campaign's cached description lives; edits also delete it
@@ -109,6 +109,8 @@ class CampaignMeta:
     kind: str
     goal: int | None
     hosts: tuple[str, ...]
+    #: Statements: approved organizations' sign-ons (cached with the rest; decisions forget it).
+    organizations: int | None = None
 
 
 LOCAL_TTL = 1.0
@@ -152,8 +154,18 @@ def _shared_meta(slug: str) -> CampaignMeta | None:
 
 
 def meta_for(campaign: Campaign) -> CampaignMeta:
+    organizations = None
+    if campaign.kind == "statement":
+        organizations = db.session.scalar(
+            select(func.count(SignOn.id)).where(SignOn.campaign_id == campaign.id, SignOn.status == "approved")
+        )
     return CampaignMeta(
-        campaign.id, campaign.slug, campaign.kind, campaign.goal, tuple(o.slug for o in campaign.host_orgs())
+        campaign.id,
+        campaign.slug,
+        campaign.kind,
+        campaign.goal,
+        tuple(o.slug for o in campaign.host_orgs()),
+        organizations,
     )
 
 
@@ -328,7 +340,7 @@ def tally_document(meta: CampaignMeta) -> dict:
 def document(meta: CampaignMeta, tally: Tally) -> dict:
     by_org = {slug: 0 for slug in meta.hosts}
     by_org.update(tally.by_org)
-    return {
+    document = {
         "campaign": meta.slug,
         "kind": meta.kind,
         "total": tally.total,
@@ -336,3 +348,6 @@ def document(meta: CampaignMeta, tally: Tally) -> dict:
         "by_org": by_org,
         "updated_at": tally.updated_at,
     }
+    if meta.kind == "statement":
+        document["organizations"] = meta.organizations or 0
+    return document

@@ -1,0 +1,90 @@
+"""One queue for statement versions, sign-ons, solidarity messages and public comments. Views parse
+the request and call chorus.services.moderation, which checks chorus.policy for every item."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+
+from chorus import policy
+from chorus.admin.blueprint import require_login
+from chorus.extensions import db
+from chorus.models import Campaign, Organization
+from chorus.services import moderation
+
+bp = Blueprint("moderation", __name__, url_prefix="/admin/moderation")
+bp.before_request(require_login)
+
+
+@bp.app_context_processor
+def _moderation_link() -> dict:
+    return {"can_moderate": moderation.visible_to}
+
+
+@bp.before_request
+def _moderators_only():
+    if current_user.is_authenticated and not moderation.visible_to(current_user):
+        abort(404)
+
+
+def _int_arg(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+@bp.get("/")
+def queue():
+    kind = request.args.get("kind", "")
+    if kind and kind not in moderation.KINDS:
+        abort(400)
+    campaign_id, org_id = _int_arg("campaign"), _int_arg("member")
+    return render_template(
+        "moderation/queue.html",
+        items=moderation.pending(current_user, kind, campaign_id, org_id),
+        kind=kind,
+        campaign_id=campaign_id,
+        org_id=org_id,
+        kinds=moderation.KINDS,
+        reasons=moderation.REASONS,
+        statements=db.session.scalars(
+            select(Campaign).where(Campaign.kind == "statement").order_by(Campaign.title)
+        ).all(),
+        members=db.session.scalars(select(Organization).order_by(Organization.name)).all(),
+        coalition=policy.can(current_user, "moderate"),
+        me=current_user,
+    )
+
+
+@bp.post("/decide")
+def decide():
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+    if not ids:
+        flash("Tick at least one item.")
+        return redirect(request.referrer or url_for(".queue"))
+    try:
+        changed = moderation.decide(
+            current_user,
+            request.form.get("kind", ""),
+            ids,
+            request.form.get("decision", ""),
+            request.form.get("reason_code", ""),
+            request.form.get("reason", ""),
+        )
+    except moderation.NotAllowed as error:
+        abort(403, str(error))
+    except moderation.ModerationError as error:
+        flash(str(error))
+        return redirect(url_for(".queue")), 303
+    flash(f"{changed} item(s) decided.")
+    return redirect(url_for(".queue", kind=request.form.get("kind", "")), 303)
+
+
+@bp.get("/log")
+def audit_log():
+    if not policy.can(current_user, "view_audit_log"):
+        abort(404)
+    return render_template("moderation/log.html", decisions=moderation.audit_log(), reasons=moderation.REASONS)

@@ -1,0 +1,278 @@
+"""One moderation queue: statement versions, organizations' sign-ons, solidarity messages and
+supporters' public comments. Every decision is written to the insert-only audit log in the same
+transaction as the change it records, and the signer is told by an RQ mail job (except "hide").
+
+Who may decide what is chorus.policy's table: coalition moderators (and platform admins) decide
+everything; a member's admins decide the public comments on campaigns their member owns. Nobody
+approves their own statement text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from chorus import policy, queues
+from chorus.extensions import db
+from chorus.models import Action, Campaign, ModerationDecision, Organization, PublicMessage, SignOn, StatementVersion
+from chorus.models.base import utcnow
+from chorus.models.statements import MESSAGE_STATUSES
+from chorus.services import statements, tally
+
+#: reason code -> the label moderators pick (the free text is added to it)
+REASONS = {
+    "": "No reason given",
+    "spam": "Spam or advertising",
+    "abuse": "Abusive or hateful",
+    "off-topic": "Not about this statement",
+    "not-an-organization": "Not an organization",
+    "duplicate": "Already listed",
+    "unverified": "We could not verify this organization",
+    "text": "The text needs changes",
+    "other": "Other",
+}
+DECISIONS = ("approve", "reject", "hide")
+KINDS = ("version", "sign_on", "message", "comment")
+
+
+class ModerationError(ValueError):
+    pass
+
+
+class NotAllowed(ModerationError):
+    pass
+
+
+@dataclass
+class Item:
+    """One row of the queue, whatever its kind."""
+
+    kind: str
+    id: int
+    campaign: Campaign
+    site: Organization | None
+    title: str
+    text: str
+    detail: dict
+    created_at: object
+
+
+def may_moderate_comments_of(user, campaign: Campaign) -> bool:
+    return policy.can(user, "moderate") or policy.can(user, "moderate_comments", campaign.owner)
+
+
+def visible_to(user) -> bool:
+    """Whether the moderation screens exist for this person at all."""
+    return policy.can(user, "moderate") or any(m.role == "org-admin" for m in user.memberships)
+
+
+def pending(user, kind: str = "", campaign_id: int | None = None, org_id: int | None = None) -> list[Item]:
+    """What waits for `user`, oldest first, filtered by kind, statement/campaign and member."""
+    coalition = policy.can(user, "moderate")
+    items: list[Item] = []
+    if coalition and kind in ("", "version"):
+        query = select(StatementVersion).where(StatementVersion.status == "pending")
+        if campaign_id:
+            query = query.where(StatementVersion.campaign_id == campaign_id)
+        for v in db.session.scalars(query):
+            if org_id and v.campaign.owner_org_id != org_id:
+                continue
+            detail = {"number": v.number, "author": v.author.email if v.author else "", "author_id": v.author_id}
+            items.append(Item("version", v.id, v.campaign, v.campaign.owner, v.title, v.body, detail, v.created_at))
+    if coalition and kind in ("", "sign_on"):
+        query = select(SignOn).where(SignOn.status == "pending")
+        if campaign_id:
+            query = query.where(SignOn.campaign_id == campaign_id)
+        if org_id:
+            query = query.where(SignOn.org_id == org_id)
+        for s in db.session.scalars(query):
+            detail = {
+                "contact": f"{s.contact_name} <{s.email}>",
+                "website": s.website,
+                "country": s.country,
+                "verified_domain": s.verified_domain,
+                "claim": s.claim_of_id is not None,
+                "logo": s.logo,
+            }
+            items.append(Item("sign_on", s.id, s.campaign, s.org, s.organization_name, s.message, detail, s.created_at))
+    if kind in ("", "message", "comment"):
+        query = (
+            select(PublicMessage)
+            .join(Action, Action.id == PublicMessage.action_id)
+            .where(PublicMessage.status == "pending", Action.status == "confirmed")
+            .execution_options(all_orgs=True)  # a comment's text and first name, never the address
+        )
+        if campaign_id:
+            query = query.where(PublicMessage.campaign_id == campaign_id)
+        if org_id:
+            query = query.where(PublicMessage.org_id == org_id)
+        for m in db.session.scalars(query):
+            item_kind = _message_kind(m)
+            if kind and kind != item_kind:
+                continue
+            if not (coalition or may_moderate_comments_of(user, m.campaign)) or (
+                item_kind == "message" and not coalition
+            ):
+                continue
+            items.append(Item(item_kind, m.id, m.campaign, m.org, m.author_name, m.body, {}, m.created_at))
+    return sorted(items, key=lambda i: (i.created_at, i.kind, i.id))
+
+
+def _message_kind(message: PublicMessage) -> str:
+    return "message" if message.campaign.kind == "statement" else "comment"
+
+
+def _audit(user, kind: str, obj, campaign_id: int, decision: str, before: str, reason_code: str, reason: str) -> None:
+    db.session.add(
+        ModerationDecision(
+            moderator_id=user.id,
+            moderator_email=user.email,
+            campaign_id=campaign_id,
+            kind=kind,
+            object_id=obj.id,
+            decision=decision,
+            before=before,
+            after=obj.status,
+            reason_code=reason_code,
+            reason=reason,
+        )
+    )
+
+
+def _reason(reason_code: str, reason: str) -> tuple[str, str]:
+    if reason_code not in REASONS:
+        raise ModerationError("Choose a reason from the list.")
+    return reason_code, " ".join(reason.split())[:2000]
+
+
+def decide(user, kind: str, ids: list[int], decision: str, reason_code: str = "", reason: str = "") -> int:
+    """Apply one decision to several items of one kind (bulk); all or nothing. Returns how many changed."""
+    if kind not in KINDS or decision not in DECISIONS:
+        raise ModerationError("Unknown decision.")
+    reason_code, reason = _reason(reason_code, reason)
+    if kind == "version":
+        if decision == "hide":
+            raise ModerationError("A statement text can be approved or rejected.")
+        return sum(_decide_version(user, i, decision == "approve", reason_code, reason) for i in ids)
+    changed, mails, forget = 0, [], set()
+    for ident in ids:
+        try:
+            if kind == "sign_on":
+                result = _decide_sign_on(user, ident, decision, reason_code, reason)
+            else:
+                result = _decide_message(user, kind, ident, decision, reason_code, reason)
+        except ModerationError:
+            db.session.rollback()  # nothing half-decided
+            raise
+        if result is None:
+            continue
+        changed += 1
+        if result.mail:
+            mails.append(result.mail)
+        if result.forget:
+            forget.add(result.forget)
+    db.session.commit()
+    for slug in forget:
+        tally.forget_campaign(slug)
+    for job_args in mails:
+        queues.enqueue(*job_args, queue_name="mail")
+    return changed
+
+
+@dataclass
+class _Result:
+    mail: tuple | None = None
+    forget: str | None = None
+
+
+def _decide_sign_on(user, ident: int, decision: str, reason_code: str, reason: str) -> _Result | None:
+    if not policy.can(user, "moderate"):
+        raise NotAllowed("Only coalition moderators decide sign-ons.")
+    sign_on = db.session.get(SignOn, ident)
+    if sign_on is None or sign_on.status not in ("pending", "approved", "hidden"):
+        return None
+    before = sign_on.status
+    target = {"approve": "approved", "reject": "rejected", "hide": "hidden"}[decision]
+    audited = decision
+    if decision == "approve" and _approved_under_name(sign_on) is not None:
+        target, audited = "merged", "merge"  # the approved entry stays as it is
+    if target == before:
+        return None
+    sign_on.status = target
+    sign_on.decided_at = utcnow()
+    _audit(user, "sign_on", sign_on, sign_on.campaign_id, audited, before, reason_code, reason)
+    db.session.flush()
+    mail = None if decision == "hide" else (queues.SEND_DECISION_MAIL, "sign_on", sign_on.id)
+    listed = "approved" in (before, target)
+    return _Result(mail, sign_on.campaign.slug if listed else None)
+
+
+def _approved_under_name(sign_on: SignOn) -> int | None:
+    return db.session.scalar(
+        select(SignOn.id).where(
+            SignOn.campaign_id == sign_on.campaign_id,
+            SignOn.name_normalized == sign_on.name_normalized,
+            SignOn.status == "approved",
+            SignOn.id != sign_on.id,
+        )
+    )
+
+
+def _decide_message(user, kind: str, ident: int, decision: str, reason_code: str, reason: str) -> _Result | None:
+    message = db.session.get(PublicMessage, ident)
+    if message is None or _message_kind(message) != kind or message.status not in MESSAGE_STATUSES:
+        return None
+    allowed = policy.can(user, "moderate") if kind == "message" else may_moderate_comments_of(user, message.campaign)
+    if not allowed:
+        raise NotAllowed("You cannot moderate this message.")
+    before = message.status
+    message.status = {"approve": "approved", "reject": "rejected", "hide": "hidden"}[decision]
+    if message.status == before:
+        return None
+    message.decided_at = utcnow()
+    _audit(user, kind, message, message.campaign_id, decision, before, reason_code, reason)
+    mail = None if decision == "hide" else (queues.SEND_DECISION_MAIL, kind, message.id)
+    return _Result(mail)
+
+
+def _decide_version(user, ident: int, approve: bool, reason_code: str, reason: str) -> int:
+    """Approve (publish on every host, tell earlier signatories when the text changed) or reject
+    (the author sees the reason). The author of a version can never approve it."""
+    if not policy.can(user, "moderate"):
+        raise NotAllowed("Only coalition moderators publish statements.")
+    version = db.session.get(StatementVersion, ident)
+    if version is None or version.status != "pending":
+        return 0
+    if version.author_id == user.id:
+        raise NotAllowed("You wrote this version: another moderator must decide on it.")
+    campaign = version.campaign
+    previous = statements.current_version(campaign)
+    version.status = "approved" if approve else "rejected"
+    version.reason = (
+        REASONS[reason_code] + (f": {reason}" if reason else "") if not approve and (reason or reason_code) else ""
+    )
+    version.approver_id = user.id
+    version.decided_at = utcnow()
+    if approve:
+        campaign.title, campaign.body, campaign.summary = version.title, version.body, version.call_to_action
+        if campaign.status == "draft":
+            campaign.status = "live"
+    _audit(user, "version", version, campaign.id, "approve" if approve else "reject", "pending", reason_code, reason)
+    db.session.commit()
+    tally.forget_campaign(campaign.slug)
+    if not approve:
+        queues.enqueue(queues.SEND_VERSION_MAIL, version.id, queue_name="mail")
+    elif previous is not None and not version.same_text(previous):
+        queues.enqueue(queues.SEND_NEW_VERSION_MAILS, version.id, queue_name="mail")
+    return 1
+
+
+def audit_log(limit: int = 500) -> list[ModerationDecision]:
+    return list(
+        db.session.scalars(
+            select(ModerationDecision)
+            .order_by(ModerationDecision.created_at.desc(), ModerationDecision.id.desc())
+            .limit(limit)
+        )
+    )
