@@ -121,7 +121,7 @@ def _statement_message(*, to: str, language: str, subject: str, template: str, m
         html=None,
         sender=mail.default_sender(site.name),
         message_id=message_id,
-        unsubscribe_email=to.lower(),
+        unsubscribe=mail.unsubscribe_url(to.lower(), site.slug),
     )
 
 
