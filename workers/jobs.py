@@ -10,6 +10,7 @@ from flask import Flask, g, has_app_context, render_template
 from rq import Queue
 from sqlalchemy import select, update
 
+from chorus import tenancy
 from chorus.extensions import db, redis_store
 from chorus.models import Action
 from chorus.models.base import utcnow
@@ -135,10 +136,10 @@ def _supporter_message(action: Action, kind: str):
         "action": action,
         "campaign": campaign,
         "org": site,
-        "campaign_url": mail.external_url(f"/{site.slug}/{campaign.slug}"),
+        "campaign_url": f"{tenancy.site_root(site)}/{campaign.slug}",  # the member's own host if it has one
     }
     if kind == "confirm":
-        context["confirm_url"] = mail.external_url(f"/confirm/{mail.make_token('confirm', action.uuid)}")
+        context["confirm_url"] = f"{tenancy.public_root(site)}/confirm/{mail.make_token('confirm', action.uuid)}"
         subject = translate("Please confirm your signature: %(title)s", action.language) % {"title": campaign.title}
     else:
         context["letter"] = letters.compose(campaign, action.body or campaign.letter_body, letters.signature_of(action))
@@ -152,6 +153,7 @@ def _supporter_message(action: Action, kind: str):
         sender=mail.default_sender(site.name),
         message_id=f"{kind}.{action.uuid}",
         unsubscribe_email=action.email_normalized,
+        link_root=tenancy.public_root(site),
     )
 
 

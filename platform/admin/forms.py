@@ -18,10 +18,17 @@ from wtforms import (
 from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Optional, Regexp, ValidationError
 
 from chorus.public.forms import clean_text, image_upload
+from chorus.services import slugs
 from chorus.services.accounts import MIN_PASSWORD
 from chorus.services.uploads import IMAGE_MAX_BYTES, LOGO_MAX_BYTES
 
-SLUG = Regexp(r"^[a-z0-9][a-z0-9-]*$", message="Lowercase letters, digits and hyphens only.")
+
+def valid_slug(form, field):
+    why = slugs.problem(field.data or "", 80)
+    if why:
+        raise ValidationError(why)
+
+
 COLOR = Regexp(r"^#[0-9a-fA-F]{6}$", message="A colour like #1f4e79.")
 
 
@@ -54,7 +61,7 @@ class CampaignForm(FlaskForm):
         "Kind", choices={"petition": "Petition", "letter": "Letter to decision makers"}, default="petition"
     )
     title = StringField("Title", [DataRequired(), clean_text(200)])
-    slug = StringField("Address (slug)", [DataRequired(), Length(max=80), SLUG])
+    slug = StringField("Address (slug)", [DataRequired(), Length(max=80), valid_slug])
     summary = TextAreaField("Summary", [clean_text(500, multiline=True)])
     body = TextAreaField("Text (Markdown)", [clean_text(50_000, multiline=True)])
     goal = IntegerField("Goal", [Optional(), NumberRange(min=1, max=100_000_000)])

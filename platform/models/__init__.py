@@ -5,7 +5,7 @@ from chorus.models.actions import Action, ActionShare, Suppression
 from chorus.models.campaigns import Campaign, CampaignHost
 from chorus.models.exports import Export
 from chorus.models.letters import CampaignTarget, Delivery, DeliveryEvent, Official
-from chorus.models.orgs import Organization
+from chorus.models.orgs import MemberHost, Organization
 
 __all__ = [
     "Action",
@@ -17,6 +17,7 @@ __all__ = [
     "DeliveryEvent",
     "Export",
     "Invitation",
+    "MemberHost",
     "Membership",
     "Official",
     "Organization",

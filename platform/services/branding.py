@@ -14,4 +14,5 @@ def update(org: Organization, form) -> None:
         setattr(org, field, (getattr(form, field).data or "").strip())
     if form.logo.image is not None:
         org.logo = uploads.store(org.slug, "logo", form.logo.image)
+    org.edited_in_admin = True  # `chorus tenants sync` keeps these edits unless --force
     db.session.commit()

@@ -63,6 +63,7 @@ def new_message(
     sender: str,
     message_id: str,
     unsubscribe_email: str,
+    link_root: str | None = None,
 ) -> EmailMessage:
     """A supporter message with a stable Message-ID and RFC 8058 one-click unsubscribe headers."""
     msg = EmailMessage(policy=MAIL_POLICY)
@@ -71,7 +72,8 @@ def new_message(
     msg["Subject"] = subject
     msg["Date"] = format_datetime(utcnow())
     msg["Message-ID"] = f"<{message_id}@{mail_domain()}>"
-    unsubscribe = external_url(f"/unsubscribe/{make_token('unsubscribe', unsubscribe_email)}")
+    unsubscribe = f"{link_root or current_app.config['CHORUS_BASE_URL']}/unsubscribe/"
+    unsubscribe += make_token("unsubscribe", unsubscribe_email)
     msg["List-Unsubscribe"] = f"<{unsubscribe}>"
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(text)
