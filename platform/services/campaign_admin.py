@@ -42,6 +42,8 @@ def _apply(campaign: Campaign, form) -> None:
     campaign.title = form.title.data.strip()
     campaign.slug = form.slug.data.strip()
     campaign.summary = (form.summary.data or "").strip()
+    campaign.addressee = (form.addressee.data or "").strip()
+    campaign.ask_location = bool(form.ask_location.data)
     campaign.body = form.body.data or ""
     campaign.goal = form.goal.data
     campaign.require_confirmation = bool(form.require_confirmation.data)
