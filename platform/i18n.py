@@ -116,6 +116,18 @@ ES = {
     "ejemplo, un & sin escapar).",
     "This file is not an SVG image (its root must be <svg> in the SVG namespace).": "Este archivo no es una "
     "imagen SVG (su raíz debe ser <svg> en el espacio de nombres SVG).",
+    # Campaign pages, thanks and confirmation: the next step after acting.
+    "To": "Para",
+    "Next milestone": "Próxima meta",
+    "Hosted by 1 member": "Alojada por 1 miembro",
+    "I just signed “%(title)s”. Will you add your name too?": "Acabo de firmar «%(title)s». ¿Añades tu "
+    "nombre tú también?",
+    "Ask your friends to join you": "Pide a tus amistades que se sumen",
+    "By e-mail": "Por correo",
+    "Or copy the link": "O copia el enlace",
+    "More campaigns of the coalition": "Más campañas de la coalición",
+    "Campaigns of the coalition": "Campañas de la coalición",
+    "Campaigns of one member": "Campañas de un solo miembro",
 }
 
 CATALOGS = {"es": ES}

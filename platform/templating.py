@@ -74,9 +74,21 @@ def theme_style(org) -> Markup:
     return Markup(f"<style>:root {{ {declarations}; }}</style>")
 
 
+MILESTONES = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000)
+
+
+def milestone(total: int, goal: int) -> int:
+    """What the goal bar measures: while the count is under a quarter of the goal, the next round
+    number above it (a bar 30% full towards 10 reads better than an empty one towards 10,000)."""
+    if total * 4 >= goal:
+        return goal
+    return next((m for m in MILESTONES if total < m < goal), goal)
+
+
 def init_app(app: Flask) -> None:
     app.jinja_loader = TenantLoader(PROJECT_ROOT / "templates", Path(app.config["CHORUS_TENANTS_DIR"]))
     # Room for every template of every member, so the cache never thrashes between members.
     app.jinja_options = {**app.jinja_options, "cache_size": 4000}
     app.add_template_filter(render_markdown, "markdown")
     app.add_template_filter(theme_style, "theme_style")
+    app.jinja_env.globals["milestone"] = milestone

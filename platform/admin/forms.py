@@ -25,6 +25,18 @@ from chorus.services.accounts import MIN_PASSWORD
 from chorus.services.uploads import IMAGE_MAX_BYTES, LOGO_MAX_BYTES
 
 
+class ProposesSlug:
+    """A form whose empty slug is proposed from another field (the browser does it as one types)."""
+
+    slug_source = "title"
+
+    def validate(self, extra_validators=None) -> bool:
+        source = getattr(self, self.slug_source).data
+        if not (self.slug.data or "").strip() and source:
+            self.slug.data = slugs.propose(source)
+        return super().validate(extra_validators)
+
+
 def valid_slug(form, field):
     why = slugs.problem(field.data or "", 80)
     if why:
@@ -65,7 +77,7 @@ class InviteForm(FlaskForm):
     )
 
 
-class CampaignForm(FlaskForm):
+class CampaignForm(ProposesSlug, FlaskForm):
     kind = SelectField(
         "Kind", choices={"petition": "Petition", "letter": "Letter to decision makers"}, default="petition"
     )
@@ -145,9 +157,10 @@ class BrandingForm(ColoursForm):
     logo = FileField("Logo (SVG, PNG, JPEG or WebP, at most 512 kB)", [image_upload(LOGO_MAX_BYTES)])
 
 
-class NewOrganizationForm(ColoursForm):
+class NewOrganizationForm(ProposesSlug, ColoursForm):
     """A platform admin adds a member without a tenants/ folder; it can be edited in the admin later."""
 
+    slug_source = "name"
     name = StringField("Name", [DataRequired(), clean_text(200)])
     slug = StringField("Address (slug)", [DataRequired(), Length(max=63), valid_slug])
     tagline = StringField("Tagline", [clean_text(300)])

@@ -174,7 +174,17 @@ def thanks(campaign: str):
         campaign=found,
         outcome=outcome,
         embed=bool(request.args.get("embed")),
+        **_next_steps(g.org, found),
     )
+
+
+def _next_steps(org, found) -> dict:
+    """What the thanks and confirmation pages show next: the live count and more campaigns."""
+    return {
+        "tally": tally.tally_document(tally.campaign_meta(found.slug)),
+        "hosts": found.host_orgs(),
+        "others": campaigns.others_on_site(org, found),
+    }
 
 
 @bp.get("/<slug:org>/<slug:campaign>/embed")
@@ -213,7 +223,17 @@ def confirm(token: str):
         if not form.validate():
             return render_for(action.org.slug, "confirm.html", action=action, org=action.org, form=form), 422
         result = signing.confirm(action_uuid)
-    return render_for(action.org.slug, "confirm.html", action=action, org=action.org, form=form, result=result)
+    done = result is not None or action.status == "confirmed"
+    return render_for(
+        action.org.slug,
+        "confirm.html",
+        action=action,
+        org=action.org,
+        form=form,
+        result=result,
+        campaign=action.campaign,
+        **(_next_steps(action.org, action.campaign) if done else {}),
+    )
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
