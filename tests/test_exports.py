@@ -18,11 +18,8 @@ from chorus.extensions import db
 from chorus.models import Export
 from chorus.services import exports
 from chorus.workers import jobs
-from tests import test_browser
 from tests.factories import PASSWORD, login, make_campaign, make_org, make_user, run_jobs, session_csrf, sign, supporter
 from tests.test_cli import chorus
-
-live_server, page = test_browser.live_server, test_browser.page  # the browser tests' fixtures
 
 
 @pytest.fixture

@@ -49,13 +49,26 @@
   var report = preview.querySelector("[data-contrast-report]");
   var valid = /^#[0-9a-fA-F]{6}$/;
 
+  // As chorus.services.theme draws pages: a text colour that reads on each colour, whatever was chosen.
+  function ink(background, preferred, other) { return contrast(preferred, background) >= 4.5 ? preferred : other; }
+  function darken(hex) {
+    var rgb = [1, 3, 5].map(function (i) { return parseInt(hex.slice(i, i + 2), 16); });
+    for (var step = 0; step <= 20; step++) {
+      var mixed = "#" + rgb.map(function (c) {
+        return ("0" + Math.round(c * (1 - step / 20)).toString(16)).slice(-2);
+      }).join("");
+      if (contrast(mixed, "#fafafa") >= 4.5) { return mixed; }
+    }
+    return "#000000";
+  }
+
   function update() {
     if (!valid.test(primary.value) || !valid.test(accent.value)) { return; }
     preview.style.setProperty("--brand", primary.value);
-    preview.style.setProperty("--brand-text", primary.value);
-    preview.style.setProperty("--brand-ink", "#ffffff");
+    preview.style.setProperty("--brand-text", darken(primary.value));
+    preview.style.setProperty("--brand-ink", ink(primary.value, "#ffffff", "#000000"));
     preview.style.setProperty("--accent", accent.value);
-    preview.style.setProperty("--accent-ink", "#000000");
+    preview.style.setProperty("--accent-ink", ink(accent.value, "#000000", "#ffffff"));
     var pairs = [
       ["White text on the main colour (page header, buttons)", "#ffffff", primary.value],
       ["The main colour as text on the page (links, counters)", primary.value, "#fafafa"],
