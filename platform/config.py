@@ -38,6 +38,11 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+def _periods(environ: Mapping[str, str]) -> dict[str, int]:
+    """CHORUS_EVERY_<TASK>=seconds: the period of a periodic task (chorus.services.periodic)."""
+    return {name: _positive_int(environ, name, 1) for name in environ if name.startswith("CHORUS_EVERY_")}
+
+
 def from_environment(environ: Mapping[str, str] = os.environ) -> dict:
     """Settings for create_app, from the variables documented in the README."""
     instance = Path(environ.get("CHORUS_INSTANCE", "instance")).resolve()
@@ -62,4 +67,9 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict:
         "SESSION_COOKIE_SECURE": env == "production",
         "CHORUS_DELIVERY_LEASE": _positive_int(environ, "CHORUS_DELIVERY_LEASE", 60),
         "CHORUS_DOMAIN_RATE": _positive_int(environ, "CHORUS_DOMAIN_RATE", 1200),
+        # The ticker (chorus.services.periodic): seconds between ticks, a run's lease, task periods.
+        "CHORUS_TICK": _positive_int(environ, "CHORUS_TICK", 5),
+        "CHORUS_TASK_LEASE": _positive_int(environ, "CHORUS_TASK_LEASE", 300),
+        "CHORUS_EVERY": _periods(environ),
+        "CHORUS_EXPORT_LEASE": _positive_int(environ, "CHORUS_EXPORT_LEASE", 300),
     }

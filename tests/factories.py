@@ -8,10 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from rq import SimpleWorker
 
+from chorus import queues
 from chorus.extensions import db, redis_store
 from chorus.models import Action, Campaign, CampaignHost, Organization, User
-from chorus.workers import jobs
-from chorus.workers.worker import QUEUES
 
 _seq = itertools.count(1)
 
@@ -70,7 +69,7 @@ def sign(client, org_slug: str, campaign_slug: str, data: dict, **kwargs):
 
 def run_jobs() -> None:
     """Run every queued job through a real RQ worker (serialized through Redis, as in production)."""
-    SimpleWorker([jobs.queue(name) for name in QUEUES], connection=redis_store.client).work(burst=True)
+    SimpleWorker([queues.queue(name) for name in queues.QUEUES], connection=redis_store.client).work(burst=True)
 
 
 def confirm_link(message) -> str:

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from chorus.cli import cli
-from chorus.extensions import db
+from chorus.extensions import db, redis_store
 from chorus.models import Export
-from chorus.services import exports
+from chorus.models.base import utcnow
+from chorus.services import exports, periodic
 from chorus.workers import jobs
 from tests.factories import PASSWORD, login, make_campaign, make_org, make_user, run_jobs, session_csrf, sign, supporter
 from tests.test_cli import chorus
@@ -146,6 +147,37 @@ def test_running_a_finished_export_again_changes_nothing(app, coalition):
 
     assert jobs.export_campaign_csv(export.id) is False
     assert path.stat().st_mtime_ns == first
+
+
+def _lease_ends(export_id: int) -> None:
+    db.session.execute(update(Export).where(Export.id == export_id).values(lease_until=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+
+
+def test_an_export_whose_job_redis_lost_is_queued_again_by_the_ticker(app, coalition):
+    alpha, _beta, campaign = coalition
+    export = exports.create_export(alpha, campaign, None)
+    redis_store.client.flushdb()  # the queued job is gone
+    assert "exports" in periodic.run_due()  # the ticker's task
+    run_jobs()
+    assert db.session.get(Export, export.id).status == "queued"  # its job may still be waiting: no repeat yet
+
+    _lease_ends(export.id)
+    exports.restart_lost_exports()  # its next period
+    run_jobs()
+    db.session.expire_all()
+    assert export.status == "done" and exports.file_path(export).read_text().count("\n") == 4  # header + 3
+
+
+def test_an_export_whose_worker_died_runs_again_and_a_duplicate_job_does_nothing(app, coalition):
+    alpha, _beta, campaign = coalition
+    export = exports.create_export(alpha, campaign, None)
+    assert exports._claim(export.id)  # a worker starts it, then is killed
+    assert jobs.export_campaign_csv(export.id) is False  # another job meanwhile: the lease holds
+    _lease_ends(export.id)
+    assert jobs.export_campaign_csv(export.id) is True
+    db.session.expire_all()
+    assert export.status == "done"
 
 
 def test_failed_export_records_its_error_and_offers_no_file(app, client, coalition):

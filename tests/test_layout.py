@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -26,3 +27,16 @@ def test_chorus_package_is_the_platform_folder_and_workers_the_workers_folder():
 
     assert Path(chorus.app.__file__).resolve().parent == ROOT / "platform"
     assert Path(chorus.workers.jobs.__file__).resolve().parent == ROOT / "workers"
+
+
+def test_services_and_models_never_import_the_worker_package():
+    """Jobs are named by dotted string in chorus.queues; only the CLI starts a worker."""
+    offenders = []
+    for path in (ROOT / "platform").rglob("*.py"):
+        if path.name == "cli.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.startswith("chorus.workers")]
+    assert offenders == []

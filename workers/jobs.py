@@ -4,25 +4,17 @@ jobs outlive deploys, and a worker may die after sending but before recording.""
 from __future__ import annotations
 
 import functools
-from datetime import timedelta
 
 from flask import Flask, g, has_app_context, render_template
-from rq import Queue
 from sqlalchemy import select, update
 
-from chorus import tenancy
+from chorus import queues, tenancy
 from chorus.extensions import db, redis_store
 from chorus.models import Action
 from chorus.models.base import utcnow
-from chorus.services import mail
-
-SUPPORTER_MAIL_LIST = "chorus:mail:supporters"
-SUPPORTER_MAIL_SCHEDULED = "chorus:mail:supporters:scheduled"
-DELIVERY_KICK = "chorus:deliver:kick"
+from chorus.services import mail, signing
 
 BATCH = 200
-#: Pending actions whose confirmation mail was never recorded as sent after this long are re-sent.
-SWEEP_AFTER = timedelta(minutes=5)
 
 _worker_app: Flask | None = None
 
@@ -54,48 +46,20 @@ def with_app_context(fn):
     return wrapper
 
 
-def queue(name: str = "default") -> Queue:
-    return Queue(name, connection=redis_store.client)
-
-
-def queue_supporter_mail(kind: str, action_id: int) -> None:
-    """Add one mail ("confirm" or "copy") to the next batch; enqueue a batch job only if none waits.
-
-    A signing spike then costs one RPUSH per signature, not one job, and mails go out in batches.
-    """
-    r = redis_store.client
-    pipe = r.pipeline()
-    pipe.rpush(SUPPORTER_MAIL_LIST, f"{kind}:{action_id}")
-    pipe.set(SUPPORTER_MAIL_SCHEDULED, 1, nx=True, ex=300)
-    _, scheduled_now = pipe.execute()
-    if scheduled_now:
-        queue("mail").enqueue(send_supporter_mails, job_timeout=600)
-
-
 @with_app_context
 def send_supporter_mails() -> int:
     """Drain the supporter mail list in batches over one connection each; then sweep for strays."""
     r = redis_store.client
-    r.delete(SUPPORTER_MAIL_SCHEDULED)  # before draining: a mail queued from now on schedules a new job
+    r.delete(queues.SUPPORTER_MAIL_SCHEDULED)  # before draining: a mail queued from now on schedules a new job
     sent = 0
-    while entries := r.lpop(SUPPORTER_MAIL_LIST, BATCH):
+    while entries := r.lpop(queues.SUPPORTER_MAIL_LIST, BATCH):
         wanted: dict[str, list[int]] = {"confirm": [], "copy": []}
         for entry in entries:
             kind, _sep, ident = entry.decode().partition(":")
             if kind in wanted and ident.isdigit():
                 wanted[kind].append(int(ident))
         sent += _send_confirmations(wanted["confirm"]) + _send_copies(wanted["copy"])
-    stale = db.session.scalars(
-        select(Action.id)
-        .where(
-            Action.status == "pending",
-            Action.confirmation_sent_at.is_(None),
-            Action.created_at < utcnow() - SWEEP_AFTER,
-        )
-        .limit(BATCH)
-        .execution_options(all_orgs=True)
-    ).all()
-    sent += _send_confirmations(list(stale))
+    sent += _send_confirmations(signing.unsent_confirmations(BATCH))
     return sent
 
 
@@ -155,15 +119,6 @@ def _supporter_message(action: Action, kind: str):
         unsubscribe_email=action.email_normalized,
         link_root=tenancy.public_root(site),
     )
-
-
-def kick_delivery() -> None:
-    """Start a delivery job soon: at most one kick a second however many letters arrive, and none
-    while one already waits in the queue (runs in progress take the new letters too)."""
-    if redis_store.client.set(DELIVERY_KICK, 1, nx=True, ex=1):
-        waiting = queue("delivery")
-        if waiting.count == 0:
-            waiting.enqueue(deliver_letters, job_timeout=600)
 
 
 @with_app_context

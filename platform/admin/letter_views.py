@@ -6,6 +6,7 @@ from flask import abort, flash, g, redirect, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
+from chorus import queues
 from chorus.admin.blueprint import bp, requires
 from chorus.extensions import db
 from chorus.models import Campaign, Delivery, DeliveryEvent
@@ -41,8 +42,6 @@ def retry_delivery(uuid: str):
     if not FlaskForm().validate_on_submit():
         abort(400)
     letters.retry(found)
-    from chorus.workers.jobs import kick_delivery
-
-    kick_delivery()
+    queues.kick_delivery()
     flash("The letter is queued again.")
     return redirect(url_for("admin.campaign_dashboard", campaign=found.campaign.slug))

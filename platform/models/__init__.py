@@ -6,6 +6,7 @@ from chorus.models.campaigns import Campaign, CampaignHost
 from chorus.models.exports import Export
 from chorus.models.letters import CampaignTarget, Delivery, DeliveryEvent, Official
 from chorus.models.orgs import MemberHost, Organization
+from chorus.models.periodic import PeriodicTask
 
 __all__ = [
     "Action",
@@ -21,6 +22,7 @@ __all__ = [
     "Membership",
     "Official",
     "Organization",
+    "PeriodicTask",
     "Suppression",
     "User",
 ]

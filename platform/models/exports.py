@@ -30,6 +30,9 @@ class Export(db.Model):
     error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    #: Queued: its job should have started by then; running: renewed with each progress step. Past it,
+    #: the ticker queues the job again (lost with Redis or with a killed worker).
+    lease_until: Mapped[datetime | None] = mapped_column(Timestamp())
 
     org: Mapped[Organization] = relationship()
     campaign: Mapped[Campaign] = relationship()

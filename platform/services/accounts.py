@@ -12,6 +12,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 
+from chorus import queues
 from chorus.extensions import db, redis_store
 from chorus.models import Invitation, Membership, Organization, User
 from chorus.models.accounts import ORG_ROLES, new_session_token
@@ -143,9 +144,7 @@ def invite(email: str, role: str, org: Organization | None, invited_by: User | N
     )
     db.session.add(invitation)
     db.session.commit()
-    from chorus.workers import jobs
-
-    jobs.queue("mail").enqueue(jobs.send_invitation, invitation.id)
+    queues.enqueue(queues.SEND_INVITATION, invitation.id, queue_name="mail")
     return invitation
 
 

@@ -21,10 +21,12 @@ from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
+from chorus import queues
 from chorus.extensions import db, redis_store
 from chorus.models import Campaign, Delivery, DeliveryEvent
 from chorus.models.base import utcnow
 from chorus.services import letters, mail
+from chorus.services.periodic import periodic
 
 BATCH = 100
 MAX_ATTEMPTS = 8
@@ -341,3 +343,12 @@ def counts_by_target(campaign_id: int) -> list[tuple[str, str, dict[str, int]]]:
     for name, email, status, n in rows:
         table[(name, email)][status] = n
     return [(name, email, statuses) for (name, email), statuses in table.items()]
+
+
+@periodic("letter-delivery", every_seconds=5)
+def restart_delivery() -> None:
+    """While letters wait (retries, caps, windows, a dead worker's leases), start a delivery run:
+    a killed worker's letters go out again soon after its lease ends, well within two minutes,
+    without relying on RQ's own detection of abandoned jobs (about 7 minutes)."""
+    if outstanding():
+        queues.kick_delivery()

@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import TextIO
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Row
 
-from chorus import tenancy
+from chorus import queues, tenancy
 from chorus.extensions import db
 from chorus.models import Action, Campaign, CampaignHost, Export, Organization, User
 from chorus.models.base import utcnow
+from chorus.services.periodic import periodic
 
 HEADER = (
     "id",
@@ -97,13 +98,41 @@ def create_export(org: Organization, campaign: Campaign, requested_by: User | No
         campaign_id=campaign.id,
         requested_by_id=requested_by.id if requested_by else None,
         filename=f"{campaign.slug}-{org.slug}-{utcnow():%Y-%m-%d}.csv",
+        lease_until=_lease_end(),
     )
     db.session.add(export)
     db.session.commit()
-    from chorus.workers import jobs
-
-    jobs.queue("default").enqueue(jobs.export_campaign_csv, export.id, job_timeout=3600)
+    queues.enqueue(queues.EXPORT_CAMPAIGN_CSV, export.id, job_timeout=3600)
     return export
+
+
+def _lease_end() -> datetime:
+    return utcnow() + timedelta(seconds=int(current_app.config.get("CHORUS_EXPORT_LEASE", 300)))
+
+
+@periodic("exports", every_seconds=30)
+def restart_lost_exports() -> None:
+    """Queue again the exports whose job was lost (Redis forgot its queue, or its worker died)."""
+    overdue = db.session.scalars(
+        select(Export.id).where(Export.status.in_(("queued", "running")), Export.lease_until < utcnow())
+    ).all()
+    for export_id in overdue:
+        _record(export_id, lease_until=_lease_end())
+        queues.enqueue(queues.EXPORT_CAMPAIGN_CSV, export_id, job_timeout=3600)
+
+
+def _claim(export_id: int) -> bool:
+    """Start an export's run unless another job runs it (or it is finished): one UPDATE decides."""
+    with db.engine.begin() as connection:
+        claimed = connection.execute(
+            update(Export)
+            .where(
+                Export.id == export_id,
+                or_(Export.status == "queued", and_(Export.status == "running", Export.lease_until < utcnow())),
+            )
+            .values(status="running", rows_done=0, error="", lease_until=_lease_end())
+        ).rowcount
+    return claimed == 1
 
 
 def recent_exports(org: Organization, campaign: Campaign, limit: int = RECENT) -> list[Export]:
@@ -192,28 +221,30 @@ def run_export(export_id: int) -> bool:
     Progress goes through its own short transactions on another connection: committing the session
     would close the server-side cursor the rows stream from.
     """
-    export = db.session.get(Export, export_id)
-    if export is None or export.status == "done":
+    if not _claim(export_id):
         return False
+    export = db.session.get(Export, export_id)
     org, campaign_id, target = export.org, export.campaign_id, file_path(export)
     partial = target.with_name(target.name + ".part")
     try:
         with tenancy.acting_for(org):
-            export.status, export.rows_done, export.error = "running", 0, ""
             export.rows_total = count_rows(campaign_id)
             db.session.commit()
             target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             private = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # personal data
             with open(private, "w", encoding="utf-8", newline="") as out:
-                written = write_csv(out, campaign_id, lambda done: _record(export_id, rows_done=done))
+                written = write_csv(
+                    out, campaign_id, lambda done: _record(export_id, rows_done=done, lease_until=_lease_end())
+                )
             os.replace(partial, target)
     except Exception as error:
         db.session.rollback()
-        _record(export_id, status="failed", error=f"{type(error).__name__}: {error}"[:2000], finished_at=utcnow())
+        failure = f"{type(error).__name__}: {error}"[:2000]
+        _record(export_id, status="failed", error=failure, finished_at=utcnow(), lease_until=None)
         with suppress(OSError):
             partial.unlink(missing_ok=True)
         raise  # RQ keeps the job and its traceback in the failed registry
-    _record(export_id, status="done", rows_done=written, rows_total=written, finished_at=utcnow())
+    _record(export_id, status="done", rows_done=written, rows_total=written, finished_at=utcnow(), lease_until=None)
     db.session.commit()  # ends the read transaction; the session's copy of the row is reloaded on next use
     return True
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import insert as sa_insert
@@ -11,11 +12,15 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from chorus import queues
 from chorus.extensions import db, redis_store
 from chorus.models import Action, ActionShare, Campaign, Organization
 from chorus.models.base import new_uuid, utcnow
 from chorus.services import letters, tally
-from chorus.workers import jobs
+from chorus.services.periodic import periodic
+
+#: Pending actions whose confirmation mail was never recorded as sent after this long are re-sent.
+SWEEP_AFTER = timedelta(minutes=5)
 
 
 class Outcome(enum.Enum):
@@ -93,7 +98,7 @@ def sign(campaign: Campaign, site: Organization, supporter: Supporter) -> Outcom
     if confirmed:
         _counted(campaign_id, site_slug, action_id, is_letter)
         return Outcome.COUNTED
-    jobs.queue_supporter_mail("confirm", action_id)
+    queues.queue_supporter_mail("confirm", action_id)
     return Outcome.SIGNED
 
 
@@ -101,8 +106,8 @@ def _counted(campaign_id: int, site_slug: str, action_id: int, is_letter: bool) 
     """After the commit: the tally, and for letters the delivery workers and the supporter's copy."""
     tally.count_confirmed(campaign_id, site_slug, action_id)
     if is_letter:
-        jobs.kick_delivery()
-        jobs.queue_supporter_mail("copy", action_id)
+        queues.kick_delivery()
+        queues.queue_supporter_mail("copy", action_id)
 
 
 def _repeat(campaign_id: int, email_normalized: str) -> Outcome:
@@ -118,7 +123,7 @@ def _repeat(campaign_id: int, email_normalized: str) -> Outcome:
     if existing.status == "confirmed":
         return Outcome.ALREADY_COUNTED
     if redis_store.client.set(f"chorus:resent:{existing.id}", 1, nx=True, ex=600):
-        jobs.queue_supporter_mail("confirm", existing.id)  # they may have lost the first mail; every 10 min
+        queues.queue_supporter_mail("confirm", existing.id)  # they may have lost the first mail; every 10 min
     return Outcome.ALREADY_PENDING
 
 
@@ -154,3 +159,26 @@ def confirm(action_uuid: str) -> Confirmation:
         return Confirmation(action, False)
     _counted(campaign_id, site_slug, action_id, is_letter)
     return Confirmation(action, True)
+
+
+def unsent_confirmations(limit: int) -> list[int]:
+    """Pending actions whose confirmation mail was never recorded as sent (across members)."""
+    return list(
+        db.session.scalars(
+            select(Action.id)
+            .where(
+                Action.status == "pending",
+                Action.confirmation_sent_at.is_(None),
+                Action.created_at < utcnow() - SWEEP_AFTER,
+            )
+            .limit(limit)
+            .execution_options(all_orgs=True)
+        )
+    )
+
+
+@periodic("mail-sweep", every_seconds=60)
+def sweep_unsent_confirmations() -> None:
+    """A mail job lost with its worker or its queue: start another while confirmations are owed."""
+    if unsent_confirmations(1):
+        queues.kick_supporter_mail()
