@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run admin test lint bench clean
+.PHONY: run admin test lint bench clean i18n
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,17 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+# New strings: extract every _() / ngettext / lazy_gettext into the catalogues, then write the Spanish
+# in platform/translations/es/LC_MESSAGES/messages.po. The app reads the .po files themselves (no
+# compiled .mo in git); `compile` only checks them and reports what is still untranslated.
+i18n: $(STAMP)
+	$(VENV)/bin/pybabel -q extract -F babel.cfg -k lazy_gettext -k _l --no-location --sort-output \
+		--project Chorus -o platform/translations/messages.pot .
+	$(VENV)/bin/pybabel -q update -i platform/translations/messages.pot -d platform/translations \
+		--no-fuzzy-matching --ignore-obsolete --width 120
+	sed -i '/^"POT-Creation-Date/d' platform/translations/*/LC_MESSAGES/messages.po  # a date every branch changes: merge conflicts
+	$(VENV)/bin/pybabel compile --statistics -d platform/translations
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/sign.py

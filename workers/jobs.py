@@ -91,7 +91,7 @@ def _send_copies(action_ids: list[int]) -> int:
 
 
 def _supporter_message(action: Action, kind: str):
-    from chorus.i18n import translate
+    from chorus.i18n import gettext
     from chorus.services import letters
 
     g.lang = action.language
@@ -104,11 +104,11 @@ def _supporter_message(action: Action, kind: str):
     }
     if kind == "confirm":
         context["confirm_url"] = f"{tenancy.public_root(site)}/confirm/{mail.make_token('confirm', action.uuid)}"
-        subject = translate("Please confirm your signature: %(title)s", action.language) % {"title": campaign.title}
+        subject = gettext("Please confirm your signature: %(title)s", title=campaign.title)
     else:
         context["letter"] = letters.compose(campaign, action.body or campaign.letter_body, letters.signature_of(action))
         context["targets"] = letters.targets_for(campaign, action.country, action.postal_code)
-        subject = translate("Your letter: %(title)s", action.language) % {"title": campaign.title}
+        subject = gettext("Your letter: %(title)s", title=campaign.title)
     return mail.new_message(
         to=action.email,
         subject=subject,

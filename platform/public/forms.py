@@ -21,6 +21,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from chorus.i18n import current_lang
 from chorus.i18n import gettext as _
+from chorus.i18n import lazy_gettext as _l
 from chorus.models import Campaign, Organization
 from chorus.services import letters, uploads
 from chorus.services.signing import Supporter
@@ -143,13 +144,13 @@ class CheckboxesField(SelectMultipleField):
 
 
 class ActionForm(PublicForm):
-    first_name = StringField("First name", [clean_text(100), required])
-    last_name = StringField("Last name", [clean_text(100), required])
-    email = StringField("Email", [clean_text(254), required, valid_email])
-    postal_code = StringField("Postal code", [clean_text(20)])
-    country = SelectField("Country", default="US", validate_choice=False)
-    comment = TextAreaField("Comment (optional)", [clean_text(1000, multiline=True)])
-    share_with = CheckboxesField("Share my details with", choices=[], validate_choice=False)
+    first_name = StringField(_l("First name"), [clean_text(100), required])
+    last_name = StringField(_l("Last name"), [clean_text(100), required])
+    email = StringField(_l("Email"), [clean_text(254), required, valid_email])
+    postal_code = StringField(_l("Postal code"), [clean_text(20)])
+    country = SelectField(_l("Country"), default="US", validate_choice=False)
+    comment = TextAreaField(_l("Comment (optional)"), [clean_text(1000, multiline=True)])
+    share_with = CheckboxesField(_l("Share my details with"), choices=[], validate_choice=False)
 
     @classmethod
     def for_campaign(cls, campaign: Campaign, site: Organization) -> ActionForm:
@@ -184,8 +185,8 @@ class ActionForm(PublicForm):
 class LetterForm(ActionForm):
     """A letter: the supporter edits the subject and body; the greeting and closing stay fixed."""
 
-    subject = StringField("Subject", [clean_text(200), required])
-    body = TextAreaField("Your letter", [clean_text(20_000, multiline=True), required])
+    subject = StringField(_l("Subject"), [clean_text(200), required])
+    body = TextAreaField(_l("Your letter"), [clean_text(20_000, multiline=True), required])
 
     @classmethod
     def for_campaign(cls, campaign: Campaign, site: Organization) -> LetterForm:
