@@ -1,7 +1,7 @@
 """member sites: own host names, branding edited in the admin, whom a petition addresses, optional location
 
 Revision ID: i12_member_sites
-Revises: i11_delivery_claim_token
+Revises: i9_api_webhooks
 Create Date: 2026-11-30
 
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "i12_member_sites"
-down_revision = "i11_delivery_claim_token"
+down_revision = "i9_api_webhooks"
 branch_labels = None
 depends_on = None
 

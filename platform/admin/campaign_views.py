@@ -8,13 +8,14 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from chorus import policy
+from chorus import policy, tenancy
 from chorus.admin.blueprint import bp, requires
 from chorus.admin.forms import CampaignForm
 from chorus.extensions import db
 from chorus.models import Campaign, CampaignHost, Official, Organization
 from chorus.public.forms import form_for
-from chorus.services import campaign_admin, tally
+from chorus.services import campaign_admin, osdi, tally
+from chorus.services.mail import external_url
 from chorus.templating import render_for
 
 
@@ -122,7 +123,19 @@ def campaign_dashboard(campaign: str):
         transitions=[a for a, (sources, _t) in campaign_admin.TRANSITIONS.items() if found.status in sources],
         can=lambda permission: policy.can(current_user, permission, g.org),
         owner=found.owner_org_id == g.org.id,
+        embed_url=f"{tenancy.site_root(g.org)}/{found.slug}/embed",  # the member's own host when it has one
+        embed_script=external_url("/static/embed.js"),
     )
+
+
+@bp.post("/<slug:org>/campaigns/<slug:campaign>/api-actions")
+@requires("publish_campaigns")
+def count_api_actions(campaign: str):
+    """The owner decides whether actions recorded through members' API keys count in the shared tally."""
+    found = owned_or_404(campaign)
+    osdi.update_campaign(found, {"count_api_actions": request.form.get("count") == "1"})
+    flash("Saved: the shared tally was recounted.")
+    return redirect(url_for("admin.campaign_dashboard", campaign=campaign))
 
 
 @bp.post("/<slug:org>/campaigns/<slug:campaign>/status")

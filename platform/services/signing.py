@@ -14,9 +14,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from chorus import queues
 from chorus.extensions import db, redis_store
-from chorus.models import Action, ActionShare, Campaign, Organization
+from chorus.models import Action, ActionShare, ApiKey, Campaign, Organization
+from chorus.models.api import person_uuid_for
 from chorus.models.base import new_uuid, utcnow
-from chorus.services import letters, tally
+from chorus.services import letters, tally, webhooks
 from chorus.services.periodic import periodic
 
 #: Pending actions whose confirmation mail was never recorded as sent after this long are re-sent.
@@ -58,9 +59,20 @@ def sign(campaign: Campaign, site: Organization, supporter: Supporter) -> Outcom
 
     The database's unique constraint decides between concurrent repeats; only the winner counts.
     """
+    return _store(campaign, site, supporter, None)[0]
+
+
+def record_via_api(campaign: Campaign, key: ApiKey, supporter: Supporter) -> tuple[Outcome, int]:
+    """An action a member's API key vouches for: confirmed at once, source "api", attributed to the
+    key's member. Returns the outcome and the action's id (the existing one for a repeat)."""
+    return _store(campaign, key.org, supporter, key)
+
+
+def _store(campaign: Campaign, site: Organization, supporter: Supporter, key: ApiKey | None) -> tuple[Outcome, int]:
     share_ids = [o.id for o in campaign.host_orgs() if o.slug in supporter.share_with and o.id != site.id]
-    confirmed = not campaign.require_confirmation
-    campaign_id, site_slug, is_letter = campaign.id, site.slug, campaign.kind == "letter"
+    confirmed = key is not None or not campaign.require_confirmation
+    counts = key is None or campaign.count_api_actions
+    campaign_id, site_slug, is_letter, kind = campaign.id, site.slug, campaign.kind == "letter", campaign.kind
     email_normalized = normalize_email(supporter.email)
     # One INSERT that yields to an existing action instead of failing: the unique constraint decides
     # between concurrent repeats, and no ORM object is built, flushed and reloaded on the hot path.
@@ -73,6 +85,7 @@ def sign(campaign: Campaign, site: Organization, supporter: Supporter) -> Outcom
             org_id=site.id,
             email=supporter.email.strip(),
             email_normalized=email_normalized,
+            person_uuid=person_uuid_for(email_normalized),
             first_name=supporter.first_name.strip(),
             last_name=supporter.last_name.strip(),
             postal_code=supporter.postal_code.strip(),
@@ -83,6 +96,8 @@ def sign(campaign: Campaign, site: Organization, supporter: Supporter) -> Outcom
             body=supporter.body.strip(),
             status="confirmed" if confirmed else "pending",
             confirmed_at=utcnow() if confirmed else None,
+            source="web" if key is None else "api",
+            api_key_id=None if key is None else key.id,
         )
         .on_conflict_do_nothing(index_elements=["campaign_id", "email_normalized"])
         .returning(Action.id)
@@ -94,23 +109,27 @@ def sign(campaign: Campaign, site: Organization, supporter: Supporter) -> Outcom
         db.session.execute(sa_insert(ActionShare), [{"action_id": action_id, "org_id": i} for i in share_ids])
     if confirmed and is_letter:
         letters.create_deliveries(action_id, campaign, supporter.country, supporter.postal_code)
+    owed = webhooks.owe_action(action_id, kind, [site.id, *share_ids]) if confirmed else 0
     db.session.commit()
     if confirmed:
-        _counted(campaign_id, site_slug, action_id, is_letter)
-        return Outcome.COUNTED
+        _counted(campaign_id, site_slug, action_id, is_letter, counts, owed)
+        return Outcome.COUNTED, action_id
     queues.queue_supporter_mail("confirm", action_id)
-    return Outcome.SIGNED
+    return Outcome.SIGNED, action_id
 
 
-def _counted(campaign_id: int, site_slug: str, action_id: int, is_letter: bool) -> None:
-    """After the commit: the tally, and for letters the delivery workers and the supporter's copy."""
-    tally.count_confirmed(campaign_id, site_slug, action_id)
+def _counted(campaign_id: int, site_slug: str, action_id: int, is_letter: bool, counts: bool, owed: int) -> None:
+    """After the commit: the tally, webhooks, and for letters the delivery workers and the copy."""
+    if counts:
+        tally.count_confirmed(campaign_id, site_slug, action_id)
+    if owed:
+        queues.kick_webhooks()
     if is_letter:
         queues.kick_delivery()
         queues.queue_supporter_mail("copy", action_id)
 
 
-def _repeat(campaign_id: int, email_normalized: str) -> Outcome:
+def _repeat(campaign_id: int, email_normalized: str) -> tuple[Outcome, int]:
     # Reads only the existing action's status and id, across members: the supporter may have signed
     # through another member's site.
     existing = db.session.execute(
@@ -121,10 +140,10 @@ def _repeat(campaign_id: int, email_normalized: str) -> Outcome:
     if existing is None:
         raise RuntimeError("integrity error without an existing action")  # a real bug: surface it
     if existing.status == "confirmed":
-        return Outcome.ALREADY_COUNTED
+        return Outcome.ALREADY_COUNTED, existing.id
     if redis_store.client.set(f"chorus:resent:{existing.id}", 1, nx=True, ex=600):
         queues.queue_supporter_mail("confirm", existing.id)  # they may have lost the first mail; every 10 min
-    return Outcome.ALREADY_PENDING
+    return Outcome.ALREADY_PENDING, existing.id
 
 
 @dataclass
@@ -145,19 +164,23 @@ def confirm(action_uuid: str) -> Confirmation:
         return Confirmation(None, False)
     campaign = action.campaign
     campaign_id, site_slug, action_id = action.campaign_id, action.org.slug, action.id
-    is_letter = campaign.kind == "letter"
+    is_letter, counts = campaign.kind == "letter", action.source == "web" or campaign.count_api_actions
+    org_ids = [action.org_id, *(share.org_id for share in action.shares)]
     result = db.session.execute(
         update(Action)
         .where(Action.id == action.id, Action.status == "pending")
         .values(status="confirmed", confirmed_at=utcnow())
         .execution_options(all_orgs=True, synchronize_session=False)
     )
-    if result.rowcount == 1 and is_letter:  # the outbox rows commit with the confirmation
-        letters.create_deliveries(action_id, campaign, action.country, action.postal_code)
+    owed = 0
+    if result.rowcount == 1:  # the outbox rows commit with the confirmation
+        if is_letter:
+            letters.create_deliveries(action_id, campaign, action.country, action.postal_code)
+        owed = webhooks.owe_action(action_id, campaign.kind, org_ids)
     db.session.commit()
     if result.rowcount != 1:
         return Confirmation(action, False)
-    _counted(campaign_id, site_slug, action_id, is_letter)
+    _counted(campaign_id, site_slug, action_id, is_letter, counts, owed)
     return Confirmation(action, True)
 
 
