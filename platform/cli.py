@@ -160,13 +160,16 @@ def tenants() -> None:
 
 
 @tenants.command("sync")
-def tenants_sync() -> None:
-    """Load tenants/<slug>/tenant.toml into the database."""
+@click.option("--force", is_flag=True, help="Also overwrite branding edited in the admin.")
+def tenants_sync(force: bool) -> None:
+    """Load tenants/<slug>/tenant.toml into the database (never deletes a member)."""
     from chorus.services import tenants as tenant_service
 
     with app_context() as app:
-        slugs = tenant_service.sync(Path(app.config["CHORUS_TENANTS_DIR"]))
-    click.echo(f"Synced {len(slugs)} organization(s): {', '.join(slugs)}", err=True)
+        report = tenant_service.sync(Path(app.config["CHORUS_TENANTS_DIR"]), force=force)
+    click.echo(f"Synced {len(report.synced)} organization(s): {', '.join(report.synced)}", err=True)
+    if report.kept:
+        click.echo(f"Kept the admin's edits of {', '.join(report.kept)} (--force overwrites them).", err=True)
 
 
 @cli.group()

@@ -57,8 +57,12 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict:
     env = environ.get("CHORUS_ENV", "development")
     if env not in ("development", "production"):
         raise ConfigError(f"CHORUS_ENV must be development or production, not {env!r}")
+    unknown_hosts = environ.get("CHORUS_UNKNOWN_HOSTS") or ("404" if env == "production" else "coalition")
+    if unknown_hosts not in ("coalition", "404"):
+        raise ConfigError(f"CHORUS_UNKNOWN_HOSTS must be coalition or 404, not {unknown_hosts!r}")
     return {
         "CHORUS_ENV": env,
+        "CHORUS_UNKNOWN_HOSTS": unknown_hosts,
         "CHORUS_INSTANCE": str(instance),
         "SECRET_KEY": _secret_key(environ, instance, env),
         "SQLALCHEMY_DATABASE_URI": environ.get("DATABASE_URL") or f"sqlite:///{instance / 'chorus.db'}",

@@ -29,6 +29,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 }
 
 
+#: How roles read on screen.
+ROLE_LABELS = {
+    "platform-admin": "Platform admin",
+    "org-admin": "Organization admin",
+    "org-editor": "Organization editor",
+}
+
+
 def role(user: User, org: Organization) -> str | None:
     if user.is_platform_admin:
         return "platform-admin"

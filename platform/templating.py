@@ -19,8 +19,10 @@ from jinja2 import BaseLoader, FileSystemLoader, TemplateNotFound
 from markupsafe import Markup
 
 from chorus.config import PROJECT_ROOT
+from chorus.services import theme
 
 _NAMESPACED = re.compile(r"^@([a-z0-9-]+)/(.+)$")
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
 class TenantLoader(BaseLoader):
@@ -64,8 +66,29 @@ def render_markdown(text: str | None) -> Markup:
     return Markup(nh3.clean(markdown_lib.markdown(text or "")))
 
 
+def theme_style(org) -> Markup:
+    """The member's colours as CSS variables, with text colours that keep WCAG AA contrast on them."""
+    given = ((org.primary_color, "#1f4e79"), (org.accent_color, "#f2a900"))
+    colours = [colour if _COLOUR.match(colour or "") else default for colour, default in given]
+    declarations = "; ".join(f"{k}: {v}" for k, v in theme.variables(*colours).items())
+    return Markup(f"<style>:root {{ {declarations}; }}</style>")
+
+
+MILESTONES = (10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000)
+
+
+def milestone(total: int, goal: int) -> int:
+    """What the goal bar measures: while the count is under a quarter of the goal, the next round
+    number above it (a bar 30% full towards 10 reads better than an empty one towards 10,000)."""
+    if total * 4 >= goal:
+        return goal
+    return next((m for m in MILESTONES if total < m < goal), goal)
+
+
 def init_app(app: Flask) -> None:
     app.jinja_loader = TenantLoader(PROJECT_ROOT / "templates", Path(app.config["CHORUS_TENANTS_DIR"]))
     # Room for every template of every member, so the cache never thrashes between members.
     app.jinja_options = {**app.jinja_options, "cache_size": 4000}
     app.add_template_filter(render_markdown, "markdown")
+    app.add_template_filter(theme_style, "theme_style")
+    app.jinja_env.globals["milestone"] = milestone

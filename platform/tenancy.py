@@ -11,16 +11,79 @@ supporter confirming their own action) opts in visibly with `.execution_options(
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
+from urllib.parse import urlsplit
 
-from flask import Flask, g
+from flask import Flask, abort, current_app, g, request
 from sqlalchemy import event, false, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from chorus.extensions import db
-from chorus.models import Action, ActionShare, Contact, Organization, Tag, Tagging
+from chorus.models import Action, ActionShare, Contact, MemberHost, Organization, Tag, Tagging
 
 ORG_KEY = "chorus.org_id"
+HOSTS_KEY = "chorus.member_hosts"
+#: Seconds a process trusts its copy of the host table; changes made in this process apply at once.
+HOSTS_TTL = 30
+
+
+def normalize_host(value: str) -> str:
+    """`Act.Example.org.:443` -> `act.example.org`; the form hosts are stored and compared in."""
+    host = value.strip().lower()
+    if not host.startswith("["):
+        host = host.split(":", 1)[0]
+    return host.rstrip(".")
+
+
+def _host_map() -> dict[str, str]:
+    """Approved member hosts -> member slug, per app (tests build many apps), reloaded every HOSTS_TTL."""
+    cached = current_app.extensions.get(HOSTS_KEY)
+    if cached is None or cached[0] < time.monotonic():
+        rows = db.session.execute(
+            select(MemberHost.host, Organization.slug).join(Organization).where(MemberHost.approved.is_(True))
+        ).all()
+        cached = (time.monotonic() + HOSTS_TTL, dict(rows))
+        current_app.extensions[HOSTS_KEY] = cached
+    return cached[1]
+
+
+def forget_hosts() -> None:
+    """Call after changing member_hosts so this process sees it now (others within HOSTS_TTL)."""
+    current_app.extensions.pop(HOSTS_KEY, None)
+
+
+def site_slug() -> str | None:
+    """The member whose own site this request is on, decided by the Host header alone (never by a
+    forwarded or custom header a client could forge); None on the coalition's shared host. A host
+    nobody claimed is the coalition's site, or a 404 when CHORUS_UNKNOWN_HOSTS=404 (production)."""
+    if "site_slug" not in g:
+        host = normalize_host(request.host)
+        g.site_slug = _host_map().get(host)
+        if g.site_slug is None and host not in shared_hosts() and current_app.config["CHORUS_UNKNOWN_HOSTS"] == "404":
+            abort(404)
+    return g.site_slug
+
+
+def shared_hosts() -> set[str]:
+    return {normalize_host(urlsplit(current_app.config["CHORUS_BASE_URL"]).netloc)}
+
+
+def own_host(org: Organization) -> str | None:
+    """The member's first approved host, where its links and mailed links point."""
+    return next((h.host for h in org.hosts if h.approved), None)
+
+
+def public_root(org: Organization) -> str:
+    """Where host-level pages (/confirm, /unsubscribe) live for this member's supporters."""
+    host = own_host(org)
+    base = current_app.config["CHORUS_BASE_URL"]
+    return f"{urlsplit(base).scheme}://{host}" if host else base
+
+
+def site_root(org: Organization) -> str:
+    """The member's home: its own host, else /<slug> on the shared host (no trailing slash)."""
+    return public_root(org) if own_host(org) else f"{current_app.config['CHORUS_BASE_URL']}/{org.slug}"
 
 
 def set_current_org(org: Organization) -> None:

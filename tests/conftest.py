@@ -21,6 +21,7 @@ from flask.globals import _cv_app
 from flask.testing import FlaskClient
 from redis import Redis
 from sqlalchemy import create_engine, text
+from werkzeug.serving import make_server
 
 from chorus.app import create_app
 from chorus.extensions import db, embedded_redis_url
@@ -213,3 +214,47 @@ def cheap_hashing(monkeypatch):
     from chorus.services import accounts
 
     monkeypatch.setattr(accounts, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+# Browser tests: Debian's Chromium driven by Playwright (never a downloaded browser).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def live_server(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture
+def browser():
+    """Chromium, or a clear message: a skip on a developer's machine, a failure in CI."""
+    if not os.path.exists(CHROMIUM):
+        message = f"browser tests need Chromium at {CHROMIUM}: install Debian's package (apt-get install chromium)"
+        if REQUIRE_ALL:
+            pytest.fail(message + " (CHORUS_TEST_REQUIRE_ALL=1)")
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    return browser.new_page()

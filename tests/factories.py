@@ -34,6 +34,7 @@ def make_campaign(owner: Organization, hosts: list[Organization] = (), **fields)
         body=fields.pop("body", "Please sign."),
         goal=fields.pop("goal", 100),
         status=fields.pop("status", "live"),
+        ask_location=fields.pop("ask_location", True),  # most tests post a postal code and a country
         hosts=[CampaignHost(org_id=o.id, accepted=True) for o in [owner, *hosts]],
         **fields,
     )

@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 from chorus.extensions import db
 from chorus.models import Action
 from tests.factories import login, make_campaign, make_org, make_user
-from tests.test_browser import live_server, page  # noqa: F401 - shared fixtures
 
 
 @pytest.fixture

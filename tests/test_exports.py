@@ -19,11 +19,8 @@ from chorus.models import Export
 from chorus.models.base import utcnow
 from chorus.services import exports, periodic
 from chorus.workers import jobs
-from tests import test_browser
 from tests.factories import PASSWORD, login, make_campaign, make_org, make_user, run_jobs, session_csrf, sign, supporter
 from tests.test_cli import chorus
-
-live_server, page = test_browser.live_server, test_browser.page  # the browser tests' fixtures
 
 
 @pytest.fixture

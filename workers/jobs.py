@@ -8,7 +8,7 @@ import functools
 from flask import Flask, current_app, g, has_app_context, render_template
 from sqlalchemy import or_, select
 
-from chorus import queues
+from chorus import queues, tenancy
 from chorus.extensions import db
 from chorus.i18n import lazy_gettext
 from chorus.models import Action
@@ -121,7 +121,7 @@ def _statement_message(*, to: str, language: str, subject: str, template: str, m
         html=None,
         sender=mail.default_sender(site.name),
         message_id=message_id,
-        unsubscribe=mail.unsubscribe_url(to.lower(), site.slug),
+        unsubscribe=mail.unsubscribe_url(to.lower(), site.slug, tenancy.public_root(site)),
     )
 
 

@@ -18,6 +18,7 @@ from chorus.guards import safe_next
 from chorus.models import User
 from chorus.public.forms import Form
 from chorus.services import accounts
+from chorus.services.accounts import MIN_PASSWORD
 
 
 def _safe_next() -> str:
@@ -122,6 +123,8 @@ def accept_invitation(token: str):
         else:
             flash("Welcome to Chorus.")
             return _finish_login(user) if signed_in is None else redirect(url_for("admin.home"))
-    return render_template("admin/invitation.html", form=form, invitation=invitation, signed_in=signed_in), (
+    return render_template(
+        "admin/invitation.html", form=form, invitation=invitation, signed_in=signed_in, min_password=MIN_PASSWORD
+    ), (
         422 if form.is_submitted() else 200
     )

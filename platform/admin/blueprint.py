@@ -21,6 +21,11 @@ OPEN_ENDPOINTS = {"admin.login", "admin.login_second_factor", "admin.accept_invi
 SETUP_ENDPOINTS = OPEN_ENDPOINTS | {"admin.two_factor"}
 
 
+@bp.app_template_filter("role_label")
+def role_label(role: str | None) -> str:
+    return policy.ROLE_LABELS.get(role or "", role or "")
+
+
 @login_manager.user_loader
 def _load_user(cookie_id: str) -> User | None:
     """The cookie carries "<id>:<session token>"; a rotated token (logout) invalidates old cookies."""

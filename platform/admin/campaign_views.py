@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from chorus import policy
+from chorus import policy, tenancy
 from chorus.admin.blueprint import bp, requires
 from chorus.admin.forms import CampaignForm
 from chorus.extensions import db
@@ -127,7 +127,7 @@ def campaign_dashboard(campaign: str):
         can=lambda permission: policy.can(current_user, permission, g.org),
         can_edit=policy.can_edit(current_user, found, g.org),
         owner=found.owner_org_id == g.org.id,
-        embed_url=external_url(f"/{g.org.slug}/{found.slug}/embed"),
+        embed_url=f"{tenancy.site_root(g.org)}/{found.slug}/embed",  # the member's own host when it has one
         embed_script=external_url("/static/embed.js"),
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
@@ -17,11 +19,31 @@ from wtforms import (
 from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Optional, Regexp, ValidationError
 
 from chorus.public.forms import Form, clean_text, image_upload
+from chorus.services import slugs, theme
 from chorus.services.accounts import MIN_PASSWORD
 from chorus.services.uploads import IMAGE_MAX_BYTES, LOGO_MAX_BYTES
 
-SLUG = Regexp(r"^[a-z0-9][a-z0-9-]*$", message="Lowercase letters, digits and hyphens only.")
-COLOR = Regexp(r"^#[0-9a-fA-F]{6}$", message="A colour like #1f4e79.")
+
+class ProposesSlug:
+    """A form whose empty slug is proposed from another field (the browser does it as one types)."""
+
+    slug_source = "title"
+
+    def validate(self, extra_validators=None) -> bool:
+        source = getattr(self, self.slug_source).data
+        if not (self.slug.data or "").strip() and source:
+            self.slug.data = slugs.propose(source)
+        return super().validate(extra_validators)
+
+
+def valid_slug(form, field):
+    why = slugs.problem(field.data or "", 80)
+    if why:
+        raise ValidationError(why)
+
+
+COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+COLOR = Regexp(COLOR_RE, message="A colour like #1f4e79.")
 
 
 class LoginForm(Form):
@@ -53,19 +75,27 @@ class AcceptInvitationForm(Form):
 
 class InviteForm(Form):
     email = EmailField("E-mail", [DataRequired(), Email(), Length(max=254)])
-    role = SelectField("Role", choices={"org-editor": "Editor", "org-admin": "Admin"})
+    role = SelectField(
+        "Role",
+        choices={
+            "org-editor": "Organization editor: drafts and edits campaigns",
+            "org-admin": "Organization admin: also publishes, exports supporters, manages the team and branding",
+        },
+    )
 
 
-class CampaignForm(Form):
+class CampaignForm(ProposesSlug, Form):
     kind = SelectField(
         "Kind", choices={"petition": "Petition", "letter": "Letter to decision makers"}, default="petition"
     )
     title = StringField("Title", [DataRequired(), clean_text(200)])
-    slug = StringField("Address (slug)", [DataRequired(), Length(max=80), SLUG])
-    summary = TextAreaField("Summary", [clean_text(500, multiline=True)])
+    slug = StringField("Address (slug)", [DataRequired(), Length(max=80), valid_slug])
+    addressee = StringField("Addressed to (“To: …” on a petition), e.g. the U.S. Congress", [clean_text(300)])
+    summary = TextAreaField("Summary: one or two sentences shown first on phones", [clean_text(500, multiline=True)])
     body = TextAreaField("Text (Markdown)", [clean_text(50_000, multiline=True)])
     goal = IntegerField("Goal", [Optional(), NumberRange(min=1, max=100_000_000)])
     require_confirmation = BooleanField("Count an action only once its e-mail is confirmed", default=True)
+    ask_location = BooleanField("Ask supporters for their postal code and country")
     ends_at = DateField("End date", [Optional()])
     image = FileField("Image (PNG, JPEG, WebP or SVG, at most 2 MB)", [image_upload(IMAGE_MAX_BYTES)])
     image_alt = StringField("Image description, for people who cannot see it", [clean_text(300)])
@@ -105,13 +135,31 @@ class CampaignForm(Form):
             raise ValidationError("Give both hours of the sending window, or neither.")
 
 
-class BrandingForm(Form):
+class ColoursForm(Form):
+    """Main and accent colours, refused when a text the theme draws in them would fail WCAG AA."""
+
+    primary_color = StringField("Main colour", [DataRequired(), COLOR])
+    accent_color = StringField("Accent colour", [DataRequired(), COLOR])
+
+    def _contrast(self, which: str) -> None:
+        primary, accent = self.primary_color.data or "", self.accent_color.data or ""
+        if COLOR_RE.match(primary) and COLOR_RE.match(accent):
+            messages = theme.problems(primary, accent, which)
+            if messages:
+                raise ValidationError(" ".join(messages))
+
+    def validate_primary_color(self, field):
+        self._contrast("primary")
+
+    def validate_accent_color(self, field):
+        self._contrast("accent")
+
+
+class BrandingForm(ColoursForm):
     name = StringField("Name", [DataRequired(), clean_text(200)])
     tagline = StringField("Tagline", [clean_text(300)])
     intro = TextAreaField("Introduction (Markdown)", [clean_text(5000, multiline=True)])
     website = StringField("Website", [Optional(), URL(), Length(max=300)])
-    primary_color = StringField("Main colour", [DataRequired(), COLOR])
-    accent_color = StringField("Accent colour", [DataRequired(), COLOR])
     footer = TextAreaField("Footer", [clean_text(1000, multiline=True)])
     logo = FileField("Logo (SVG, PNG, JPEG or WebP, at most 512 kB)", [image_upload(LOGO_MAX_BYTES)])
 
@@ -125,7 +173,7 @@ class StatementForm(Form):
 
 
 class NewStatementForm(StatementForm):
-    slug = StringField("Address (slug)", [DataRequired(), Length(max=80), SLUG])
+    slug = StringField("Address (slug)", [DataRequired(), Length(max=80), valid_slug])
     hosts = SelectMultipleField("Also published on the sites of", choices=[], validate_choice=True)
     order = SelectField(
         "Order of the signatories",
@@ -136,3 +184,16 @@ class NewStatementForm(StatementForm):
 
 class OrderForm(Form):
     order = NewStatementForm.order
+
+
+class NewOrganizationForm(ProposesSlug, ColoursForm):
+    """A platform admin adds a member without a tenants/ folder; it can be edited in the admin later."""
+
+    slug_source = "name"
+    name = StringField("Name", [DataRequired(), clean_text(200)])
+    slug = StringField("Address (slug)", [DataRequired(), Length(max=63), valid_slug])
+    tagline = StringField("Tagline", [clean_text(300)])
+
+
+class HostForm(Form):
+    host = StringField("Host name of your own site", [DataRequired(), Length(max=253)])

@@ -8,11 +8,12 @@ from pathlib import Path
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, send_from_directory, url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from chorus import policy
 from chorus.admin.blueprint import bp, platform_admin_only, requires
-from chorus.admin.forms import BrandingForm, InviteForm
+from chorus.admin.forms import BrandingForm, HostForm, InviteForm, NewOrganizationForm
 from chorus.extensions import db
 from chorus.models import Campaign, CampaignHost, Invitation, Membership, Organization, User
 from chorus.services import accounts, branding
@@ -29,7 +30,8 @@ def home():
         orgs = sorted((m.org for m in current_user.memberships), key=lambda o: o.name)
     if len(orgs) == 1 and not current_user.is_platform_admin:
         return redirect(url_for("admin.org_home", org=orgs[0].slug))
-    return render_template("admin/home.html", orgs=orgs)
+    pending = branding.pending_hosts() if current_user.is_platform_admin else []
+    return render_template("admin/home.html", orgs=orgs, pending_hosts=pending, decide=FlaskForm())
 
 
 @bp.get("/<slug:org>/")
@@ -87,7 +89,60 @@ def edit_branding():
         branding.update(g.org, form)
         flash("Branding saved.")
         return redirect(url_for("admin.edit_branding"))
-    return render_template("admin/branding.html", org=g.org, form=form), 422 if form.is_submitted() else 200
+    return _branding_page(form, HostForm(formdata=None))
+
+
+def _branding_page(form, host_form):
+    failed = form.is_submitted() or host_form.is_submitted()
+    return render_template("admin/branding.html", org=g.org, form=form, host_form=host_form), 422 if failed else 200
+
+
+@bp.post("/<slug:org>/hosts")
+@requires("edit_branding")
+def request_host():
+    """A member lists its own host name; it serves once a platform admin approves it."""
+    form = HostForm()
+    if form.validate_on_submit():
+        try:
+            added = branding.request_host(g.org, form.host.data, approved=current_user.is_platform_admin)
+        except branding.BrandingError as error:
+            form.host.errors.append(str(error))
+        else:
+            waits = "" if added.approved else ", once a platform admin approves it"
+            flash(f"{added.host} will show your site{waits}. Point its DNS at Chorus (see the README).")
+            return redirect(url_for("admin.edit_branding"))
+    return _branding_page(BrandingForm(obj=g.org, formdata=None), form)
+
+
+@bp.post("/member-hosts/<int:host_id>")
+@platform_admin_only
+def decide_host(host_id: int):
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    approve = request.form.get("answer") == "approve"
+    host = branding.decide_host(host_id, approve)
+    if host is None:
+        abort(404)
+    flash(f"{host} {'approved' if approve else 'removed'}.")
+    return redirect(url_for("admin.home"))
+
+
+@bp.route("/organizations/new", methods=["GET", "POST"])
+@platform_admin_only
+def new_organization():
+    """Add a member without a tenants/ folder: name, slug and colours; the rest on its branding page."""
+    form = NewOrganizationForm()
+    if form.validate_on_submit():
+        try:
+            org = branding.create_org(
+                form.name.data, form.slug.data, form.tagline.data or "", form.primary_color.data, form.accent_color.data
+            )
+        except branding.BrandingError as error:
+            form.slug.errors.append(str(error))
+        else:
+            flash(f"{org.name} added. Invite its first admin from its Team page.")
+            return redirect(url_for("admin.org_home", org=org.slug))
+    return render_template("admin/new_organization.html", form=form), 422 if form.is_submitted() else 200
 
 
 @bp.get("/outbox")

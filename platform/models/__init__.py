@@ -7,7 +7,7 @@ from chorus.models.campaigns import Campaign, CampaignHost
 from chorus.models.exports import Export
 from chorus.models.letters import CampaignTarget, Delivery, DeliveryEvent, Official
 from chorus.models.mail import SupporterMail
-from chorus.models.orgs import Organization
+from chorus.models.orgs import MemberHost, Organization
 from chorus.models.periodic import PeriodicTask
 from chorus.models.statements import ModerationDecision, PublicMessage, SignOn, StatementVersion
 from chorus.models.webhooks import WebhookEndpoint, WebhookEvent
@@ -25,6 +25,7 @@ __all__ = [
     "DeliveryEvent",
     "Export",
     "Invitation",
+    "MemberHost",
     "Membership",
     "ModerationDecision",
     "Official",

@@ -46,6 +46,10 @@ class Campaign(db.Model):
     ends_at: Mapped[datetime | None] = mapped_column(Timestamp())
     image: Mapped[str] = mapped_column(String(200), default="")  # a file in the owner's uploads
     image_alt: Mapped[str] = mapped_column(String(300), default="")
+    #: Whom a petition addresses ("the U.S. Congress"); letters name their targets instead.
+    addressee: Mapped[str] = mapped_column(String(300), default="")
+    #: Ask supporters for their postal code and country (always asked when letters target by location).
+    ask_location: Mapped[bool] = mapped_column(Boolean, default=False)
 
     # Letter campaigns: a greeting and closing the supporter cannot change around an editable draft.
     letter_subject: Mapped[str] = mapped_column(String(200), default="")
@@ -71,6 +75,10 @@ class Campaign(db.Model):
     hosts: Mapped[list[CampaignHost]] = relationship(
         back_populates="campaign", cascade="all, delete-orphan", lazy="selectin"
     )
+
+    @property
+    def needs_location(self) -> bool:
+        return self.ask_location or (self.kind == "letter" and self.targeting == "location")
 
     @property
     def accepting_actions(self) -> bool:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from chorus.extensions import db
 from chorus.models.base import Timestamp, utcnow
@@ -25,6 +25,28 @@ class Organization(db.Model):
     accent_color: Mapped[str] = mapped_column(String(7), default="#f2a900")
     footer: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+    #: Set when a person saves the branding in the admin: `chorus tenants sync` then leaves it alone
+    #: unless run with --force.
+    edited_in_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    hosts: Mapped[list[MemberHost]] = relationship(
+        back_populates="org", cascade="all, delete-orphan", order_by="MemberHost.id"
+    )
 
     def __repr__(self) -> str:
         return f"<Organization {self.slug}>"
+
+
+class MemberHost(db.Model):
+    """A host name of the member's own site (act.example.org). Hosts listed in tenants/ are approved
+    by the sync; one added in the admin waits for a platform admin."""
+
+    __tablename__ = "member_hosts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    host: Mapped[str] = mapped_column(String(253), unique=True)
+    approved: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+
+    org: Mapped[Organization] = relationship(back_populates="hosts")

@@ -182,6 +182,7 @@ class ActionForm(PublicForm):
     @classmethod
     def for_campaign(cls, campaign: Campaign, site: Organization) -> ActionForm:
         form = cls(meta={"csrf_context": campaign.slug})
+        form.asks_location = campaign.needs_location  # otherwise the form stays short: no postal code, no country
         form.country.choices = _country_choices(current_lang())
         form.share_with.choices = [SelectChoice(o.slug, o.name) for o in campaign.host_orgs() if o.id != site.id]
         if campaign.kind == "statement":
@@ -191,7 +192,7 @@ class ActionForm(PublicForm):
         return form
 
     def validate_country(self, field):
-        if field.data not in COUNTRY_CODES:
+        if self.asks_location and field.data not in COUNTRY_CODES:
             raise ValidationError(_("Choose a country from the list."))
 
     def validate_share_with(self, field):
@@ -204,8 +205,8 @@ class ActionForm(PublicForm):
             first_name=self.first_name.data,
             last_name=self.last_name.data,
             email=self.email.data,
-            postal_code=self.postal_code.data or "",
-            country=self.country.data,
+            postal_code=(self.postal_code.data or "") if self.asks_location else "",
+            country=self.country.data if self.asks_location else "",
             comment=self.comment.data or "",
             language=current_lang(),
             share_with=list(self.share_with.data or []),

@@ -32,6 +32,15 @@ bp = Blueprint("public", __name__)
 
 #: Served from Redis alone: the member is checked against the cached host list, not the database.
 _CACHED_ENDPOINTS = {"public.tally_json"}
+#: Pages a member's own host serves without the /<org> prefix (see CONTRACT "Member domains").
+SITE_PAGES = {
+    "public.coalition",
+    "public.member_site",
+    "public.campaign",
+    "public.thanks",
+    "public.embed",
+    "public.tally_json",
+}
 PUBLIC_MAX_BODY = 288 * 1024  # a few fields, or an organization's logo under 256 kB with its sign-on
 SIGN_ONS_PER_HOUR = 10  # from one address: a coalition gets dozens of sign-ons, not hundreds an hour
 ASSET_TYPES = {".svg", ".png", ".jpg", ".jpeg", ".webp", ".css"}
@@ -43,10 +52,22 @@ class SlugConverter(BaseConverter):
 
 @bp.url_value_preprocessor
 def _resolve_member(endpoint: str | None, values: dict | None) -> None:
-    """The one place a request's member organization is decided: the URL prefix."""
-    if not values or "org" not in values:
+    """The one place a request's member organization is decided: the Host header when it is a
+    member's own host (then `/` is its home and `/<campaign>` its pages), else the URL prefix."""
+    site = tenancy.site_slug()
+    slug = values.pop("org", None) if values else None
+    if endpoint in SITE_PAGES:
+        if site is not None:
+            if slug is not None:  # /<org>/... on a member's own host: that page lives elsewhere
+                abort(redirect(_canonical(slug, site), 308))
+            slug = site
+        elif slug is None and endpoint != "public.coalition":
+            # A rule of members' own hosts reached on the shared host: /<x> is member x's site.
+            if endpoint == "public.campaign" and request.method == "GET":
+                abort(redirect(f"/{values['campaign']}/", 308))
+            abort(404)
+    if slug is None:
         return
-    slug = values.pop("org")
     g.org_slug = slug
     if endpoint in _CACHED_ENDPOINTS:
         return
@@ -54,6 +75,15 @@ def _resolve_member(endpoint: str | None, values: dict | None) -> None:
     if org is None:
         abort(404)
     tenancy.enter(org)
+
+
+def _canonical(slug: str, site: str) -> str:
+    """Where /<slug>/... asked on member `site`'s own host lives: without the prefix on its own host,
+    on the shared host for any other member."""
+    path = request.full_path.rstrip("?")
+    if slug == site:
+        return path[len(slug) + 1 :] or "/"
+    return current_app.config["CHORUS_BASE_URL"] + path
 
 
 @bp.url_value_preprocessor
@@ -65,6 +95,12 @@ def _small_bodies(endpoint: str | None, values: dict | None) -> None:
 
 @bp.url_defaults
 def _add_member(endpoint: str, values: dict) -> None:
+    """On a member's own host its pages are built without the /<org> prefix."""
+    site = g.get("site_slug")
+    if site and endpoint in SITE_PAGES:
+        if values.get("org", site) == site:
+            values.pop("org", None)
+        return
     if (
         "org" not in values
         and getattr(g, "org_slug", None)
@@ -75,10 +111,13 @@ def _add_member(endpoint: str, values: dict) -> None:
 
 @bp.get("/")
 def coalition():
+    if g.get("org") is not None:  # a member's own host
+        return member_site()
     return render_template("coalition.html", orgs=campaigns.organizations(), campaigns=campaigns.coalition_overview())
 
 
 @bp.get("/<slug:org>/")
+@bp.get("/", endpoint="member_site")  # built on a member's own host; requests to / reach coalition() first
 def member_site():
     hosted = db.session.scalars(campaigns.hosted_by(g.org)).all()
     totals = {c.id: tally.read(c.id).total for c in hosted}
@@ -119,6 +158,7 @@ def _statement_context(campaign, sign_on_form) -> dict:
 
 
 @bp.route("/<slug:org>/<slug:campaign>", methods=["GET", "POST"])
+@bp.route("/<slug:campaign>", methods=["GET", "POST"])
 @csrf.exempt  # ActionForm checks its own signed token (see chorus.public.forms)
 def campaign(campaign: str):
     found = campaigns.get_hosted_or_404(g.org, campaign)
@@ -204,6 +244,7 @@ def _sign_on_status_page(found, form, done: str = ""):
 
 
 @bp.get("/<slug:org>/<slug:campaign>/thanks")
+@bp.get("/<slug:campaign>/thanks")
 def thanks(campaign: str):
     found = campaigns.get_hosted_or_404(g.org, campaign)
     outcome = request.args.get("status", signing.Outcome.SIGNED.value)
@@ -214,16 +255,28 @@ def thanks(campaign: str):
         campaign=found,
         outcome=outcome,
         embed=bool(request.args.get("embed")),
+        **_next_steps(g.org, found),
     )
 
 
+def _next_steps(org, found) -> dict:
+    """What the thanks and confirmation pages show next: the live count and more campaigns."""
+    return {
+        "tally": tally.tally_document(tally.campaign_meta(found.slug)),
+        "hosts": found.host_orgs(),
+        "others": campaigns.others_on_site(org, found),
+    }
+
+
 @bp.get("/<slug:org>/<slug:campaign>/embed")
+@bp.get("/<slug:campaign>/embed")
 def embed(campaign: str):
     found = campaigns.get_hosted_or_404(g.org, campaign)
     return _campaign_page(found, form_for(found, g.org), template="embed.html")
 
 
 @bp.get("/<slug:org>/<slug:campaign>/tally.json")
+@bp.get("/<slug:campaign>/tally.json")
 def tally_json(campaign: str):
     meta = tally.campaign_meta(campaign)
     if meta is None or g.org_slug not in meta.hosts:
@@ -251,7 +304,17 @@ def confirm(token: str):
         if not form.validate():
             return render_for(action.org.slug, "confirm.html", action=action, org=action.org, form=form), 422
         result = signing.confirm(action_uuid)
-    page = render_for(action.org.slug, "confirm.html", action=action, org=action.org, form=form, result=result)
+    done = result is not None or action.status == "confirmed"
+    page = render_for(
+        action.org.slug,
+        "confirm.html",
+        action=action,
+        org=action.org,
+        form=form,
+        result=result,
+        campaign=action.campaign,
+        **(_next_steps(action.org, action.campaign) if done else {}),
+    )
     return page, 409 if result is not None and result.refused else 200
 
 

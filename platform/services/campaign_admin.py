@@ -10,7 +10,7 @@ from sqlalchemy import select
 from chorus.extensions import db
 from chorus.models import Campaign, CampaignHost, CampaignTarget, Organization
 from chorus.models.base import new_uuid
-from chorus.services import tally, uploads
+from chorus.services import slugs, tally, uploads
 
 #: action -> (statuses it applies to, the status it leads to)
 TRANSITIONS = {
@@ -42,6 +42,8 @@ def _apply(campaign: Campaign, form) -> None:
     campaign.title = form.title.data.strip()
     campaign.slug = form.slug.data.strip()
     campaign.summary = (form.summary.data or "").strip()
+    campaign.addressee = (form.addressee.data or "").strip()
+    campaign.ask_location = bool(form.ask_location.data)
     campaign.body = form.body.data or ""
     campaign.goal = form.goal.data
     campaign.require_confirmation = bool(form.require_confirmation.data)
@@ -60,14 +62,21 @@ def _apply(campaign: Campaign, form) -> None:
         ]
 
 
+def _check_slug(slug: str, campaign_id: int | None) -> None:
+    why = slugs.problem(slug, 80)
+    if why:
+        raise CampaignError(why)
+    if _slug_taken(slug, campaign_id):
+        raise CampaignError("Another campaign already uses this address.")
+
+
 def _slug_taken(slug: str, campaign_id: int | None) -> bool:
     existing = db.session.scalar(select(Campaign.id).where(Campaign.slug == slug))
     return existing is not None and existing != campaign_id
 
 
 def create(owner: Organization, form) -> Campaign:
-    if _slug_taken(form.slug.data, None):
-        raise CampaignError("Another campaign already uses this address.")
+    _check_slug(form.slug.data, None)
     campaign = Campaign(uuid=new_uuid(), owner=owner, kind=form.kind.data, status="draft")
     _apply(campaign, form)
     campaign.hosts = [CampaignHost(org_id=owner.id, accepted=True)]
@@ -77,8 +86,7 @@ def create(owner: Organization, form) -> Campaign:
 
 
 def update(campaign: Campaign, form) -> None:
-    if _slug_taken(form.slug.data, campaign.id):
-        raise CampaignError("Another campaign already uses this address.")
+    _check_slug(form.slug.data, campaign.id)
     old_slug = campaign.slug
     _apply(campaign, form)
     db.session.commit()

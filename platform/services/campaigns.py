@@ -29,6 +29,12 @@ def get_hosted_or_404(org: Organization, slug: str) -> Campaign:
     return campaign
 
 
+def others_on_site(org: Organization, campaign: Campaign, limit: int = 3) -> list[Campaign]:
+    """Live campaigns of the member's site besides `campaign`: the next step after acting."""
+    query = hosted_by(org).where(Campaign.status == "live", Campaign.id != campaign.id).limit(limit)
+    return list(db.session.scalars(query))
+
+
 def coalition_overview() -> list[tuple[Campaign, int]]:
     """Every public campaign with the number of member sites hosting it, most shared first."""
     hosts = (

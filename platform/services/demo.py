@@ -31,6 +31,8 @@ CAMPAIGNS = [
         "owner": "puentes",
         "hosts": ["puentes", "harbor-workers", "open-table", "riverside-legal"],
         "title": "Keep families together at the border",
+        "addressee": "The U.S. Congress",
+        "ask_location": True,  # the coalition groups signatures by district for its lobby visits
         "summary": "Children belong with their parents, not in detention centres. Add your name to ask "
         "our representatives to end family detention this year.",
         "goal": 10000,
@@ -51,6 +53,8 @@ CAMPAIGNS = [
         "owner": "harbor-workers",
         "hosts": ["harbor-workers"],
         "title": "Fair shifts at the port warehouses",
+        "addressee": "The Port Employers' Association",
+        "ask_location": False,
         "summary": "Two weeks' notice of schedules and pay for cancelled shifts, for every warehouse "
         "worker at the port.",
         "goal": 1500,
@@ -156,6 +160,8 @@ def load() -> list[str]:
             summary=spec["summary"],
             body=spec["body"],
             goal=spec["goal"],
+            addressee=spec["addressee"],
+            ask_location=spec["ask_location"],
             status="live",
             hosts=[CampaignHost(org_id=orgs[slug].id, accepted=True) for slug in spec["hosts"]],
         )

@@ -57,10 +57,11 @@ def read_token(purpose: str, token: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def unsubscribe_url(email_normalized: str, org_slug: str | None) -> str:
-    """The link in a member's mail stops that member's mail; without a member, the coalition's."""
+def unsubscribe_url(email_normalized: str, org_slug: str | None, root: str | None = None) -> str:
+    """The link in a member's mail stops that member's mail; without a member, the coalition's.
+    `root` is the member's own host when it has one (chorus.tenancy.public_root)."""
     value = f"{org_slug or ''}\n{email_normalized}"
-    return external_url(f"/unsubscribe/{make_token('unsubscribe', value)}")
+    return f"{root or current_app.config['CHORUS_BASE_URL']}/unsubscribe/{make_token('unsubscribe', value)}"
 
 
 def read_unsubscribe(token: str) -> tuple[str | None, str] | None:

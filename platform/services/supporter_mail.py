@@ -23,7 +23,7 @@ from flask import current_app, g, render_template
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import joinedload
 
-from chorus import queues
+from chorus import queues, tenancy
 from chorus.extensions import db
 from chorus.i18n import gettext
 from chorus.models import Action, Organization, SupporterMail, Suppression
@@ -138,10 +138,10 @@ def build(row: SupporterMail, decision: Decision) -> EmailMessage:
         "action": _Anonymous(action) if decision is Decision.SEND_ANONYMOUS else action,
         "campaign": campaign,
         "org": site,
-        "campaign_url": mail.external_url(f"/{site.slug}/{campaign.slug}"),
+        "campaign_url": f"{tenancy.site_root(site)}/{campaign.slug}",  # the member's own host if it has one
     }
     if row.kind == "confirm":
-        context["confirm_url"] = mail.external_url(f"/confirm/{mail.make_token('confirm', action.uuid)}")
+        context["confirm_url"] = f"{tenancy.public_root(site)}/confirm/{mail.make_token('confirm', action.uuid)}"
         subject = gettext("Please confirm your signature: %(title)s", title=campaign.title)
     elif row.kind == "copy":
         context["letter"] = letters.compose(campaign, action.body or campaign.letter_body, letters.signature_of(action))
@@ -156,7 +156,7 @@ def build(row: SupporterMail, decision: Decision) -> EmailMessage:
         html=render_template(f"@{site.slug}/mail/{row.kind}.html", **context) if row.kind == "confirm" else None,
         sender=mail.default_sender(site.name),
         message_id=f"{row.kind}.{action.uuid}",
-        unsubscribe=mail.unsubscribe_url(action.email_normalized, site.slug),
+        unsubscribe=mail.unsubscribe_url(action.email_normalized, site.slug, tenancy.public_root(site)),
     )
 
 

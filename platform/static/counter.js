@@ -7,13 +7,11 @@
     fetch(url, { cache: "no-cache" }).then(function (r) { return r.ok ? r.json() : null; }).then(function (t) {
       if (!t) return;
       document.querySelectorAll("[data-tally-total]").forEach(function (el) { el.textContent = t.total.toLocaleString(); });
-      if (t.goal) {
-        var pct = Math.min(100, Math.round((100 * t.total) / t.goal));
-        document.querySelectorAll("[data-tally-bar]").forEach(function (el) {
-          el.style.width = pct + "%";
-          el.parentNode.setAttribute("aria-valuenow", String(t.total));
-        });
-      }
+      document.querySelectorAll("[data-tally-bar]").forEach(function (el) {
+        var target = Number(el.parentNode.getAttribute("aria-valuemax")) || t.goal;  // the milestone shown
+        el.style.width = Math.min(100, Math.round((100 * t.total) / target)) + "%";
+        el.parentNode.setAttribute("aria-valuenow", String(t.total));
+      });
       Object.keys(t.by_org).forEach(function (slug) {
         var el = document.querySelector('[data-tally-org="' + slug + '"]');
         if (el) el.textContent = t.by_org[slug].toLocaleString();

@@ -1,0 +1,64 @@
+"""A member's colours as the pages use them, and the WCAG AA check of every text/background pair.
+
+The admin refuses colours that fail (naming the pair); colours that arrive otherwise (tenants/, older
+rows) are adjusted when the page is drawn, so no page ever ships unreadable text.
+"""
+
+from __future__ import annotations
+
+WHITE, BLACK, PAGE = "#ffffff", "#000000", "#fafafa"
+AA = 4.5
+
+
+def _luminance(colour: str) -> float:
+    def channel(hex2: str) -> float:
+        c = int(hex2, 16) / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(colour[i : i + 2]) for i in (1, 3, 5))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: str, b: str) -> float:
+    """The WCAG contrast ratio of two #rrggbb colours, 1 to 21."""
+    light, dark = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def pairs(primary: str, accent: str) -> list[tuple[str, str, str, str]]:
+    """(which colour, what it is, text, background) for every text the theme draws in the member's colours."""
+    return [
+        ("primary", "white text on the main colour (page header, buttons)", WHITE, primary),
+        ("primary", "the main colour as text on the page (links, counters)", primary, PAGE),
+        ("accent", "black text on the accent colour (campaign labels)", BLACK, accent),
+    ]
+
+
+def problems(primary: str, accent: str, which: str) -> list[str]:
+    """One sentence per pair of colour `which` ("primary" or "accent") below AA, naming the pair."""
+    return [
+        f"Not enough contrast for {what}: {contrast(fg, bg):.1f}:1, at least {AA}:1 is needed."
+        for key, what, fg, bg in pairs(primary, accent)
+        if key == which and contrast(fg, bg) < AA
+    ]
+
+
+def _darken(colour: str, background: str) -> str:
+    """The colour mixed with black just enough to read on `background`."""
+    rgb = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+    for step in range(21):
+        mixed = "#" + "".join(f"{round(c * (1 - step / 20)):02x}" for c in rgb)
+        if contrast(mixed, background) >= AA:
+            return mixed
+    return BLACK
+
+
+def variables(primary: str, accent: str) -> dict[str, str]:
+    """CSS custom properties for base.html: the colours, and the text colours that read on them."""
+    return {
+        "--brand": primary,
+        "--accent": accent,
+        "--brand-ink": WHITE if contrast(WHITE, primary) >= AA else BLACK,
+        "--brand-text": _darken(primary, PAGE),
+        "--accent-ink": BLACK if contrast(BLACK, accent) >= AA else WHITE,
+    }
