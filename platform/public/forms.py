@@ -277,6 +277,7 @@ class SignOnForm(PublicForm):
     @classmethod
     def for_campaign(cls, campaign: Campaign) -> SignOnForm:
         form = cls(meta={"csrf_context": campaign.slug})
+        form.asks_location = True  # an organization's country is shown beside its name in the list
         form.country.choices = _country_choices(current_lang())
         return form
 
