@@ -50,7 +50,7 @@ SUPPORTER_MAIL_SCHEDULED = "chorus:mail:supporters:scheduled"
 
 
 def queue_supporter_mail(kind: str, action_id: int) -> None:
-    """Add one mail ("confirm" or "copy") to the next batch; enqueue a batch job only if none waits.
+    """Add one mail ("confirm", "copy" or "repeat") to the next batch; enqueue a batch job only if none waits.
 
     A signing spike then costs one round trip per signature, not one job, and mails go out in batches.
     """

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from chorus import queues
 from chorus.extensions import db, redis_store
-from chorus.models import Action
+from chorus.models import Action, Suppression
 from chorus.models.base import utcnow
 from chorus.services import mail, signing
 
@@ -53,12 +53,13 @@ def send_supporter_mails() -> int:
     r.delete(queues.SUPPORTER_MAIL_SCHEDULED)  # before draining: a mail queued from now on schedules a new job
     sent = 0
     while entries := r.lpop(queues.SUPPORTER_MAIL_LIST, BATCH):
-        wanted: dict[str, list[int]] = {"confirm": [], "copy": []}
+        wanted: dict[str, list[int]] = {"confirm": [], "copy": [], "repeat": []}
         for entry in entries:
             kind, _sep, ident = entry.decode().partition(":")
             if kind in wanted and ident.isdigit():
                 wanted[kind].append(int(ident))
         sent += _send_confirmations(wanted["confirm"]) + _send_copies(wanted["copy"])
+        sent += _send_repeat_notices(wanted["repeat"])
     sent += _send_confirmations(signing.unsent_confirmations(BATCH))
     return sent
 
@@ -90,6 +91,22 @@ def _send_copies(action_ids: list[int]) -> int:
     return len(actions)
 
 
+def _send_repeat_notices(action_ids: list[int]) -> int:
+    """"You acted again; nothing changed": told to the address instead of the page (chorus.services.signing).
+    A notice, not a transaction: addresses that unsubscribed do not get it."""
+    actions = db.session.scalars(
+        select(Action)
+        .where(
+            Action.id.in_(action_ids),
+            Action.status == "confirmed",
+            Action.email_normalized.not_in(select(Suppression.email_normalized)),
+        )
+        .execution_options(all_orgs=True)
+    ).all()
+    mail.transport().send([_supporter_message(a, "repeat") for a in actions])
+    return len(actions)
+
+
 def _supporter_message(action: Action, kind: str):
     from chorus.i18n import gettext
     from chorus.services import letters
@@ -102,9 +119,22 @@ def _supporter_message(action: Action, kind: str):
         "org": site,
         "campaign_url": mail.external_url(f"/{site.slug}/{campaign.slug}"),
     }
+    is_letter = campaign.kind == "letter"
+    message_id = f"{kind}.{action.uuid}"
     if kind == "confirm":
         context["confirm_url"] = mail.external_url(f"/confirm/{mail.make_token('confirm', action.uuid)}")
-        subject = gettext("Please confirm your signature: %(title)s", title=campaign.title)
+        subject = (
+            gettext("Please confirm your letter: %(title)s", title=campaign.title)
+            if is_letter
+            else gettext("Please confirm your signature: %(title)s", title=campaign.title)
+        )
+    elif kind == "repeat":
+        subject = (
+            gettext("You already sent this letter: %(title)s", title=campaign.title)
+            if is_letter
+            else gettext("You already signed: %(title)s", title=campaign.title)
+        )
+        message_id = f"repeat.{action.uuid}.{int(utcnow().timestamp()) // signing.REPEAT_MAIL_EVERY}"
     else:
         context["letter"] = letters.compose(campaign, action.body or campaign.letter_body, letters.signature_of(action))
         context["targets"] = letters.targets_for(campaign, action.country, action.postal_code)
@@ -115,7 +145,7 @@ def _supporter_message(action: Action, kind: str):
         text=render_template(f"@{site.slug}/mail/{kind}.txt", **context),
         html=render_template(f"@{site.slug}/mail/{kind}.html", **context) if kind == "confirm" else None,
         sender=mail.default_sender(site.name),
-        message_id=f"{kind}.{action.uuid}",
+        message_id=message_id,
         unsubscribe_email=action.email_normalized,
     )
 

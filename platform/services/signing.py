@@ -23,6 +23,10 @@ from chorus.services.periodic import periodic
 SWEEP_AFTER = timedelta(minutes=5)
 
 
+#: Seconds between two mails to one address about its repeated action on one campaign.
+REPEAT_MAIL_EVERY = 3600
+
+
 class Outcome(enum.Enum):
     SIGNED = "signed"  # stored; waits for the e-mail confirmation
     COUNTED = "counted"  # stored and counted (campaign without confirmation)
@@ -120,11 +124,12 @@ def _repeat(campaign_id: int, email_normalized: str) -> Outcome:
     ).first()
     if existing is None:
         raise RuntimeError("integrity error without an existing action")  # a real bug: surface it
-    if existing.status == "confirmed":
-        return Outcome.ALREADY_COUNTED
-    if redis_store.client.set(f"chorus:resent:{existing.id}", 1, nx=True, ex=600):
-        queues.queue_supporter_mail("confirm", existing.id)  # they may have lost the first mail; every 10 min
-    return Outcome.ALREADY_PENDING
+    pending = existing.status == "pending"
+    # The page answers as for a first signature; the address's owner hears of it by mail instead, at
+    # most once an hour per campaign: the confirmation again (they may have lost it), or "nothing changed".
+    if redis_store.client.set(f"chorus:repeat:{existing.id}", 1, nx=True, ex=REPEAT_MAIL_EVERY):
+        queues.queue_supporter_mail("confirm" if pending else "repeat", existing.id)
+    return Outcome.ALREADY_PENDING if pending else Outcome.ALREADY_COUNTED
 
 
 @dataclass
