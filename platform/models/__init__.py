@@ -1,7 +1,7 @@
 """Models grouped by domain; importing this package registers every table with the metadata."""
 
 from chorus.models.accounts import Invitation, Membership, User
-from chorus.models.actions import Action, ActionShare, Suppression
+from chorus.models.actions import Action, AuditEntry, Consent, Suppression
 from chorus.models.campaigns import Campaign, CampaignHost
 from chorus.models.exports import Export
 from chorus.models.letters import CampaignTarget, Delivery, DeliveryEvent, Official
@@ -10,10 +10,11 @@ from chorus.models.periodic import PeriodicTask
 
 __all__ = [
     "Action",
-    "ActionShare",
+    "AuditEntry",
     "Campaign",
     "CampaignHost",
     "CampaignTarget",
+    "Consent",
     "Delivery",
     "DeliveryEvent",
     "Export",

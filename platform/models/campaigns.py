@@ -43,6 +43,10 @@ class Campaign(db.Model):
     ends_at: Mapped[datetime | None] = mapped_column(Timestamp())
     image: Mapped[str] = mapped_column(String(200), default="")  # a file in the owner's uploads
     image_alt: Mapped[str] = mapped_column(String(300), default="")
+    #: Retention (chorus.services.retention): unconfirmed actions lose their personal data after this
+    #: many days; once the campaign is closed, its supporters' data is anonymized after the second period.
+    unconfirmed_retention_days: Mapped[int] = mapped_column(Integer, default=30)
+    closed_retention_days: Mapped[int] = mapped_column(Integer, default=365)
 
     # Letter campaigns: a greeting and closing the supporter cannot change around an editable draft.
     letter_subject: Mapped[str] = mapped_column(String(200), default="")

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import enum
+import hashlib
+import hmac
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 from sqlalchemy import insert as sa_insert
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from chorus import queues
 from chorus.extensions import db, redis_store
-from chorus.models import Action, ActionShare, Campaign, Organization
+from chorus.i18n import gettext
+from chorus.models import Action, Campaign, Consent, Organization
 from chorus.models.base import new_uuid, utcnow
 from chorus.services import letters, tally
 from chorus.services.periodic import periodic
@@ -43,6 +47,20 @@ def normalize_email(address: str) -> str:
     return normalized.lower()
 
 
+def email_hash(email_normalized: str) -> str:
+    """A keyed hash of the address: erased actions keep only this, so the same person acting again
+    still counts once, and nobody without the secret key can test an address against it."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, b"chorus.supporter:" + email_normalized.encode(), hashlib.sha256).hexdigest()
+
+
+def consent_text(purpose: str, org_name: str) -> str:
+    """The words a supporter ticked, in their language, as recorded with their consent."""
+    if purpose == "share":
+        return gettext("Share my details with") + ": " + org_name
+    return gettext("Send me e-mail updates from") + ": " + org_name
+
+
 @dataclass
 class Supporter:
     first_name: str
@@ -54,7 +72,8 @@ class Supporter:
     language: str = "en"
     subject: str = ""  # letters: the supporter's own subject and body
     body: str = ""
-    share_with: list[str] = field(default_factory=list)
+    share_with: list[str] = field(default_factory=list)  # member slugs: consent to share their details
+    updates_from: list[str] = field(default_factory=list)  # member slugs: consent to e-mail updates
 
 
 def sign(campaign: Campaign, site: Organization, supporter: Supporter) -> Outcome:
@@ -62,10 +81,13 @@ def sign(campaign: Campaign, site: Organization, supporter: Supporter) -> Outcom
 
     The database's unique constraint decides between concurrent repeats; only the winner counts.
     """
-    share_ids = [o.id for o in campaign.host_orgs() if o.slug in supporter.share_with and o.id != site.id]
+    hosts = campaign.host_orgs()
+    consents = [(o, "share") for o in hosts if o.slug in supporter.share_with and o.id != site.id]
+    consents += [(o, "updates") for o in hosts if o.slug in supporter.updates_from]
     confirmed = not campaign.require_confirmation
     campaign_id, site_slug, is_letter = campaign.id, site.slug, campaign.kind == "letter"
     email_normalized = normalize_email(supporter.email)
+    hashed = email_hash(email_normalized)
     # One INSERT that yields to an existing action instead of failing: the unique constraint decides
     # between concurrent repeats, and no ORM object is built, flushed and reloaded on the hot path.
     insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
@@ -77,6 +99,7 @@ def sign(campaign: Campaign, site: Organization, supporter: Supporter) -> Outcom
             org_id=site.id,
             email=supporter.email.strip(),
             email_normalized=email_normalized,
+            email_hash=hashed,
             first_name=supporter.first_name.strip(),
             last_name=supporter.last_name.strip(),
             postal_code=supporter.postal_code.strip(),
@@ -88,14 +111,26 @@ def sign(campaign: Campaign, site: Organization, supporter: Supporter) -> Outcom
             status="confirmed" if confirmed else "pending",
             confirmed_at=utcnow() if confirmed else None,
         )
-        .on_conflict_do_nothing(index_elements=["campaign_id", "email_normalized"])
+        .on_conflict_do_nothing()  # either unique key: the address, or the hash an erased action keeps
         .returning(Action.id)
     ).scalar()
     if action_id is None:
         db.session.rollback()
-        return _repeat(campaign_id, email_normalized)
-    if share_ids:
-        db.session.execute(sa_insert(ActionShare), [{"action_id": action_id, "org_id": i} for i in share_ids])
+        return _repeat(campaign_id, email_normalized, hashed)
+    if consents:  # same transaction, one statement
+        db.session.execute(
+            sa_insert(Consent),
+            [
+                {
+                    "action_id": action_id,
+                    "org_id": org.id,
+                    "purpose": purpose,
+                    "text": consent_text(purpose, org.name),
+                    "language": supporter.language,
+                }
+                for org, purpose in consents
+            ],
+        )
     if confirmed and is_letter:
         letters.create_deliveries(action_id, campaign, supporter.country, supporter.postal_code)
     db.session.commit()
@@ -114,12 +149,15 @@ def _counted(campaign_id: int, site_slug: str, action_id: int, is_letter: bool) 
         queues.queue_supporter_mail("copy", action_id)
 
 
-def _repeat(campaign_id: int, email_normalized: str) -> Outcome:
+def _repeat(campaign_id: int, email_normalized: str, hashed: str) -> Outcome:
     # Reads only the existing action's status and id, across members: the supporter may have signed
     # through another member's site.
     existing = db.session.execute(
         select(Action.id, Action.status)
-        .where(Action.campaign_id == campaign_id, Action.email_normalized == email_normalized)
+        .where(
+            Action.campaign_id == campaign_id,
+            or_(Action.email_normalized == email_normalized, Action.email_hash == hashed),
+        )
         .execution_options(all_orgs=True)
     ).first()
     if existing is None:
