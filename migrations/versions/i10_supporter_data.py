@@ -61,6 +61,7 @@ def upgrade():
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
         batch_op.add_column(sa.Column("unconfirmed_retention_days", sa.Integer(), nullable=False, server_default="30"))
         batch_op.add_column(sa.Column("closed_retention_days", sa.Integer(), nullable=False, server_default="365"))
+        batch_op.add_column(sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
         batch_op.alter_column("unconfirmed_retention_days", server_default=None)
         batch_op.alter_column("closed_retention_days", server_default=None)
@@ -68,6 +69,7 @@ def upgrade():
 
 def downgrade():
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.drop_column("closed_at")
         batch_op.drop_column("closed_retention_days")
         batch_op.drop_column("unconfirmed_retention_days")
     with op.batch_alter_table("actions", schema=None) as batch_op:

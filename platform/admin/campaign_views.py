@@ -14,7 +14,7 @@ from chorus.admin.forms import CampaignForm
 from chorus.extensions import db
 from chorus.models import Campaign, CampaignHost, Official, Organization
 from chorus.public.forms import form_for
-from chorus.services import campaign_admin, tally
+from chorus.services import campaign_admin, retention, tally
 from chorus.templating import render_for
 
 
@@ -122,6 +122,7 @@ def campaign_dashboard(campaign: str):
         transitions=[a for a, (sources, _t) in campaign_admin.TRANSITIONS.items() if found.status in sources],
         can=lambda permission: policy.can(current_user, permission, g.org),
         owner=found.owner_org_id == g.org.id,
+        retention=retention.schedule(found),
     )
 
 

@@ -47,6 +47,7 @@ class Campaign(db.Model):
     #: many days; once the campaign is closed, its supporters' data is anonymized after the second period.
     unconfirmed_retention_days: Mapped[int] = mapped_column(Integer, default=30)
     closed_retention_days: Mapped[int] = mapped_column(Integer, default=365)
+    closed_at: Mapped[datetime | None] = mapped_column(Timestamp())
 
     # Letter campaigns: a greeting and closing the supporter cannot change around an editable draft.
     letter_subject: Mapped[str] = mapped_column(String(200), default="")

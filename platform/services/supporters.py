@@ -53,6 +53,40 @@ def _actions_of(email_normalized: str) -> list[Action]:
     )
 
 
+def anonymize(action_ids: list[int], keep_contact: bool = False) -> None:
+    """Blank the personal columns of these actions; the rows (and so every tally) stay.
+
+    An anonymous action keeps the keyed hash of its address in both unique keys (email_normalized
+    must stay unique per campaign too; the hash is 64 hex digits, never an address), so the same
+    person acting again still counts once. `keep_contact` keeps the address and name (a member the
+    supporter asked for e-mail updates keeps them) and removes the rest. The caller commits.
+    """
+    legacy = db.session.execute(
+        select(Action.id, Action.email_normalized)
+        .where(Action.id.in_(action_ids), Action.email_hash.is_(None))
+        .execution_options(all_orgs=True)
+    ).all()
+    for row in legacy:  # actions stored before hashes existed
+        db.session.execute(
+            update(Action)
+            .where(Action.id == row.id)
+            .values(email_hash=email_hash(row.email_normalized))
+            .execution_options(all_orgs=True, synchronize_session=False)
+        )
+    values = dict(PERSONAL_COLUMNS)
+    if keep_contact:
+        for contact in ("email", "first_name", "last_name"):
+            del values[contact]
+    else:
+        values["email_normalized"] = Action.email_hash
+    db.session.execute(
+        update(Action)
+        .where(Action.id.in_(action_ids))
+        .values(**values)
+        .execution_options(all_orgs=True, synchronize_session=False)
+    )
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
@@ -143,19 +177,11 @@ def erase(address: str, actor: str) -> Erasure | None:
     if not actions and suppression is None:
         return None
     ids, uuids = [a.id for a in actions], {a.uuid for a in actions}
-    hashed = email_hash(normalized)
     needles = {normalized, *(a.email.lower() for a in actions if a.email)}
     outbox = _outbox_files(normalized, actions)  # found before the rows that identify them go
     deliveries = _deliveries_of(ids)
     if ids:
-        # An erased action keeps the hash in both unique keys (email_normalized must stay unique per
-        # campaign too): the hash is 64 hex digits, never an address.
-        db.session.execute(
-            update(Action)
-            .where(Action.id.in_(ids))
-            .values(email_normalized=hashed, email_hash=hashed, **PERSONAL_COLUMNS)
-            .execution_options(all_orgs=True, synchronize_session=False)
-        )
+        anonymize(ids)
         _scrub_delivery_logs(deliveries, needles)
     db.session.execute(delete(Suppression).where(Suppression.email_normalized == normalized))
     audit("supporter.erase", actor, actions=ids)
