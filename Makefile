@@ -40,7 +40,7 @@ i18n: $(STAMP)
 	$(VENV)/bin/pybabel compile --statistics -d platform/translations
 
 bench: $(STAMP)
-	$(VENV)/bin/python bench/sign.py
+	$(VENV)/bin/python bench/all.py
 
 clean:
 	rm -rf $(VENV) instance

@@ -107,6 +107,7 @@ def sink_main(conn, delay: float = 0.0) -> None:
         def __init__(self) -> None:
             self.counts: dict[str, int] = {}
             self.messages = 0
+            self.bytes = 0
             self.missing = 0
             self.first = self.last = None
 
@@ -118,6 +119,7 @@ def sink_main(conn, delay: float = 0.0) -> None:
             self.first = self.first or now
             self.last = now
             self.messages += 1
+            self.bytes += len(content)
             start = content.find(header)
             if start < 0:
                 self.missing += 1
@@ -140,6 +142,7 @@ def sink_main(conn, delay: float = 0.0) -> None:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         return {
             "messages": handler.messages,
+            "bytes": handler.bytes,
             "distinct": len(handler.counts),
             "missing_header": handler.missing,
             "first_message_at": handler.first,
@@ -194,6 +197,41 @@ class Sink:
         if self.process.is_alive():
             self.process.kill()
             self.process.join(5)
+
+
+def bare_smtplib_loop(sink: Sink, size: int, count: int, seconds: float) -> dict:
+    """The reference for letters/s: pre-rendered messages of `size` bytes sent one after the other over
+    one smtplib connection to the same sink, for at most `count` messages and `seconds` seconds."""
+    import smtplib
+
+    filler = "x" * 76 + "\r\n"
+    head = "From: bench@example.org\r\nTo: target@example.org\r\nSubject: A letter\r\n"
+    messages = []
+    for i in range(count):
+        text = head + f"Message-ID: <bare-{i}@bench>\r\n\r\n"
+        body = filler * max(0, (size - len(text)) // len(filler))
+        messages.append((text + body).encode())
+    before = sink.ask("stats")
+    load = os.getloadavg()
+    sent = 0
+    started = time.monotonic()
+    with smtplib.SMTP("127.0.0.1", sink.port, timeout=30) as smtp:
+        for message in messages:
+            smtp.sendmail("bench@example.org", ["target@example.org"], message)
+            sent += 1
+            if time.monotonic() - started > seconds:
+                break
+    elapsed = time.monotonic() - started
+    after = sink.ask("stats")
+    return {
+        "messages": sent,
+        "received_by_sink": after["messages"] - before["messages"],
+        "message_bytes": len(messages[0]) if messages else 0,
+        "seconds": round(elapsed, 2),
+        "letters_per_s": round(sent / elapsed, 1) if elapsed else 0.0,
+        "load_average_before": [round(x, 2) for x in load],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -700,6 +738,7 @@ def deliver(args, env: dict[str, str], sink: Sink, workdir: Path) -> dict:
             "unknown_uuids": len(received - uuids),
             "max_copies_of_one_letter": max(counts.values(), default=0),
             "letters_received_more_than_once": sum(1 for c in counts.values() if c > 1),
+            "bytes": dump["bytes"],
             "seconds_to_first_letter": round(first_at - started_wall, 1) if first_at else None,
             "seconds_first_to_last_letter": round(dump["last_message_at"] - first_at, 1) if first_at else None,
             "cpu_seconds": dump["cpu_seconds"],
@@ -776,6 +815,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seconds to wait at most, before starting the "
         "workers, for the machine to be under 20%% busy (default 300)",
     )
+    p.add_argument("--no-bare", dest="bare", action="store_false", help="skip the bare smtplib loop (no ratio)")
+    p.add_argument("--bare-seconds", type=float, default=15, help="the bare loop's length at most (default 15)")
     p.add_argument("--keep", action="store_true", help="keep the database and the worker logs")
     p.add_argument("--output", help="also write the JSON document to this file")
     args = p.parse_args(argv)
@@ -823,6 +864,14 @@ def main(argv: list[str] | None = None) -> int:
         log(f"inserted in {world['insert_seconds']} s; starting {args.workers} workers (lease {args.lease} s)")
         result = deliver(args, env, sink, workdir)
         document = {**result, "insert_seconds": world["insert_seconds"], "targets": world["targets"]}
+        if args.bare:
+            size = result["sink"]["bytes"] // max(result["sink"]["messages"], 1)
+            log(f"the bare smtplib loop: messages of {size} bytes, at most {args.bare_seconds:.0f} s")
+            bare = bare_smtplib_loop(sink, size, min(args.letters, 50_000), args.bare_seconds)
+            document["bare_smtplib"] = bare
+            ratio = result["letters_per_s"] / bare["letters_per_s"] if bare["letters_per_s"] else None
+            document["ratio_letters_per_s_vs_bare"] = round(ratio, 3) if ratio is not None else None
+            document["targets_met"]["letters_ratio>=0.6"] = ratio is not None and ratio >= 0.6
         document["machine_cpus"] = os.cpu_count()
     except KeyboardInterrupt:
         log("interrupted")

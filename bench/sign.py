@@ -345,16 +345,27 @@ class ServerSpec:
 class Server:
     """gunicorn in a subprocess; stop() is safe to call twice and kills what does not stop."""
 
-    def __init__(self, args, spec: ServerSpec, env: dict[str, str], workdir: Path):
+    def __init__(
+        self,
+        args,
+        spec: ServerSpec,
+        env: dict[str, str],
+        workdir: Path,
+        app: str = "chorus.wsgi:app",
+        chdir: Path = ROOT,
+    ):
         self.spec = spec
+        self.name = app.split(".")[0].split(":")[0]
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
-        self.log_path = workdir / f"gunicorn-{spec.workers}-{spec.threads}-{spec.worker_class}.log"
+        self.log_path = workdir / f"gunicorn-{self.name}-{spec.workers}-{spec.threads}-{spec.worker_class}.log"
         self.command = [
             str(Path(args.venv) / "bin" / "python"),
             "-m",
             "gunicorn",
-            "chorus.wsgi:app",
+            app,
+            "--chdir",
+            str(chdir),
             "--bind",
             self.host,
             "--workers",
@@ -529,6 +540,7 @@ def _cpu_delta(before: dict, after: dict) -> dict:
     out["other_s"] = round(max(0.0, busy - sum(out.values())), 2)  # the kernel, and anything else running
     out["wall_s"] = round(wall, 2)
     out["machine_busy_pct"] = round(100 * busy / (wall * (psutil.cpu_count() or 1)), 1)
+    out["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     return out
 
 
@@ -607,6 +619,8 @@ def count_rows(args, tag: str) -> tuple[dict[str, int], int]:
 
 
 def run_config(args, spec: ServerSpec, workdir: Path) -> dict:
+    """One server layout: the bare reference and Chorus served side by side on one fresh world, each
+    phase run on the reference first and then on Chorus, so the ratios compare the same moment."""
     instance = workdir / f"instance-{spec.workers}-{spec.threads}-{spec.worker_class}"
     env = {
         **os.environ,
@@ -622,94 +636,53 @@ def run_config(args, spec: ServerSpec, workdir: Path) -> dict:
     redis_port = urlsplit(args.redis_url).port or 6379
     log(f"[{spec}] fresh database and Redis db, chorus db upgrade, chorus demo")
     fresh_world(args, env)
-    server = Server(args, spec, env, workdir)
+    servers = {"chorus": Server(args, spec, env, workdir)}
+    if args.reference:
+        create_reference_table(args, env)
+        servers["reference"] = Server(args, spec, env, workdir, app="reference_app:app", chdir=ROOT / "bench")
     report: dict = {
-        "server": {**spec.__dict__, "command": " ".join(server.command[1:])},
+        "server": {**spec.__dict__, "command": " ".join(servers["chorus"].command[1:])},
         "machine_busy_pct_before": wait_until_quiet(args.quiet_wait),
     }
-    sampler = None
+    samplers: dict[str, RssSampler] = {}
+    tag = f"{int(time.time())}-{spec.workers}{spec.threads}{spec.worker_class[0]}"
+    order = [name for name in ("reference", "chorus") if name in servers]
+    phases: dict[str, dict] = {name: {} for name in order}
     try:
-        server.start()
-        sampler = RssSampler(server)
-        sampler.start()
-        tokens = fetch_tokens(server)
-        report["server"]["worker_pids"] = server.worker_pids()
-        tag = f"{int(time.time())}-{spec.workers}{spec.threads}{spec.worker_class[0]}"
-
-        # Warm-up: every worker and thread renders the page, opens its database and Redis connections.
-        log(f"[{spec}] warm-up: {args.warmup} page views and tally reads")
-        warm = asyncio.run(
-            _run_phase(
-                "127.0.0.1",
-                server.port,
-                lambda i: _get(f"/{SITES[i % 4]}/{CAMPAIGN}" + ("/tally.json" if i % 2 else ""), server.host),
-                lambda *_: None,
-                args.warmup,
-                30.0,
-                args.concurrency,
-                args.timeout,
+        tokens = {}
+        for name in order:
+            server = servers[name]
+            server.start()
+            samplers[name] = RssSampler(server)
+            samplers[name].start()
+            tokens[name] = fetch_tokens(server)
+            log(f"[{spec}] {name}: warm-up, {args.warmup} page views and tally reads")
+            warm = asyncio.run(
+                _run_phase(
+                    "127.0.0.1",
+                    server.port,
+                    lambda i, s=server: _get(f"/{SITES[i % 4]}/{CAMPAIGN}" + ("/tally.json" if i % 2 else ""), s.host),
+                    lambda *_: None,
+                    args.warmup,
+                    30.0,
+                    args.concurrency,
+                    args.timeout,
+                )
             )
-        )
-        report["warmup"] = {"requests": warm.requests, "statuses": dict(warm.statuses)}
+            phases[name]["warmup"] = {"requests": warm.requests, "statuses": dict(warm.statuses)}
+        for name in order:
+            phases[name]["sign"] = sign_phase(args, servers[name], tokens[name], f"{tag}-{name}", database, redis_port)
+        for name in order:
+            phases[name]["tally"] = tally_phase(args, servers[name], database, redis_port)
+        if args.million:
+            million = {}
+            for name in order:
+                inflate_tally(args, name, 1_000_000)
+                million[name] = tally_phase(args, servers[name], database, redis_port, "tally_1m")
+            for name in order:
+                phases[name]["tally_at_1m_signatures"] = million[name]
 
-        def sign_request(i: int) -> bytes:
-            site = SITES[i % len(SITES)]
-            return _post_form(
-                f"/{site}/{CAMPAIGN}",
-                server.host,
-                {
-                    "first_name": "Bench",
-                    "last_name": f"Signer {i}",
-                    "email": f"bench-{tag}-{i}@example.org",
-                    "postal_code": f"{10000 + i % 90000}",
-                    "country": "US",
-                    "csrf_token": tokens[site],
-                },
-            )
-
-        log(f"[{spec}] signing: up to {args.requests} POSTs, concurrency {args.concurrency}, {args.duration:.0f} s max")
-        cpu0 = _cpu_snapshot(server, database, redis_port)
-        if args.profile_dir:
-            profilers = start_profilers(args, server, "sign", min(args.duration, args.profile_seconds))
-        sign = asyncio.run(
-            _run_phase(
-                "127.0.0.1",
-                server.port,
-                sign_request,
-                _sign_outcome,
-                args.requests,
-                args.duration,
-                args.concurrency,
-                args.timeout,
-            )
-        )
-        cpu1 = _cpu_snapshot(server, database, redis_port)
-        if args.profile_dir:
-            report.setdefault("profiles", {})["sign"] = finish_profilers(profilers)
-
-        log(f"[{spec}] tally.json: up to {args.reads} GETs, concurrency {args.concurrency}, {args.read_duration:.0f} s")
-        tally_paths = [_get(f"/{site}/{CAMPAIGN}/tally.json", server.host) for site in SITES]
-        cpu2 = _cpu_snapshot(server, database, redis_port)
-        if args.profile_dir:
-            profilers = start_profilers(args, server, "tally", min(args.read_duration, args.profile_seconds))
-        reads = asyncio.run(
-            _run_phase(
-                "127.0.0.1",
-                server.port,
-                lambda i: tally_paths[i % 4],
-                _tally_outcome,
-                args.reads,
-                args.read_duration,
-                args.concurrency,
-                args.timeout,
-            )
-        )
-        cpu3 = _cpu_snapshot(server, database, redis_port)
-        if args.profile_dir:
-            report.setdefault("profiles", {})["tally"] = finish_profilers(profilers)
-        report.update(summarize(sign, reads, _cpu_delta(cpu0, cpu1), _cpu_delta(cpu2, cpu3)))
-
-        rows_by_org, foreign = count_rows(args, tag)
+        rows_by_org, foreign = count_rows(args, f"{tag}-chorus")
         rows = sum(rows_by_org.values())
         with Redis.from_url(args.redis_url) as r:
             # The mail queue's key has changed as the app grew: report every list under chorus:mail:.
@@ -721,25 +694,137 @@ def run_config(args, spec: ServerSpec, workdir: Path) -> dict:
         report["db"] = {
             "rows": rows,
             "rows_by_org": rows_by_org,
-            "rows_equal_accepted": rows == report["sign"]["accepted"],
+            "rows_equal_accepted": rows == phases["chorus"]["sign"]["accepted"],
             "rows_not_from_this_run": foreign,
             "mail_lists_in_redis": queued,
         }
-        report["server"]["log_tail"] = server.log_tail(5) if server.log_path.exists() else ""
+        for name in order:
+            server = servers[name]
+            phases[name]["log_tail"] = server.log_tail(5) if server.log_path.exists() else ""
     finally:
-        if sampler is not None:
-            report["server"].update(sampler.stop())
-        server.stop()
+        for name, sampler in samplers.items():
+            phases[name]["memory"] = sampler.stop()
+        for server in servers.values():
+            server.stop()
         log(f"[{spec}] gunicorn stopped")
-    s, t = report["sign"], report["tally"]
+    report.update(phases)
+    s, t = phases["chorus"]["sign"], phases["chorus"]["tally"]
     report["targets_met"] = {
-        "accepted_per_s>=1500": s["accepted_per_s"] >= 1500,
-        "sign_p99_ms<=100": s["p99_ms"] is not None and s["p99_ms"] <= 100,
         "sign_errors==0": s["errors"] == 0,
-        "tally_reads_per_s>=5000": t["reads_per_s"] >= 5000,
         "rows_equal_accepted": report["db"]["rows_equal_accepted"],
     }
+    if args.reference:
+        ref_s, ref_t = phases["reference"]["sign"], phases["reference"]["tally"]
+        report["ratios"] = {
+            "sign_accepted_per_s": _ratio(s["accepted_per_s"], ref_s["accepted_per_s"]),
+            "sign_p99": _ratio(s["p99_ms"], ref_s["p99_ms"]),
+            "tally_reads_per_s": _ratio(t["reads_per_s"], ref_t["reads_per_s"]),
+        }
+        if args.million:
+            report["ratios"]["tally_reads_per_s_at_1m"] = _ratio(
+                phases["chorus"]["tally_at_1m_signatures"]["reads_per_s"],
+                phases["reference"]["tally_at_1m_signatures"]["reads_per_s"],
+            )
+        ratios = report["ratios"]
+        report["targets_met"].update(
+            {
+                "sign_ratio>=1.0": (ratios["sign_accepted_per_s"] or 0) >= 1.0,
+                "sign_p99_ratio<=1.5": ratios["sign_p99"] is not None and ratios["sign_p99"] <= 1.5,
+                "tally_ratio>=1.0": (ratios["tally_reads_per_s"] or 0) >= 1.0,
+            }
+        )
     return report
+
+
+def _ratio(product: float | None, reference: float | None) -> float | None:
+    return round(product / reference, 3) if product is not None and reference else None
+
+
+def create_reference_table(args, env: dict[str, str]) -> None:
+    python = str(Path(args.venv) / "bin" / "python")
+    done = subprocess.run(
+        [python, "reference_app.py", "--create-table"], env=env, cwd=ROOT / "bench", capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"reference table: {done.stderr.strip()}")
+
+
+def inflate_tally(args, name: str, total: int) -> None:
+    """Make the live tally say `total` signatures (spread over the four sites) without a million rows:
+    both tallies are a Redis hash, whose size does not grow with the count."""
+    share = total // len(SITES)
+    with Redis.from_url(args.redis_url) as r:
+        if name == "reference":
+            r.hset(f"reference:tally:{CAMPAIGN}", mapping=dict.fromkeys(SITES, share))
+            return
+        for key in r.scan_iter(match="chorus:tally:*", count=1000):
+            if r.type(key) == b"hash" and r.hexists(key, "total"):
+                fields = {f"org:{site}": share for site in SITES}
+                r.hset(key, mapping={**fields, "total": share * len(SITES)})
+
+
+def sign_phase(args, server: Server, token_by_site: dict[str, str], tag: str, database: str, redis_port: int) -> dict:
+    def sign_request(i: int) -> bytes:
+        site = SITES[i % len(SITES)]
+        return _post_form(
+            f"/{site}/{CAMPAIGN}",
+            server.host,
+            {
+                "first_name": "Bench",
+                "last_name": f"Signer {i}",
+                "email": f"bench-{tag}-{i}@example.org",
+                "postal_code": f"{10000 + i % 90000}",
+                "country": "US",
+                "csrf_token": token_by_site[site],
+            },
+        )
+
+    log(f"[{server.name}] signing: up to {args.requests} POSTs, concurrency {args.concurrency}, {args.duration:.0f} s")
+    cpu0 = _cpu_snapshot(server, database, redis_port)
+    profilers = (
+        start_profilers(args, server, "sign", min(args.duration, args.profile_seconds)) if args.profile_dir else []
+    )
+    result = asyncio.run(
+        _run_phase(
+            "127.0.0.1",
+            server.port,
+            sign_request,
+            _sign_outcome,
+            args.requests,
+            args.duration,
+            args.concurrency,
+            args.timeout,
+        )
+    )
+    summary = summarize_sign(result, _cpu_delta(cpu0, _cpu_snapshot(server, database, redis_port)))
+    if profilers:
+        summary["profile"] = finish_profilers(profilers)
+    return summary
+
+
+def tally_phase(args, server: Server, database: str, redis_port: int, label: str = "tally") -> dict:
+    log(f"[{server.name}] {label}: up to {args.reads} GETs, concurrency {args.concurrency}, {args.read_duration:.0f} s")
+    paths = [_get(f"/{site}/{CAMPAIGN}/tally.json", server.host) for site in SITES]
+    cpu0 = _cpu_snapshot(server, database, redis_port)
+    profilers = (
+        start_profilers(args, server, label, min(args.read_duration, args.profile_seconds)) if args.profile_dir else []
+    )
+    result = asyncio.run(
+        _run_phase(
+            "127.0.0.1",
+            server.port,
+            lambda i: paths[i % 4],
+            _tally_outcome,
+            args.reads,
+            args.read_duration,
+            args.concurrency,
+            args.timeout,
+        )
+    )
+    summary = summarize_tally(result, _cpu_delta(cpu0, _cpu_snapshot(server, database, redis_port)))
+    if profilers:
+        summary["profile"] = finish_profilers(profilers)
+    return summary
 
 
 def per_request(cpu: dict, answered: int) -> dict:
@@ -759,45 +844,45 @@ def per_request(cpu: dict, answered: int) -> dict:
     }
 
 
-def summarize(sign: PhaseResult, reads: PhaseResult, sign_cpu: dict, read_cpu: dict) -> dict:
-    sign_lat = sorted(sign.latencies)
-    read_lat = sorted(reads.latencies)
+def summarize_sign(sign: PhaseResult, cpu: dict) -> dict:
+    lat = sorted(sign.latencies)
     accepted = sum(n for outcome, n in sign.outcomes.items() if outcome in ACCEPTED_OUTCOMES)
-    sign_errors = sum(n for status, n in sign.statuses.items() if status != 303) + sum(sign.exceptions.values())
-    read_ok = reads.outcomes.get("ok", 0)
-    read_errors = reads.requests - read_ok
+    errors = sum(n for status, n in sign.statuses.items() if status != 303) + sum(sign.exceptions.values())
     return {
-        "sign": {
-            "requests": sign.requests,
-            "accepted": accepted,
-            "errors": sign_errors,
-            "seconds": round(sign.seconds, 2),
-            "accepted_per_s": round(accepted / sign.seconds, 1) if sign.seconds else 0.0,
-            "p50_ms": _ms(_percentile(sign_lat, 0.50)),
-            "p90_ms": _ms(_percentile(sign_lat, 0.90)),
-            "p99_ms": _ms(_percentile(sign_lat, 0.99)),
-            "max_ms": _ms(sign_lat[-1] if sign_lat else None),
-            "statuses": {str(k): v for k, v in sorted(sign.statuses.items())},
-            "outcomes": dict(sign.outcomes),
-            "exceptions": dict(sign.exceptions),
-            "connections_opened": sign.connections_opened,
-            "cpu": sign_cpu,
-            **per_request(sign_cpu, len(sign.latencies)),
-        },
-        "tally": {
-            "reads": reads.requests,
-            "errors": read_errors,
-            "seconds": round(reads.seconds, 2),
-            "reads_per_s": round(read_ok / reads.seconds, 1) if reads.seconds else 0.0,
-            "p50_ms": _ms(_percentile(read_lat, 0.50)),
-            "p99_ms": _ms(_percentile(read_lat, 0.99)),
-            "max_ms": _ms(read_lat[-1] if read_lat else None),
-            "statuses": {str(k): v for k, v in sorted(reads.statuses.items())},
-            "exceptions": dict(reads.exceptions),
-            "connections_opened": reads.connections_opened,
-            "cpu": read_cpu,
-            **per_request(read_cpu, len(reads.latencies)),
-        },
+        "requests": sign.requests,
+        "accepted": accepted,
+        "errors": errors,
+        "seconds": round(sign.seconds, 2),
+        "accepted_per_s": round(accepted / sign.seconds, 1) if sign.seconds else 0.0,
+        "p50_ms": _ms(_percentile(lat, 0.50)),
+        "p90_ms": _ms(_percentile(lat, 0.90)),
+        "p99_ms": _ms(_percentile(lat, 0.99)),
+        "max_ms": _ms(lat[-1] if lat else None),
+        "statuses": {str(k): v for k, v in sorted(sign.statuses.items())},
+        "outcomes": dict(sign.outcomes),
+        "exceptions": dict(sign.exceptions),
+        "connections_opened": sign.connections_opened,
+        "cpu": cpu,
+        **per_request(cpu, len(sign.latencies)),
+    }
+
+
+def summarize_tally(reads: PhaseResult, cpu: dict) -> dict:
+    lat = sorted(reads.latencies)
+    ok = reads.outcomes.get("ok", 0)
+    return {
+        "reads": reads.requests,
+        "errors": reads.requests - ok,
+        "seconds": round(reads.seconds, 2),
+        "reads_per_s": round(ok / reads.seconds, 1) if reads.seconds else 0.0,
+        "p50_ms": _ms(_percentile(lat, 0.50)),
+        "p99_ms": _ms(_percentile(lat, 0.99)),
+        "max_ms": _ms(lat[-1] if lat else None),
+        "statuses": {str(k): v for k, v in sorted(reads.statuses.items())},
+        "exceptions": dict(reads.exceptions),
+        "connections_opened": reads.connections_opened,
+        "cpu": cpu,
+        **per_request(cpu, len(reads.latencies)),
     }
 
 
@@ -814,7 +899,7 @@ def start_profilers(args, server: Server, phase: str, seconds: float) -> list[tu
         return []
     out = []
     for pid in server.worker_pids():
-        name = f"{server.spec}-{phase}-{args.profile_mode}-{pid}.txt".replace(":", "_")
+        name = f"{server.name}-{server.spec}-{phase}-{args.profile_mode}-{pid}.txt".replace(":", "_")
         target = Path(args.profile_dir) / name
         target.parent.mkdir(parents=True, exist_ok=True)
         command = [
@@ -923,9 +1008,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--sweep", action="store_true", help=f"try {', '.join(SWEEP)}")
     p.add_argument("-n", "--requests", type=int, default=20000, help="sign POSTs at most (default 20000)")
-    p.add_argument("--duration", type=float, default=60.0, help="seconds of signing at most (default 60)")
+    p.add_argument("--duration", type=float, default=20.0, help="seconds of signing at most (default 20)")
     p.add_argument("-m", "--reads", type=int, default=50000, help="tally.json GETs at most (default 50000)")
-    p.add_argument("--read-duration", type=float, default=30.0, help="seconds of reading at most (default 30)")
+    p.add_argument("--read-duration", type=float, default=10.0, help="seconds of reading at most (default 10)")
+    p.add_argument("--no-reference", dest="reference", action="store_false", help="skip the bare reference (no ratios)")
+    p.add_argument("--million", action="store_true", help="read the tallies again once they say 1,000,000 signatures")
     p.add_argument("-c", "--concurrency", type=int, default=32, help="concurrent clients (default 32)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds before one request counts as failed")
     p.add_argument("--warmup", type=int, default=400, help="page views and tally reads before measuring")

@@ -87,6 +87,7 @@ def test_org_admin_creates_a_petition_in_the_browser_and_sees_it_live(live_serve
     page.get_by_role("button", name="Save").click()
     page.wait_for_url("**/admin/riverside/campaigns/legal-help")
     page.get_by_role("button", name="Publish").click()
+    page.get_by_text("The campaign is now live.").wait_for()  # the redirect may still be loading
     assert page.get_by_text("The campaign is now live.").is_visible()
 
     page.goto(f"{live_server}/riverside/")

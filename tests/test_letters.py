@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 
@@ -16,6 +17,7 @@ from chorus.cli import cli
 from chorus.extensions import db
 from chorus.models import Action, Delivery, Official
 from chorus.models.base import utcnow
+from chorus.services import delivery
 from tests.factories import (
     add_actions,
     confirm_link,
@@ -303,3 +305,64 @@ def test_daily_cap_and_window_pace_letters_to_one_target(client, app, mailbox):
     assert all(
         d.next_attempt_at.replace(tzinfo=None) > utcnow().replace(tzinfo=None) + timedelta(minutes=14) for d in waiting
     )
+
+
+def _queue_letters(campaign, org, count: int) -> None:
+    add_actions(campaign, org, count)
+    for action in db.session.scalars(select(Action).execution_options(all_orgs=True)):
+        db.session.add(
+            Delivery(action_id=action.id, official_id=campaign.targets[0].official_id, campaign_id=campaign.id)
+        )
+    db.session.commit()
+
+
+def test_send_slower_than_the_lease_is_not_taken_over_by_a_second_worker(app, client, mailbox):
+    org = make_org("riverside")
+    campaign = make_letter_campaign(org, require_confirmation=False)
+    _queue_letters(campaign, org, 2)
+    app.config["CHORUS_DELIVERY_LEASE"] = 1
+    mailbox.delay = 1.6  # each send outlasts the whole lease
+
+    first = threading.Thread(target=lambda: app.app_context().push() or run_deliveries())
+    first.start()
+    while first.is_alive() and {d.status for d in deliveries()} != {"sending"}:
+        db.session.rollback()  # a fresh look: the first worker has not claimed them yet
+        time.sleep(0.05)
+    taken_by_second = []
+    while first.is_alive():
+        with app.app_context():
+            second = delivery.claim()  # another worker looking for expired leases
+            taken_by_second += second.ids
+            db.session.remove()
+        time.sleep(0.2)
+    first.join()
+
+    assert taken_by_second == []
+    db.session.rollback()
+    assert {d.status for d in deliveries()} == {"sent"}
+    sent = [m["X-Chorus-Delivery"] for m in mailbox.messages]
+    assert sorted(sent) == sorted(d.uuid for d in deliveries())  # each letter exactly once
+
+
+def test_worker_whose_claim_was_taken_over_neither_sends_nor_records(app, client, mailbox):
+    org = make_org("riverside")
+    campaign = make_letter_campaign(org, require_confirmation=False)
+    _queue_letters(campaign, org, 3)
+    stalled = delivery.claim()
+    # The stalled worker's lease ran out and another worker claimed the letters and sent them.
+    db.session.execute(update(Delivery).values(lease_until=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+    second = delivery.claim()
+    assert sorted(second.ids) == sorted(stalled.ids)
+
+    stalled.keep()  # the stalled worker resumes: its renewal finds no row still its own
+    try:
+        report = delivery.Report()
+        delivery._send_batch(stalled, report)
+    finally:
+        stalled.release()
+
+    assert (report.sent, report.lost_claims, mailbox.messages) == (0, 3, [])
+    assert {(d.status, d.claim_token) for d in deliveries()} == {("sending", second.token)}
+    delivery._sent(stalled.token, stalled.ids)  # a late record under the old token changes nothing
+    assert {(d.status, d.claim_token) for d in deliveries()} == {("sending", second.token)}

@@ -74,6 +74,9 @@ class Delivery(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
     lease_until: Mapped[datetime | None] = mapped_column(Timestamp())
+    #: Which claim holds the row while it is "sending": a worker whose lease ran out and was taken
+    #: over by another neither sends nor records it (services.delivery.Claim).
+    claim_token: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(Timestamp())

@@ -10,7 +10,9 @@ and digest campaigns that send one message per target per day with the new lette
 from __future__ import annotations
 
 import smtplib
+import threading
 import time
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -40,9 +42,60 @@ def domain_rate_per_minute() -> int:
     return int(current_app.config.get("CHORUS_DOMAIN_RATE", 1200))
 
 
-def claim(limit: int = BATCH) -> list[int]:
+@dataclass
+class Claim:
+    """Deliveries one worker took, under one token. While it sends, a keeper thread renews their lease
+    every third of it (on a connection of its own), so however slow one SMTP send is, another worker
+    never finds the lease expired while this one is alive; if the lease did run out (a process
+    stalled, then resumed), renewal returns fewer rows and this worker drops the ones it lost before
+    sending them, and every result is recorded only where the token still matches."""
+
+    token: str
+    ids: list[int]
+    held: set[int] = field(default_factory=set)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    keeper: threading.Thread | None = None
+
+    def renew(self) -> set[int]:
+        """Extend the lease of the rows still ours (on a connection of its own: any thread may call it)."""
+        with db.engine.begin() as conn:
+            self.held = set(
+                conn.execute(
+                    update(Delivery)
+                    .where(Delivery.id.in_(self.ids), Delivery.claim_token == self.token, Delivery.status == "sending")
+                    .values(lease_until=utcnow() + timedelta(seconds=lease_seconds()))
+                    .returning(Delivery.id)
+                ).scalars()
+            )
+        return self.held
+
+    def keep(self) -> None:
+        """Renew at once (the rows still ours), then every third of the lease until released."""
+        self.renew()
+        app = current_app._get_current_object()
+        interval = lease_seconds() / 3
+
+        def run() -> None:
+            with app.app_context():
+                while not self.stopping.wait(interval):
+                    try:
+                        self.renew()
+                    except Exception:  # noqa: BLE001 - a failed renewal is retried; the lease covers a miss
+                        app.logger.warning("could not renew the lease of a delivery batch", exc_info=True)
+
+        self.keeper = threading.Thread(target=run, name="chorus-delivery-lease", daemon=True)
+        self.keeper.start()
+
+    def release(self) -> None:
+        self.stopping.set()
+        if self.keeper is not None:
+            self.keeper.join()
+
+
+def claim(limit: int = BATCH) -> Claim:
     """Take up to `limit` due deliveries (queued and due, or sending with an expired lease)."""
     now = utcnow()
+    token = uuid.uuid4().hex
     due = or_(
         and_(Delivery.status == "queued", Delivery.next_attempt_at <= now),
         and_(Delivery.status == "sending", Delivery.lease_until < now),
@@ -55,7 +108,10 @@ def claim(limit: int = BATCH) -> list[int]:
             update(Delivery)
             .where(Delivery.id.in_(candidates.scalar_subquery()))
             .values(
-                status="sending", lease_until=now + timedelta(seconds=lease_seconds()), attempts=Delivery.attempts + 1
+                status="sending",
+                lease_until=now + timedelta(seconds=lease_seconds()),
+                attempts=Delivery.attempts + 1,
+                claim_token=token,
             )
             .returning(Delivery.id)
             .execution_options(synchronize_session=False)
@@ -64,53 +120,51 @@ def claim(limit: int = BATCH) -> list[int]:
         .all()
     )
     db.session.commit()
-    return list(claimed)
+    return Claim(token, list(claimed))
 
 
-def _renew(ids: list[int]) -> None:
-    if ids:
+def _record(token: str, delivery_ids: list[int], status: str, detail: str, **values) -> None:
+    """Mark deliveries still held by this claim and add a history event for each, committed at once
+    (never after the next send). Rows another claim took over are left to it."""
+    recorded = (
         db.session.execute(
             update(Delivery)
-            .where(Delivery.id.in_(ids), Delivery.status == "sending")
-            .values(lease_until=utcnow() + timedelta(seconds=lease_seconds()))
+            .where(Delivery.id.in_(delivery_ids), Delivery.claim_token == token, Delivery.status == "sending")
+            .values(status=status, claim_token=None, **values)
+            .returning(Delivery.id)
             .execution_options(synchronize_session=False)
         )
-        db.session.commit()
-
-
-def _record(delivery_ids: list[int], status: str, detail: str, **values) -> None:
-    """Mark deliveries and add a history event, committed at once (never after the next send)."""
-    db.session.execute(
-        update(Delivery)
-        .where(Delivery.id.in_(delivery_ids))
-        .values(status=status, **values)
-        .execution_options(synchronize_session=False)
+        .scalars()
+        .all()
     )
-    db.session.add_all(DeliveryEvent(delivery_id=i, status=status, detail=detail[:500]) for i in delivery_ids)
+    db.session.add_all(DeliveryEvent(delivery_id=i, status=status, detail=detail[:500]) for i in recorded)
     db.session.commit()
 
 
-def _sent(ids: list[int], message_id: str = "") -> None:
-    _record(ids, "sent", "delivered", sent_at=utcnow(), lease_until=None, message_id=message_id)
+def _sent(token: str, ids: list[int], message_id: str = "") -> None:
+    _record(token, ids, "sent", "delivered", sent_at=utcnow(), lease_until=None, message_id=message_id)
 
 
-def _defer(ids: list[int], until: datetime, reason: str) -> None:
+def _defer(token: str, ids: list[int], until: datetime, reason: str) -> None:
     """Not attempted (rate limit, cap, window): back to the queue without spending an attempt."""
     db.session.execute(
         update(Delivery)
-        .where(Delivery.id.in_(ids))
-        .values(status="queued", next_attempt_at=until, lease_until=None, attempts=Delivery.attempts - 1)
+        .where(Delivery.id.in_(ids), Delivery.claim_token == token)
+        .values(
+            status="queued", next_attempt_at=until, lease_until=None, attempts=Delivery.attempts - 1, claim_token=None
+        )
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
 
 
-def _failed_attempt(ids: list[int], attempts: int, permanent: bool, detail: str) -> None:
+def _failed_attempt(token: str, ids: list[int], attempts: int, permanent: bool, detail: str) -> None:
     if permanent or attempts >= MAX_ATTEMPTS:
-        _record(ids, "failed", detail, lease_until=None, last_error=detail[:500])
+        _record(token, ids, "failed", detail, lease_until=None, last_error=detail[:500])
         return
     backoff = timedelta(seconds=min(30 * 2 ** (attempts - 1), 3600))
     _record(
+        token,
         ids,
         "queued",
         f"will retry: {detail}",
@@ -231,6 +285,7 @@ class Report:
     retrying: int = 0
     deferred: int = 0
     batches: int = 0
+    lost_claims: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -238,11 +293,15 @@ def run(max_seconds: float = 50.0, batch: int = BATCH) -> Report:
     """Claim and send batches until nothing is due or time is up (jobs must end; the next one goes on)."""
     report, deadline = Report(), time.monotonic() + max_seconds
     while time.monotonic() < deadline:
-        ids = claim(batch)
-        if not ids:
+        taken = claim(batch)
+        if not taken.ids:
             break
         report.batches += 1
-        _send_batch(ids, report)
+        taken.keep()
+        try:
+            _send_batch(taken, report)
+        finally:
+            taken.release()
     return report
 
 
@@ -258,12 +317,13 @@ class Outgoing:
     message_id: str = ""
 
 
-def _prepare(ids: list[int], report: Report) -> list[Outgoing]:
+def _prepare(taken: Claim, report: Report) -> list[Outgoing]:
     now = utcnow()
+    report.lost_claims += len(set(taken.ids) - taken.held)
     # Each letter carries its supporter's name and text, across members: a deliberate cross-member read.
     deliveries = db.session.scalars(
         select(Delivery)
-        .where(Delivery.id.in_(ids))
+        .where(Delivery.id.in_(sorted(taken.held)))
         .options(joinedload(Delivery.action), joinedload(Delivery.official), joinedload(Delivery.campaign))
         .order_by(Delivery.id)
         .execution_options(all_orgs=True)
@@ -285,38 +345,39 @@ def _prepare(ids: list[int], report: Report) -> list[Outgoing]:
         attempts = max(d.attempts for d in group)
         outgoing.append(Outgoing([d.id for d in group], group[0].official.email, attempts, message, message_id))
     for until, deferred_ids in deferred.items():
-        _defer(deferred_ids, until, "flood control")
+        _defer(taken.token, deferred_ids, until, "flood control")
         report.deferred += len(deferred_ids)
     return outgoing
 
 
-def _send_batch(ids: list[int], report: Report) -> None:
-    outgoing = _prepare(ids, report)
-    renewed = time.monotonic()
+def _send_batch(taken: Claim, report: Report) -> None:
+    outgoing = _prepare(taken, report)
     try:
         with mail.transport().connect() as connection:
-            for n, item in enumerate(outgoing):
-                if time.monotonic() - renewed > lease_seconds() / 3:  # keep the lease while sending
-                    _renew([i for later in outgoing[n:] for i in later.ids])
-                    renewed = time.monotonic()
+            for item in outgoing:
+                if not taken.held.issuperset(item.ids):
+                    report.lost_claims += len(item.ids)  # the lease ran out and another worker took it
+                    continue
                 try:
                     connection.send(item.message, to=item.to)
                 except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as error:
                     permanent, detail = _smtp_error(error)
-                    _failed_attempt(item.ids, item.attempts, permanent, detail)
+                    _failed_attempt(taken.token, item.ids, item.attempts, permanent, detail)
                     report.failed += len(item.ids) if permanent else 0
                     report.retrying += 0 if permanent else len(item.ids)
                     continue
-                _sent(item.ids, item.message_id)
+                _sent(taken.token, item.ids, item.message_id)
                 report.sent += len(item.ids)
     except (OSError, smtplib.SMTPException) as error:
         # The connection itself failed: whatever this batch did not send yet retries later.
         permanent, detail = _smtp_error(error)
         left = db.session.execute(
-            select(Delivery.id, Delivery.attempts).where(Delivery.id.in_(ids), Delivery.status == "sending")
+            select(Delivery.id, Delivery.attempts).where(
+                Delivery.id.in_(taken.ids), Delivery.status == "sending", Delivery.claim_token == taken.token
+            )
         ).all()
         for delivery_id, attempts in left:
-            _failed_attempt([delivery_id], attempts, permanent, detail)
+            _failed_attempt(taken.token, [delivery_id], attempts, permanent, detail)
         report.retrying += len(left)
         report.errors.append(detail)
 
