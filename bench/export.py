@@ -64,6 +64,8 @@ ACTION_COLUMNS = (
     "created_at",
     "confirmed_at",
     "confirmation_sent_at",
+    "person_uuid",
+    "source",
 )
 
 #: Supporters of the other member who agreed to share their details with the owner.
@@ -136,6 +138,8 @@ def chorus_command(*args: str, env: dict[str, str], timeout: float) -> None:
 
 def action_rows(rows: int, campaign_id: int, owner_id: int, other_id: int, sqlite: bool) -> Iterator[tuple]:
     """`rows` actions through the owner, then rows/10 through the other member (ids 1..n, in order)."""
+    from chorus.models.api import person_uuid_for
+
     start = datetime(2026, 1, 1, tzinfo=UTC)
     for i in range(1, rows + rows // 10 + 1):
         created = start + timedelta(seconds=i)
@@ -162,6 +166,8 @@ def action_rows(rows: int, campaign_id: int, owner_id: int, other_id: int, sqlit
             created,
             confirmed,
             created,
+            person_uuid_for(email),
+            "web",
         )
 
 

@@ -12,7 +12,7 @@ from chorus import config as chorus_config
 
 def create_app(environ: dict[str, str] | None = None) -> Flask:
     """Build the app from the environment; `environ` adds variables on top (tests, commands)."""
-    from chorus import admin, errors, i18n, security, templating, tenancy
+    from chorus import admin, api, errors, i18n, security, templating, tenancy
     from chorus.extensions import csrf, db, login_manager, migrate, redis_store
     from chorus.public import views as public
 
@@ -49,4 +49,5 @@ def create_app(environ: dict[str, str] | None = None) -> Flask:
     app.url_map.converters["slug"] = public.SlugConverter
     app.register_blueprint(public.bp)
     app.register_blueprint(admin.bp)
+    api.init_app(app)
     return app

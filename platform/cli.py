@@ -343,6 +343,29 @@ def supporters_erase(email: str) -> None:
     )
 
 
+@cli.group("apikey")
+def apikey_group() -> None:
+    """API keys of member organizations (the Action Network-compatible API at /api/v2/)."""
+
+
+@apikey_group.command("create")
+@click.argument("org_slug", metavar="ORG")
+@click.option("--name", default="", help="A label to tell keys apart in the admin.")
+def apikey_create(org_slug: str, name: str) -> None:
+    """Create an API key for member ORG and print it once (only its hash is stored)."""
+    from chorus.services import apikeys
+    from chorus.services import campaigns as campaign_service
+
+    with app_context():
+        org = campaign_service.get_org(org_slug)
+        if org is None:
+            raise click.ClickException(f"no organization {org_slug!r}")
+        key, token = apikeys.create(org, name or "chorus apikey create")
+        prefix = key.prefix
+    click.echo(token)
+    click.echo(f"Created API key {prefix}… for {org_slug}; it is shown only now.", err=True)
+
+
 def main() -> None:
     """Entry point: click handles usage errors; anything else is one line, not a traceback."""
     from chorus.services.mail import MailConfigError

@@ -63,6 +63,9 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict:
         "SESSION_COOKIE_SECURE": env == "production",
         "CHORUS_DELIVERY_LEASE": _positive_int(environ, "CHORUS_DELIVERY_LEASE", 60),
         "CHORUS_DOMAIN_RATE": _positive_int(environ, "CHORUS_DOMAIN_RATE", 1200),
+        "CHORUS_API_RATE_LIMIT": _positive_int(environ, "CHORUS_API_RATE_LIMIT", 600),
+        "CHORUS_WEBHOOK_ALLOW_PRIVATE": environ.get("CHORUS_WEBHOOK_ALLOW_PRIVATE", "") == "1",
+        "CHORUS_WEBHOOK_PAUSE_AFTER": _positive_int(environ, "CHORUS_WEBHOOK_PAUSE_AFTER", 10),
         # The ticker (chorus.services.periodic): seconds between ticks, a run's lease, task periods.
         "CHORUS_TICK": _positive_int(environ, "CHORUS_TICK", 5),
         "CHORUS_TASK_LEASE": _positive_int(environ, "CHORUS_TASK_LEASE", 300),

@@ -18,6 +18,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "export_supporters": frozenset({"org-admin"}),
     "edit_branding": frozenset({"org-admin"}),
     "manage_team": frozenset({"org-admin"}),  # invite editors and admins
+    "manage_integrations": frozenset({"org-admin"}),  # API keys and webhooks
 }
 
 

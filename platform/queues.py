@@ -13,12 +13,13 @@ from rq import Queue
 from chorus.extensions import redis_store
 
 #: Queues a worker serves, in order: exports and invitations never wait behind letters.
-QUEUES = ("mail", "default", "delivery")
+QUEUES = ("mail", "default", "delivery", "webhooks")
 
 SEND_SUPPORTER_MAILS = "chorus.workers.jobs.send_supporter_mails"
 DELIVER_LETTERS = "chorus.workers.jobs.deliver_letters"
 SEND_INVITATION = "chorus.workers.jobs.send_invitation"
 EXPORT_CAMPAIGN_CSV = "chorus.workers.jobs.export_campaign_csv"
+DELIVER_WEBHOOKS = "chorus.workers.jobs.deliver_webhooks"
 
 
 def queue(name: str = "default") -> Queue:
@@ -68,3 +69,13 @@ def kick_supporter_mail() -> bool:
 
 def kick_delivery() -> bool:
     return kick(DELIVER_LETTERS, "delivery")
+
+
+WEBHOOKS_SCHEDULED = "chorus:webhooks:scheduled"
+
+
+def kick_webhooks() -> None:
+    """Deliver owed webhooks soon (call after their outbox rows are committed). One run waits at
+    most; the run clears the flag before it looks, so rows committed after that schedule the next."""
+    if redis_store.client.set(WEBHOOKS_SCHEDULED, 1, nx=True, ex=300):
+        enqueue(DELIVER_WEBHOOKS, queue_name="webhooks")

@@ -3,10 +3,11 @@ supporter data to it.
 
 Every ORM SELECT/UPDATE/DELETE touching `Action` gets a criterion added here, so a view cannot
 forget it: a member sees the actions taken through its own site and those whose supporters chose
-to share their details with it (a `Consent` for "share", not withdrawn). With no member set the
-criterion is false: queries fail closed and return nothing. Code that must cross members (tally
-counts, the supporter confirming their own action) opts in visibly with
-`.execution_options(all_orgs=True)`.
+to share their details with it (a `Consent` for "share", not withdrawn). A member's own lists
+(people added through the API, tags and taggings) get the simpler criterion "belongs to this
+member". With no member set the criterion is false: queries fail closed and return nothing. Code
+that must cross members (tally counts, the supporter confirming their own action) opts in visibly
+with `.execution_options(all_orgs=True)`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy import event, false, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from chorus.extensions import db
-from chorus.models import Action, Consent, Organization
+from chorus.models import Action, Consent, Contact, Organization, Tag, Tagging
 
 ORG_KEY = "chorus.org_id"
 
@@ -57,6 +58,16 @@ def acting_for(org: Organization):
         db.session.info.pop(ORG_KEY, None)
 
 
+#: Supporter data owned by exactly one member.
+OWNED = (Contact, Tag, Tagging)
+
+
+def _owned_by(org_id: int | None):
+    if org_id is None:
+        return lambda cls: false()
+    return lambda cls: cls.org_id == org_id
+
+
 def _visible_actions(org_id: int | None):
     """The criterion as a lambda, so SQLAlchemy caches the SQL and binds org_id as a parameter."""
     if org_id is None:
@@ -81,5 +92,6 @@ def _scope_supporter_data(state: ORMExecuteState) -> None:
         return
     org_id = state.session.info.get(ORG_KEY)
     state.statement = state.statement.options(
-        with_loader_criteria(Action, _visible_actions(org_id), include_aliases=True)
+        with_loader_criteria(Action, _visible_actions(org_id), include_aliases=True),
+        *(with_loader_criteria(model, _owned_by(org_id), include_aliases=True) for model in OWNED),
     )

@@ -19,7 +19,7 @@ def bench_path(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCH))
 
 
-@pytest.mark.parametrize("script", ["all.py", "sign.py", "deliver.py", "export.py"])
+@pytest.mark.parametrize("script", ["all.py", "sign.py", "deliver.py", "export.py", "api_list.py"])
 def test_every_bench_script_parses_its_options(script):
     done = subprocess.run([sys.executable, str(BENCH / script), "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

@@ -160,6 +160,16 @@ def deliver_letters() -> dict:
 
 
 @with_app_context
+def deliver_webhooks() -> dict:
+    """POST the webhook events that are due; retries wait in the outbox for a later run, which
+    every worker's ticker starts while anything is due."""
+    from chorus.services import webhooks
+
+    redis_store.client.delete(queues.WEBHOOKS_SCHEDULED)
+    return webhooks.run().__dict__
+
+
+@with_app_context
 def send_invitation(invitation_id: int) -> bool:
     """E-mail an invitation link; skipped if it was already sent, accepted or revoked."""
     from chorus.models import Invitation

@@ -24,6 +24,7 @@ def run(burst: bool = False) -> bool:
         # Pick up what a dead worker left at once, before the ticker's first period comes round.
         queues.kick_supporter_mail()
         queues.kick_delivery()
+        queues.kick_webhooks()
         worker = SimpleWorker([queues.queue(name) for name in queues.QUEUES], connection=redis_store.client)
     if not burst:
         stop = threading.Event()

@@ -2,7 +2,7 @@
 erased actions keep, and per-campaign retention periods
 
 Revision ID: i10_supporter_data
-Revises: i11_delivery_claim_token
+Revises: i9_api_webhooks
 Create Date: 2026-11-30
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "i10_supporter_data"
-down_revision = "i11_delivery_claim_token"
+down_revision = "i9_api_webhooks"
 branch_labels = None
 depends_on = None
 

@@ -5,6 +5,7 @@ from chorus.admin import (  # noqa: F401 - registers the routes
     campaign_views,
     dashboard_views,
     export_views,
+    integration_views,
     letter_views,
     org_views,
 )

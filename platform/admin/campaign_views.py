@@ -14,7 +14,8 @@ from chorus.admin.forms import CampaignForm
 from chorus.extensions import db
 from chorus.models import Campaign, CampaignHost, Official, Organization
 from chorus.public.forms import form_for
-from chorus.services import campaign_admin, retention, tally
+from chorus.services import campaign_admin, osdi, retention, tally
+from chorus.services.mail import external_url
 from chorus.templating import render_for
 
 
@@ -123,7 +124,19 @@ def campaign_dashboard(campaign: str):
         can=lambda permission: policy.can(current_user, permission, g.org),
         owner=found.owner_org_id == g.org.id,
         retention=retention.schedule(found),
+        embed_url=external_url(f"/{g.org.slug}/{found.slug}/embed"),
+        embed_script=external_url("/static/embed.js"),
     )
+
+
+@bp.post("/<slug:org>/campaigns/<slug:campaign>/api-actions")
+@requires("publish_campaigns")
+def count_api_actions(campaign: str):
+    """The owner decides whether actions recorded through members' API keys count in the shared tally."""
+    found = owned_or_404(campaign)
+    osdi.update_campaign(found, {"count_api_actions": request.form.get("count") == "1"})
+    flash("Saved: the shared tally was recounted.")
+    return redirect(url_for("admin.campaign_dashboard", campaign=campaign))
 
 
 @bp.post("/<slug:org>/campaigns/<slug:campaign>/status")

@@ -2,19 +2,24 @@
 
 from chorus.models.accounts import Invitation, Membership, User
 from chorus.models.actions import Action, AuditEntry, Consent, Suppression
+from chorus.models.api import ApiAudit, ApiKey, Contact, Tag, Tagging
 from chorus.models.campaigns import Campaign, CampaignHost
 from chorus.models.exports import Export
 from chorus.models.letters import CampaignTarget, Delivery, DeliveryEvent, Official
 from chorus.models.orgs import Organization
 from chorus.models.periodic import PeriodicTask
+from chorus.models.webhooks import WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "Action",
+    "ApiAudit",
+    "ApiKey",
     "AuditEntry",
     "Campaign",
     "CampaignHost",
     "CampaignTarget",
     "Consent",
+    "Contact",
     "Delivery",
     "DeliveryEvent",
     "Export",
@@ -24,5 +29,9 @@ __all__ = [
     "Organization",
     "PeriodicTask",
     "Suppression",
+    "Tag",
+    "Tagging",
     "User",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

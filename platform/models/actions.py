@@ -8,9 +8,14 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from chorus.extensions import db
+from chorus.models.api import person_uuid_for
 from chorus.models.base import BigId, Timestamp, new_uuid, utcnow
 from chorus.models.campaigns import Campaign
 from chorus.models.orgs import Organization
+
+
+def _person_uuid_default(context) -> str:
+    return person_uuid_for(context.get_current_parameters()["email_normalized"])
 
 
 class Action(db.Model):
@@ -26,8 +31,11 @@ class Action(db.Model):
         # The same guarantee for erased actions, which keep only a keyed hash of their address.
         UniqueConstraint("campaign_id", "email_hash", name="uq_actions_campaign_email_hash"),
         CheckConstraint("status IN ('pending', 'confirmed')", name="status"),
+        CheckConstraint("source IN ('web', 'api')", name="source"),
         Index("ix_actions_tally", "campaign_id", "status", "org_id"),
         Index("ix_actions_campaign_created", "campaign_id", "created_at"),  # dashboards, newest-first lists
+        # The API's pages: an index seek to (campaign, id), and org_id to filter without the table.
+        Index("ix_actions_campaign_seek", "campaign_id", "id", "org_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -38,6 +46,8 @@ class Action(db.Model):
     email_normalized: Mapped[str] = mapped_column(String(254), index=True)
     #: HMAC of the normalized address (chorus.services.supporters.email_hash): all that erasure keeps.
     email_hash: Mapped[str | None] = mapped_column(String(64))
+    #: The person's stable id in the API (chorus.models.api.person_uuid_for), set from the address.
+    person_uuid: Mapped[str] = mapped_column(String(36), index=True, default=_person_uuid_default)
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
     postal_code: Mapped[str] = mapped_column(String(20), default="")
@@ -51,6 +61,9 @@ class Action(db.Model):
     created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(Timestamp())
     confirmation_sent_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    #: "web" (the action form) or "api" (recorded by a member's API key, which vouches for it).
+    source: Mapped[str] = mapped_column(String(8), default="web", server_default="web")
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
 
     campaign: Mapped[Campaign] = relationship()
     org: Mapped[Organization] = relationship()

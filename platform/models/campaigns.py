@@ -39,6 +39,8 @@ class Campaign(db.Model):
     goal: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="live")
     require_confirmation: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The owner may keep actions recorded through members' API keys out of the shared tally.
+    count_api_actions: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
     ends_at: Mapped[datetime | None] = mapped_column(Timestamp())
     image: Mapped[str] = mapped_column(String(200), default="")  # a file in the owner's uploads

@@ -23,7 +23,7 @@ from chorus.extensions import csrf, db
 from chorus.i18n import gettext as _
 from chorus.models import Suppression
 from chorus.public.forms import ButtonForm, form_for
-from chorus.services import campaigns, ratelimit, signing, tally
+from chorus.services import campaigns, ratelimit, signing, tally, webhooks
 from chorus.services.mail import read_token
 from chorus.services.uploads import uploads_dir
 from chorus.templating import render_for
@@ -180,7 +180,10 @@ def unsubscribe(token: str):
         abort(404)
     if request.method == "POST" and db.session.get(Suppression, address) is None:
         db.session.add(Suppression(email_normalized=address))
+        owed = webhooks.owe_unsubscribe(address)
         db.session.commit()
+        if owed:
+            webhooks.kick()
     return render_template("unsubscribe.html", done=request.method == "POST")
 
 

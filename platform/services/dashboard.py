@@ -58,6 +58,8 @@ class CampaignStats:
     by_member: list[MemberCounts]
     timeline: list[Bucket]
     granularity: str  # "hour" or "day", in UTC
+    #: Confirmed actions recorded through members' API keys (shown apart; maybe not in the tally).
+    api_confirmed: int = 0
 
 
 def _aware(moment: datetime) -> datetime:
@@ -89,6 +91,11 @@ def campaign_stats(campaign: Campaign, now: datetime | None = None) -> CampaignS
         by_member=_by_member(campaign, by_org),
         timeline=_timeline(campaign, granularity, now),
         granularity=granularity,
+        api_confirmed=db.session.scalar(
+            select(func.count())
+            .where(Action.campaign_id == campaign.id, Action.source == "api", Action.status == "confirmed")
+            .execution_options(all_orgs=True)
+        ),
     )
 
 

@@ -34,3 +34,8 @@ def allow(bucket: str, limit: int, window_seconds: int) -> bool:
     if not current_app.config["CHORUS_RATE_LIMITS"]:
         return True
     return hit(bucket, window_seconds) <= limit
+
+
+def retry_after(bucket: str) -> int:
+    """Seconds until `bucket`'s window ends (for a Retry-After header)."""
+    return max(1, int(redis_store.client.ttl(_key(bucket))))

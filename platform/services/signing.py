@@ -18,9 +18,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from chorus import queues
 from chorus.extensions import db, redis_store
 from chorus.i18n import gettext
-from chorus.models import Action, Campaign, Consent, Organization
+from chorus.models import Action, ApiKey, Campaign, Consent, Organization
+from chorus.models.api import person_uuid_for
 from chorus.models.base import new_uuid, utcnow
-from chorus.services import letters, tally
+from chorus.services import letters, tally, webhooks
 from chorus.services.periodic import periodic
 
 #: Pending actions whose confirmation mail was never recorded as sent after this long are re-sent.
@@ -81,11 +82,23 @@ def sign(campaign: Campaign, site: Organization, supporter: Supporter) -> Outcom
 
     The database's unique constraint decides between concurrent repeats; only the winner counts.
     """
+    return _store(campaign, site, supporter, None)[0]
+
+
+def record_via_api(campaign: Campaign, key: ApiKey, supporter: Supporter) -> tuple[Outcome, int]:
+    """An action a member's API key vouches for: confirmed at once, source "api", attributed to the
+    key's member. Returns the outcome and the action's id (the existing one for a repeat)."""
+    return _store(campaign, key.org, supporter, key)
+
+
+def _store(campaign: Campaign, site: Organization, supporter: Supporter, key: ApiKey | None) -> tuple[Outcome, int]:
     hosts = campaign.host_orgs()
     consents = [(o, "share") for o in hosts if o.slug in supporter.share_with and o.id != site.id]
     consents += [(o, "updates") for o in hosts if o.slug in supporter.updates_from]
-    confirmed = not campaign.require_confirmation
-    campaign_id, site_slug, is_letter = campaign.id, site.slug, campaign.kind == "letter"
+    share_ids = [o.id for o, purpose in consents if purpose == "share"]
+    confirmed = key is not None or not campaign.require_confirmation
+    counts = key is None or campaign.count_api_actions
+    campaign_id, site_slug, is_letter, kind = campaign.id, site.slug, campaign.kind == "letter", campaign.kind
     email_normalized = normalize_email(supporter.email)
     hashed = email_hash(email_normalized)
     # One INSERT that yields to an existing action instead of failing: the unique constraint decides
@@ -100,6 +113,7 @@ def sign(campaign: Campaign, site: Organization, supporter: Supporter) -> Outcom
             email=supporter.email.strip(),
             email_normalized=email_normalized,
             email_hash=hashed,
+            person_uuid=person_uuid_for(email_normalized),
             first_name=supporter.first_name.strip(),
             last_name=supporter.last_name.strip(),
             postal_code=supporter.postal_code.strip(),
@@ -110,13 +124,15 @@ def sign(campaign: Campaign, site: Organization, supporter: Supporter) -> Outcom
             body=supporter.body.strip(),
             status="confirmed" if confirmed else "pending",
             confirmed_at=utcnow() if confirmed else None,
+            source="web" if key is None else "api",
+            api_key_id=None if key is None else key.id,
         )
         .on_conflict_do_nothing()  # either unique key: the address, or the hash an erased action keeps
         .returning(Action.id)
     ).scalar()
     if action_id is None:
         db.session.rollback()
-        return _repeat(campaign_id, email_normalized, hashed)
+        return _repeat(campaign_id, email_normalized, hashed, notify=key is None)  # API clients know
     if consents:  # same transaction, one statement
         db.session.execute(
             sa_insert(Consent),
@@ -133,23 +149,27 @@ def sign(campaign: Campaign, site: Organization, supporter: Supporter) -> Outcom
         )
     if confirmed and is_letter:
         letters.create_deliveries(action_id, campaign, supporter.country, supporter.postal_code)
+    owed = webhooks.owe_action(action_id, kind, [site.id, *share_ids]) if confirmed else 0
     db.session.commit()
     if confirmed:
-        _counted(campaign_id, site_slug, action_id, is_letter)
-        return Outcome.COUNTED
+        _counted(campaign_id, site_slug, action_id, is_letter, counts, owed)
+        return Outcome.COUNTED, action_id
     queues.queue_supporter_mail("confirm", action_id)
-    return Outcome.SIGNED
+    return Outcome.SIGNED, action_id
 
 
-def _counted(campaign_id: int, site_slug: str, action_id: int, is_letter: bool) -> None:
-    """After the commit: the tally, and for letters the delivery workers and the supporter's copy."""
-    tally.count_confirmed(campaign_id, site_slug, action_id)
+def _counted(campaign_id: int, site_slug: str, action_id: int, is_letter: bool, counts: bool, owed: int) -> None:
+    """After the commit: the tally, webhooks, and for letters the delivery workers and the copy."""
+    if counts:
+        tally.count_confirmed(campaign_id, site_slug, action_id)
+    if owed:
+        queues.kick_webhooks()
     if is_letter:
         queues.kick_delivery()
         queues.queue_supporter_mail("copy", action_id)
 
 
-def _repeat(campaign_id: int, email_normalized: str, hashed: str) -> Outcome:
+def _repeat(campaign_id: int, email_normalized: str, hashed: str, notify: bool) -> tuple[Outcome, int]:
     # Reads only the existing action's status and id, across members: the supporter may have signed
     # through another member's site.
     existing = db.session.execute(
@@ -165,9 +185,9 @@ def _repeat(campaign_id: int, email_normalized: str, hashed: str) -> Outcome:
     pending = existing.status == "pending"
     # The page answers as for a first signature; the address's owner hears of it by mail instead, at
     # most once an hour per campaign: the confirmation again (they may have lost it), or "nothing changed".
-    if redis_store.client.set(f"chorus:repeat:{existing.id}", 1, nx=True, ex=REPEAT_MAIL_EVERY):
+    if notify and redis_store.client.set(f"chorus:repeat:{existing.id}", 1, nx=True, ex=REPEAT_MAIL_EVERY):
         queues.queue_supporter_mail("confirm" if pending else "repeat", existing.id)
-    return Outcome.ALREADY_PENDING if pending else Outcome.ALREADY_COUNTED
+    return (Outcome.ALREADY_PENDING if pending else Outcome.ALREADY_COUNTED), existing.id
 
 
 @dataclass
@@ -188,19 +208,23 @@ def confirm(action_uuid: str) -> Confirmation:
         return Confirmation(None, False)
     campaign = action.campaign
     campaign_id, site_slug, action_id = action.campaign_id, action.org.slug, action.id
-    is_letter = campaign.kind == "letter"
+    is_letter, counts = campaign.kind == "letter", action.source == "web" or campaign.count_api_actions
+    org_ids = [action.org_id, *(c.org_id for c in action.consents if c.purpose == "share" and c.withdrawn_at is None)]
     result = db.session.execute(
         update(Action)
         .where(Action.id == action.id, Action.status == "pending")
         .values(status="confirmed", confirmed_at=utcnow())
         .execution_options(all_orgs=True, synchronize_session=False)
     )
-    if result.rowcount == 1 and is_letter:  # the outbox rows commit with the confirmation
-        letters.create_deliveries(action_id, campaign, action.country, action.postal_code)
+    owed = 0
+    if result.rowcount == 1:  # the outbox rows commit with the confirmation
+        if is_letter:
+            letters.create_deliveries(action_id, campaign, action.country, action.postal_code)
+        owed = webhooks.owe_action(action_id, campaign.kind, org_ids)
     db.session.commit()
     if result.rowcount != 1:
         return Confirmation(action, False)
-    _counted(campaign_id, site_slug, action_id, is_letter)
+    _counted(campaign_id, site_slug, action_id, is_letter, counts, owed)
     return Confirmation(action, True)
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import delete, select, text, update
 
 from chorus import queues
 from chorus.extensions import db, redis_store
-from chorus.models import Action, AuditEntry, Delivery, DeliveryEvent, Export, Suppression
+from chorus.models import Action, AuditEntry, Contact, Delivery, DeliveryEvent, Export, Suppression, WebhookEvent
 from chorus.services.exports import file_path
 from chorus.services.signing import email_hash, normalize_email
 
@@ -79,6 +79,7 @@ def anonymize(action_ids: list[int], keep_contact: bool = False) -> None:
             del values[contact]
     else:
         values["email_normalized"] = Action.email_hash
+        values["person_uuid"] = Action.uuid  # the API's id is derived from the address
     db.session.execute(
         update(Action)
         .where(Action.id.in_(action_ids))
@@ -184,6 +185,16 @@ def erase(address: str, actor: str) -> Erasure | None:
         anonymize(ids)
         _scrub_delivery_logs(deliveries, needles)
     db.session.execute(delete(Suppression).where(Suppression.email_normalized == normalized))
+    # People a member's API added, and pending unsubscribe webhooks, name the address too.
+    db.session.execute(
+        delete(Contact).where(Contact.email_normalized == normalized).execution_options(all_orgs=True)
+    )
+    db.session.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.email_normalized == normalized)
+        .values(email_normalized="")
+        .execution_options(all_orgs=True)
+    )
     audit("supporter.erase", actor, actions=ids)
     db.session.commit()
     export_files = _rewrite_exports(uuids)

@@ -172,14 +172,15 @@ def rebuild(campaign_id: int, force: bool = False) -> Tally:
             conn.exec_driver_sql("BEGIN IMMEDIATE")  # writers wait: the count is a consistent snapshot
         else:
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
-        counted = dict(
-            conn.execute(
-                select(Organization.slug, func.count(Action.id))
-                .join(Organization, Organization.id == Action.org_id)
-                .where(Action.campaign_id == campaign_id, Action.status == "confirmed")
-                .group_by(Organization.slug)
-            ).all()
+        query = (
+            select(Organization.slug, func.count(Action.id))
+            .join(Organization, Organization.id == Action.org_id)
+            .where(Action.campaign_id == campaign_id, Action.status == "confirmed")
+            .group_by(Organization.slug)
         )
+        if conn.execute(select(Campaign.count_api_actions).where(Campaign.id == campaign_id)).scalar() is False:
+            query = query.where(Action.source == "web")  # the owner keeps API-recorded actions apart
+        counted = dict(conn.execute(query).all())
         while True:
             missed = [m.decode() for m in r.smembers(missed_key)] if token else []
             late = _not_in_snapshot(conn, missed)

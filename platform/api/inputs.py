@@ -1,0 +1,105 @@
+"""Reading API request bodies: JSON objects only, unknown fields ignored (as OSDI asks), each bad
+field named in a 4xx answer."""
+
+from __future__ import annotations
+
+from email_validator import EmailNotValidError, validate_email
+from flask import request
+
+from chorus.api import ApiError
+from chorus.public.forms import _FORBIDDEN, _FORBIDDEN_ONE_LINE, COUNTRY_CODES
+from chorus.services.signing import Supporter
+
+
+def body() -> dict:
+    """The request's JSON object: 415 for another media type, 400 for broken JSON or not an object."""
+    if request.mimetype not in ("application/json", "application/hal+json"):
+        raise ApiError(415, "Send JSON (Content-Type: application/json).")
+    data = request.get_json(silent=True)
+    if data is None:
+        raise ApiError(400, "The body is not valid JSON.")
+    if not isinstance(data, dict):
+        raise ApiError(400, "The body must be a JSON object.")
+    return data
+
+
+def text(
+    data: dict, name: str, max_length: int, required: bool = False, multiline: bool = False, label: str = ""
+) -> str | None:
+    """A string field: None when absent (and not required); 422 when of the wrong type or unsafe."""
+    value = data.get(name)
+    name = label or name
+    if value is None:
+        if required:
+            raise ApiError(422, f"{name} is required.")
+        return None
+    if not isinstance(value, str):
+        raise ApiError(422, f"{name} must be a string.")
+    if required and not value.strip():
+        raise ApiError(422, f"{name} is required.")
+    if (_FORBIDDEN if multiline else _FORBIDDEN_ONE_LINE).search(value):
+        raise ApiError(422, f"{name} contains characters that are not allowed.")
+    if len(value) > max_length:
+        raise ApiError(422, f"{name} is too long: at most {max_length} characters.")
+    return value.strip()
+
+
+def _first(data: dict, name: str) -> dict:
+    items = data.get(name) or []
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise ApiError(422, f"person.{name} must be a list of objects.")
+    primary = [i for i in items if i.get("primary")]
+    return (primary or items or [{}])[0]
+
+
+def email(value: str | None) -> str:
+    try:
+        return validate_email((value or "").strip(), check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise ApiError(422, "person.email_addresses needs a valid address.") from error
+
+
+def supporter(data: dict, **extra: str) -> Supporter:
+    """The `person` object of the helpers (record signature, outreach, person signup)."""
+    person = data.get("person")
+    if not isinstance(person, dict):
+        raise ApiError(422, "person is required (an object with email_addresses).")
+    label = "person.email_addresses address"
+    address = email(text(_first(person, "email_addresses"), "address", 254, required=True, label=label))
+    postal = _first(person, "postal_addresses")
+    country = (text(postal, "country", 2, label="person.postal_addresses country") or "US").upper()
+    if country not in COUNTRY_CODES:
+        raise ApiError(422, "person.postal_addresses country must be an ISO 3166-1 alpha-2 code.")
+    languages = person.get("languages_spoken") or ["en"]
+    language = languages[0] if isinstance(languages, list) and languages and languages[0] in ("en", "es") else "en"
+    return Supporter(
+        first_name=text(person, "given_name", 100, label="person.given_name") or "",
+        last_name=text(person, "family_name", 100, label="person.family_name") or "",
+        email=address,
+        postal_code=text(postal, "postal_code", 20, label="person.postal_addresses postal_code") or "",
+        country=country,
+        language=language,
+        **extra,
+    )
+
+
+def tags(data: dict) -> list[str]:
+    names = data.get("add_tags") or []
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ApiError(422, "add_tags must be a list of tag names.")
+    return [text({"tag": n}, "tag", 200, required=True, label="add_tags") for n in names][:50]
+
+
+def page_args() -> tuple[int, int, str | None]:
+    """page, per_page (at most 25, as Action Network) and the cursor of `_links.next`."""
+    try:
+        page = int(request.args.get("page", "1"))
+        per_page = int(request.args.get("per_page", "25"))
+    except ValueError as error:
+        raise ApiError(400, "page and per_page must be whole numbers.") from error
+    if page < 1 or page > 10_000_000 or per_page < 1:
+        raise ApiError(400, "page and per_page must be at least 1.")
+    cursor = request.args.get("cursor")
+    if cursor is not None and not cursor.replace("-", "").isalnum():
+        raise ApiError(400, "cursor is not valid; follow _links.next.")
+    return page, min(per_page, 25), cursor

@@ -1,0 +1,530 @@
+"""Chorus as Action Network / OSDI documents: the representations the API serves and webhooks send,
+and the paged queries behind them.
+
+Every supporter query here runs inside the tenancy scope of the member the caller acts for
+(chorus.tenancy): the API enters the key's member, the webhook job its endpoint's member. Nothing
+here filters supporter data by member by hand; counts (a petition's total) come from the tally.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flask import current_app, has_request_context, request
+from sqlalchemy import Select, func, select, union
+from sqlalchemy.exc import IntegrityError
+
+from chorus.extensions import db, redis_store
+from chorus.models import Action, Campaign, CampaignHost, Contact, Organization, Suppression, Tag, Tagging
+from chorus.models.api import person_uuid_for
+from chorus.models.base import utcnow
+from chorus.services import letters, tally
+
+MAX_PER_PAGE = 25
+#: Seconds a collection's total and its page boundaries are reused: a client walking a million rows
+#: costs one count and one boundary scan per minute, not one per page.
+COUNT_TTL = 10
+BOUNDARY_TTL = 60
+CURIES = [
+    {"name": "osdi", "href": "https://actionnetwork.org/docs/v2/{rel}", "templated": True},
+    {"name": "action_network", "href": "https://actionnetwork.org/docs/v2/{rel}", "templated": True},
+    {"name": "chorus", "href": "/api/v2/openapi.json#{rel}", "templated": True},
+]
+#: The one filter Action Network clients use on people: filter=email_address eq 'someone@example.org'
+EMAIL_FILTER = re.compile(r"^\s*email_address\s+eq\s+'([^'\s]{1,254})'\s*$")
+#: A campaign's kind -> the OSDI collection it appears in.
+COLLECTION = {"petition": "petitions", "statement": "petitions", "letter": "advocacy_campaigns"}
+
+
+def base_url() -> str:
+    """Absolute links, as Action Network writes them: the host the client called, else the public URL."""
+    if has_request_context():
+        return request.host_url.rstrip("/")
+    return current_app.config["CHORUS_BASE_URL"]
+
+
+def href(path: str) -> dict[str, str]:
+    return {"href": f"{base_url()}/api/v2/{path}"}
+
+
+def iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def identifiers(uuid: str) -> list[str]:
+    return [f"action_network:{uuid}", f"chorus:{uuid}"]
+
+
+def parse_id(value: str) -> str:
+    """Clients send ids bare or with a prefix ("action_network:<uuid>", "chorus:<uuid>")."""
+    for prefix in ("action_network:", "chorus:"):
+        if value.startswith(prefix):
+            return value[len(prefix) :]
+    return value
+
+
+# --- representations ------------------------------------------------------------------------
+
+
+def campaign_doc(campaign: Campaign, site: Organization) -> dict:
+    collection = COLLECTION[campaign.kind]
+    path = f"{collection}/{campaign.uuid}"
+    doc = {
+        "identifiers": identifiers(campaign.uuid),
+        "origin_system": "Chorus",
+        "created_date": iso(campaign.created_at),
+        "modified_date": iso(campaign.created_at),
+        "title": campaign.title,
+        "description": campaign.summary,
+        "browser_url": f"{base_url()}/{site.slug}/{campaign.slug}",
+        "featured_image_url": f"{base_url()}/assets/{campaign.owner.slug}/{campaign.image}" if campaign.image else None,
+        "action_network:hidden": campaign.status != "live",
+        "chorus:kind": campaign.kind,
+        "chorus:slug": campaign.slug,
+        "chorus:status": campaign.status,
+        "chorus:owner": campaign.owner.slug,
+        "chorus:goal": campaign.goal,
+        "chorus:count_api_actions": campaign.count_api_actions,
+    }
+    total = tally.read(campaign.id).total
+    if campaign.kind == "letter":
+        doc.update(
+            type="email",
+            targets=[target_doc(t.official) for t in campaign.targets],
+            total_outreaches=total,
+            _links={
+                "self": href(path),
+                "osdi:outreaches": href(f"{path}/outreaches"),
+                "osdi:record_outreach_helper": href(f"{path}/outreaches"),
+                "action_network:embed": {"href": f"{base_url()}/{site.slug}/{campaign.slug}/embed"},
+            },
+        )
+    else:
+        doc.update(
+            petition_text=campaign.body,
+            target=[],
+            total_signatures=total,
+            _links={
+                "self": href(path),
+                "osdi:signatures": href(f"{path}/signatures"),
+                "osdi:record_signature_helper": href(f"{path}/signatures"),
+                "action_network:embed": {"href": f"{base_url()}/{site.slug}/{campaign.slug}/embed"},
+            },
+        )
+    return doc
+
+
+def target_doc(official) -> dict:
+    given, _sep, family = official.name.partition(" ")
+    return {"title": official.title, "given_name": given, "family_name": family, "organization": official.office}
+
+
+@dataclass
+class PersonRecord:
+    """What a member knows of a person: their newest action or contact that it may see."""
+
+    person_uuid: str
+    email: str
+    email_normalized: str
+    given_name: str
+    family_name: str
+    postal_code: str
+    country: str
+    language: str
+    created_at: datetime
+    modified_at: datetime
+    unsubscribed: bool = False
+
+
+def person_doc(person: PersonRecord, links: bool = True) -> dict:
+    doc = {
+        "identifiers": identifiers(person.person_uuid),
+        "created_date": iso(person.created_at),
+        "modified_date": iso(person.modified_at),
+        "given_name": person.given_name,
+        "family_name": person.family_name,
+        "languages_spoken": [person.language],
+        "email_addresses": [
+            {
+                "primary": True,
+                "address": person.email,
+                "status": "unsubscribed" if person.unsubscribed else "subscribed",
+            }
+        ],
+        "postal_addresses": [{"primary": True, "postal_code": person.postal_code, "country": person.country}],
+        "custom_fields": {},
+    }
+    if links:
+        path = f"people/{person.person_uuid}"
+        doc["_links"] = {"self": href(path), "osdi:taggings": href(f"{path}/taggings")}
+    return doc
+
+
+def action_doc(action: Action) -> dict:
+    """A signature (petitions, statements' endorsements) or an outreach (letters)."""
+    collection = COLLECTION[action.campaign.kind]
+    parent = f"{collection}/{action.campaign.uuid}"
+    doc = {
+        "identifiers": identifiers(action.uuid),
+        "created_date": iso(action.created_at),
+        "modified_date": iso(action.confirmed_at or action.created_at),
+        "action_network:person_id": action.person_uuid,
+        "chorus:status": action.status,
+        "chorus:source": action.source,
+        "chorus:site": action.org.slug,
+    }
+    links = {"osdi:person": href(f"people/{action.person_uuid}")}
+    if action.campaign.kind == "letter":
+        doc.update(
+            type="email",
+            subject=action.subject or action.campaign.letter_subject,
+            message=action.body or action.campaign.letter_body,
+            targets=[target_doc(o) for o in letters.targets_for(action.campaign, action.country, action.postal_code)],
+        )
+        doc["action_network:advocacy_campaign_id"] = action.campaign.uuid
+        links.update(self=href(f"{parent}/outreaches/{action.uuid}"), **{"osdi:advocacy_campaign": href(parent)})
+    else:
+        doc["comments"] = action.comment
+        doc["action_network:petition_id"] = action.campaign.uuid
+        links.update(self=href(f"{parent}/signatures/{action.uuid}"), **{"osdi:petition": href(parent)})
+    doc["_links"] = links
+    return doc
+
+
+def person_of_action(action: Action) -> PersonRecord:
+    return PersonRecord(
+        action.person_uuid,
+        action.email,
+        action.email_normalized,
+        action.first_name,
+        action.last_name,
+        action.postal_code,
+        action.country,
+        action.language,
+        action.created_at,
+        action.confirmed_at or action.created_at,
+    )
+
+
+def tag_doc(tag: Tag) -> dict:
+    return {
+        "identifiers": identifiers(tag.uuid),
+        "created_date": iso(tag.created_at),
+        "modified_date": iso(tag.modified_at),
+        "name": tag.name,
+        "_links": {"self": href(f"tags/{tag.uuid}"), "osdi:taggings": href(f"tags/{tag.uuid}/taggings")},
+    }
+
+
+def tagging_doc(tagging: Tagging) -> dict:
+    return {
+        "identifiers": identifiers(tagging.uuid),
+        "created_date": iso(tagging.created_at),
+        "modified_date": iso(tagging.created_at),
+        "item_type": "osdi:person",
+        "_links": {
+            "self": href(f"tags/{tagging.tag.uuid}/taggings/{tagging.uuid}"),
+            "osdi:tag": href(f"tags/{tagging.tag.uuid}"),
+            "osdi:person": href(f"people/{tagging.person_uuid}"),
+        },
+    }
+
+
+# --- paging -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    rows: list
+    page: int
+    per_page: int
+    total_records: int
+    next_cursor: str | None
+
+    @property
+    def total_pages(self) -> int:
+        return max(1, math.ceil(self.total_records / self.per_page))
+
+
+def collection_doc(path: str, key: str, page: Page, items: list[dict], query: dict[str, str] | None = None) -> dict:
+    """Action Network's collection envelope: page, per_page, totals, _links.next, _embedded."""
+    extra = "".join(f"&{k}={v}" for k, v in (query or {}).items())
+    links: dict = {"self": href(f"{path}?page={page.page}&per_page={page.per_page}{extra}")}
+    if page.next_cursor is not None and page.page < page.total_pages:
+        links["next"] = href(f"{path}?page={page.page + 1}&per_page={page.per_page}&cursor={page.next_cursor}{extra}")
+    if page.page > 1:
+        links["previous"] = href(f"{path}?page={page.page - 1}&per_page={page.per_page}{extra}")
+    links[key] = [item["_links"]["self"] for item in items]
+    links["curies"] = CURIES
+    return {
+        "total_pages": page.total_pages,
+        "per_page": page.per_page,
+        "page": page.page,
+        "total_records": page.total_records,
+        "_links": links,
+        "_embedded": {key: items},
+    }
+
+
+def _cached_count(cache_key: str, statement: Select) -> int:
+    r = redis_store.client
+    cached = r.get(cache_key)
+    if cached is not None:
+        return int(cached)
+    total = db.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
+    r.set(cache_key, total, ex=COUNT_TTL)
+    return total
+
+
+def seek_page(
+    cache_key: str, statement: Select, column, page: int, per_page: int, cursor: str | None, wrap=lambda row: row
+) -> Page:
+    """Keyset pagination over `statement` ordered by `column` (unique, indexed).
+
+    The cursor in `_links.next` continues from the last row with an index seek. A client jumping to
+    a deep `page` without one gets a seek too: every per_page-th key is read once by one index-only
+    scan and kept for a minute, so page 40,000 costs what page 1 costs, not an OFFSET over a
+    million rows. Rows only ever join at the end (keys grow), so earlier boundaries stay true.
+    """
+    total = _cached_count(f"{cache_key}:count", statement)
+    ordered = statement.order_by(column).limit(per_page)
+    after = _as_key(column, cursor) if cursor is not None else None
+    if after is not None:
+        rows = db.session.execute(ordered.where(column > after)).all()
+    elif page == 1:
+        rows = db.session.execute(ordered).all()
+    else:
+        start = _boundary(f"{cache_key}:bounds:{per_page}", statement, column, page, per_page)
+        rows = [] if start is None else db.session.execute(ordered.where(column >= start)).all()
+    items = [wrap(row) for row in rows]
+    last = getattr(rows[-1], "_mapping", {}).get("key") if rows else None
+    next_cursor = str(last) if last is not None and len(rows) == per_page else None
+    return Page(items, page, per_page, total, next_cursor)
+
+
+def _as_key(column, cursor: str):
+    """The cursor as a key of `column`; None (start from `page`) when it is not one."""
+    if column.type.python_type is int:
+        return int(cursor) if cursor.isdigit() and len(cursor) < 19 else None
+    return cursor
+
+
+def _boundary(bounds_key: str, statement: Select, column, page: int, per_page: int):
+    r = redis_store.client
+    index = page - 1
+    found = r.lindex(bounds_key, index)
+    if found is None and r.exists(bounds_key) and r.llen(bounds_key) > index:
+        return None
+    if found is None:
+        inner = statement.order_by(None).subquery()
+        numbered = select(inner.c.key, func.row_number().over(order_by=inner.c.key).label("n")).subquery()
+        starts = db.session.scalars(
+            select(numbered.c.key).where((numbered.c.n - 1) % per_page == 0).order_by(numbered.c.n)
+        ).all()
+        pipe = r.pipeline()
+        pipe.delete(bounds_key)
+        if starts:
+            pipe.rpush(bounds_key, *[str(s) for s in starts])
+            pipe.expire(bounds_key, BOUNDARY_TTL)
+        pipe.execute()
+        if index >= len(starts):
+            return None
+        return starts[index]
+    return _as_key(column, found.decode())
+
+
+# --- queries (inside the caller's tenancy scope) ----------------------------------------------
+
+
+def hosted_campaigns(org: Organization, kinds: tuple[str, ...]) -> Select:
+    """Campaigns the member shows (its own and shared ones it hosts), drafts of its own included."""
+    return (
+        select(Campaign)
+        .join(CampaignHost, CampaignHost.campaign_id == Campaign.id)
+        .where(CampaignHost.org_id == org.id, CampaignHost.accepted.is_(True), Campaign.kind.in_(kinds))
+        .where((Campaign.status != "draft") | (Campaign.owner_org_id == org.id))
+    )
+
+
+def find_campaign(org: Organization, kinds: tuple[str, ...], uuid: str) -> Campaign | None:
+    return db.session.scalar(hosted_campaigns(org, kinds).where(Campaign.uuid == parse_id(uuid)))
+
+
+def actions_of(campaign: Campaign) -> Select:
+    """The campaign's actions this member may see (the tenancy criterion is added on execution)."""
+    return select(Action.id.label("key"), Action).where(Action.campaign_id == campaign.id)
+
+
+def find_action(campaign: Campaign, uuid: str) -> Action | None:
+    return db.session.scalar(select(Action).where(Action.campaign_id == campaign.id, Action.uuid == parse_id(uuid)))
+
+
+def people_ids() -> Select:
+    """Every person this member may see: through an action, or added by its API (a contact)."""
+    both = union(select(Action.person_uuid.label("key")), select(Contact.person_uuid.label("key"))).subquery()
+    return select(both.c.key)
+
+
+def person(person_uuid: str) -> PersonRecord | None:
+    """The newest of what this member may see of one person (an action or a contact)."""
+    return people([parse_id(person_uuid)]).get(parse_id(person_uuid))
+
+
+def people(person_uuids: list[str]) -> dict[str, PersonRecord]:
+    found: dict[str, PersonRecord] = {}
+    if not person_uuids:
+        return found
+    records = [
+        person_of_action(a)
+        for a in db.session.scalars(select(Action).where(Action.person_uuid.in_(person_uuids)).order_by(Action.id))
+    ]
+    records += [
+        PersonRecord(
+            c.person_uuid,
+            c.email,
+            c.email_normalized,
+            c.given_name,
+            c.family_name,
+            c.postal_code,
+            c.country,
+            c.language,
+            c.created_at,
+            c.modified_at,
+        )
+        for c in db.session.scalars(select(Contact).where(Contact.person_uuid.in_(person_uuids)))
+    ]
+    for record in sorted(records, key=lambda r: _aware(r.modified_at)):
+        earlier = found.get(record.person_uuid)
+        if earlier is not None:
+            record.created_at = min(earlier.created_at, record.created_at, key=_aware)
+        found[record.person_uuid] = record
+    suppressed = set(
+        db.session.scalars(
+            select(Suppression.email_normalized).where(
+                Suppression.email_normalized.in_([r.email_normalized for r in found.values()])
+            )
+        )
+    )
+    for record in found.values():
+        record.unsubscribed = record.email_normalized in suppressed
+    return found
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# --- writes (the key's member, committed here) ------------------------------------------------
+
+
+class ConflictError(ValueError):
+    """The request clashes with what exists (a 409 for the API)."""
+
+
+def _slug_for(title: str) -> str:
+    base = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60] or "petition"
+    base = base if base[0].isalnum() else f"p-{base}"
+    slug, n = base, 1
+    while db.session.scalar(select(Campaign.id).where(Campaign.slug == slug)) is not None:
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def create_petition(org: Organization, fields: dict) -> Campaign:
+    """A live petition owned by `org`, hosted on its own site (as Action Network publishes at once)."""
+    campaign = Campaign(
+        owner_org_id=org.id,
+        kind="petition",
+        status="live",
+        slug=_slug_for(fields["title"]),
+        title=fields["title"],
+        summary=fields.get("summary") or "",
+        body=fields.get("body") or "",
+        goal=fields.get("goal"),
+        hosts=[CampaignHost(org_id=org.id, accepted=True)],
+    )
+    db.session.add(campaign)
+    db.session.commit()
+    return campaign
+
+
+def update_campaign(campaign: Campaign, fields: dict) -> None:
+    """Change the fields given; a change of what the tally counts rebuilds the tally."""
+    recount = "count_api_actions" in fields and fields["count_api_actions"] != campaign.count_api_actions
+    for name, value in fields.items():
+        setattr(campaign, name, value)
+    slug = campaign.slug
+    db.session.commit()
+    tally.forget_campaign(slug)
+    if recount:
+        tally.reconcile(slug)
+
+
+def upsert_contact(org: Organization, supporter) -> str:
+    """The person-signup helper: add or update `org`'s contact with this address; returns the person id."""
+    from chorus.services.signing import normalize_email
+
+    normalized = normalize_email(supporter.email)
+    contact = db.session.scalar(select(Contact).where(Contact.email_normalized == normalized))
+    if contact is None:
+        contact = Contact(org_id=org.id, email_normalized=normalized, person_uuid=person_uuid_for(normalized))
+        db.session.add(contact)
+    contact.email = supporter.email
+    for name, value in (
+        ("given_name", supporter.first_name),
+        ("family_name", supporter.last_name),
+        ("postal_code", supporter.postal_code),
+        ("country", supporter.country),
+        ("language", supporter.language),
+    ):
+        if value or contact.id is None:
+            setattr(contact, name, value)
+    contact.modified_at = utcnow()
+    db.session.commit()
+    return contact.person_uuid
+
+
+def tag_named(org: Organization, name: str) -> Tag:
+    """`org`'s tag with this name, made if new (creating a tag twice returns the first)."""
+    tag = db.session.scalar(select(Tag).where(Tag.name == name))
+    if tag is None:
+        tag = Tag(org_id=org.id, name=name)
+        db.session.add(tag)
+        try:
+            db.session.commit()
+        except IntegrityError:  # a concurrent request made it first
+            db.session.rollback()
+            tag = db.session.scalar(select(Tag).where(Tag.name == name))
+    return tag
+
+
+def tag_person(org: Organization, tag: Tag, person_uuid: str) -> Tagging:
+    tagging = db.session.scalar(select(Tagging).where(Tagging.tag_id == tag.id, Tagging.person_uuid == person_uuid))
+    if tagging is None:
+        tagging = Tagging(org_id=org.id, tag_id=tag.id, person_uuid=person_uuid)
+        db.session.add(tagging)
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            tagging = db.session.scalar(
+                select(Tagging).where(Tagging.tag_id == tag.id, Tagging.person_uuid == person_uuid)
+            )
+    return tagging
+
+
+def add_tags(org: Organization, person_uuid: str, names: list[str]) -> None:
+    for name in names:
+        tag_person(org, tag_named(org, name), person_uuid)
+
+
+def untag(tagging: Tagging) -> None:
+    db.session.delete(tagging)
+    db.session.commit()

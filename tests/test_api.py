@@ -1,0 +1,435 @@
+"""The Action Network-compatible API: shapes as Action Network writes them, members' keys kept
+apart, consent honoured, errors as JSON with the right status, paging that holds across pages."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from chorus.cli import cli
+from chorus.extensions import db
+from chorus.models import Action, ApiAudit, Campaign
+from chorus.services import apikeys, tally
+from tests.factories import add_actions, login, make_campaign, make_org, make_user, session_csrf, sign, supporter
+
+# Shapes of Action Network v2 responses (keys and JSON types), as its documentation shows them.
+AN_PETITION = {
+    "identifiers": ["action_network:d6bdf50e-c3a4-4981-a948-3d8c086066d7"],
+    "origin_system": "Action Network",
+    "created_date": "2014-03-24T18:03:45Z",
+    "modified_date": "2014-03-25T15:00:22Z",
+    "title": "Stop doing the bad thing",
+    "description": "<p>Example description</p>",
+    "petition_text": "Example text",
+    "browser_url": "https://actionnetwork.org/petitions/example",
+    "total_signatures": 2354,
+    "target": [],
+    "action_network:hidden": False,
+    "_links": {
+        "self": {"href": "https://actionnetwork.org/api/v2/petitions/d6bdf50e"},
+        "osdi:signatures": {"href": "https://actionnetwork.org/api/v2/petitions/d6bdf50e/signatures"},
+        "osdi:record_signature_helper": {"href": "https://actionnetwork.org/api/v2/petitions/d6bdf50e/signatures"},
+    },
+}
+AN_SIGNATURE = {
+    "identifiers": ["action_network:71f8feef-61c8-4e6b-9745-ec1d7752f298"],
+    "created_date": "2014-03-26T18:04:00Z",
+    "modified_date": "2014-03-26T18:04:00Z",
+    "comments": "Example comment",
+    "action_network:person_id": "c945d6fe-929e-11e3-a2e9-12313d316c29",
+    "action_network:petition_id": "d6bdf50e-c3a4-4981-a948-3d8c086066d7",
+    "_links": {
+        "self": {"href": "https://actionnetwork.org/api/v2/petitions/d6bdf50e/signatures/71f8feef"},
+        "osdi:petition": {"href": "https://actionnetwork.org/api/v2/petitions/d6bdf50e"},
+        "osdi:person": {"href": "https://actionnetwork.org/api/v2/people/c945d6fe"},
+    },
+}
+AN_PERSON = {
+    "identifiers": ["action_network:c945d6fe-929e-11e3-a2e9-12313d316c29"],
+    "created_date": "2014-03-20T21:04:31Z",
+    "modified_date": "2014-03-20T21:04:31Z",
+    "family_name": "Smith",
+    "given_name": "John",
+    "languages_spoken": ["en"],
+    "email_addresses": [{"primary": True, "address": "jsmith@mail.com", "status": "subscribed"}],
+    "postal_addresses": [{"primary": True, "postal_code": "20009", "country": "US"}],
+    "custom_fields": {},
+    "_links": {
+        "self": {"href": "https://actionnetwork.org/api/v2/people/c945d6fe"},
+        "osdi:taggings": {"href": "https://actionnetwork.org/api/v2/people/c945d6fe/taggings"},
+    },
+}
+AN_COLLECTION = {
+    "total_pages": 10,
+    "per_page": 25,
+    "page": 1,
+    "total_records": 243,
+    "_links": {"next": {"href": "https://actionnetwork.org/api/v2/people?page=2"}, "self": {"href": "x"}},
+    "_embedded": {},
+}
+AN_TAG = {
+    "identifiers": ["action_network:71f8feef-61c8-4e6b-9745-ec1d7752f298"],
+    "created_date": "2014-03-25T17:11:33Z",
+    "modified_date": "2014-03-25T17:13:33Z",
+    "name": "Volunteers",
+    "_links": {"self": {"href": "x"}, "osdi:taggings": {"href": "x"}},
+}
+AN_TAGGING = {
+    "identifiers": ["action_network:82e909f9-1ac7-4952-bbd4-b4690a14bec2"],
+    "created_date": "2014-03-18T22:25:31Z",
+    "modified_date": "2014-03-18T22:25:31Z",
+    "item_type": "osdi:person",
+    "_links": {"self": {"href": "x"}, "osdi:tag": {"href": "x"}, "osdi:person": {"href": "x"}},
+}
+AN_OUTREACH = {
+    "identifiers": ["action_network:1efc3644-af25-4253-90b8-a0baf12dbd1e"],
+    "created_date": "2014-03-26T18:04:00Z",
+    "modified_date": "2014-03-26T18:04:00Z",
+    "type": "email",
+    "subject": "Example subject",
+    "message": "Example message",
+    "targets": [{"title": "Senator", "given_name": "Jane", "family_name": "Doe", "organization": "Senate"}],
+    "action_network:person_id": "c945d6fe-929e-11e3-a2e9-12313d316c29",
+    "action_network:advocacy_campaign_id": "44fd8776-2a71-4b8f-b1e2-7e1c4a4b0b6a",
+    "_links": {"self": {"href": "x"}, "osdi:advocacy_campaign": {"href": "x"}, "osdi:person": {"href": "x"}},
+}
+
+
+def assert_shape(ours, theirs, where="$"):
+    """Every key Action Network sends is there, with the same JSON type (recursively)."""
+    if isinstance(theirs, dict):
+        assert isinstance(ours, dict), where
+        for name, value in theirs.items():
+            assert name in ours, f"{where}.{name} missing"
+            assert_shape(ours[name], value, f"{where}.{name}")
+    elif isinstance(theirs, list):
+        assert isinstance(ours, list), where
+        if theirs and ours:
+            assert_shape(ours[0], theirs[0], f"{where}[0]")
+    elif isinstance(theirs, bool):
+        assert isinstance(ours, bool), where
+    elif isinstance(theirs, int):
+        assert isinstance(ours, int) and not isinstance(ours, bool), where
+    else:
+        assert isinstance(ours, type(theirs)), f"{where}: {ours!r}"
+
+
+class Api:
+    def __init__(self, client, token: str):
+        self.client, self.headers = client, {"OSDI-API-Token": token}
+
+    def get(self, path: str, status: int = 200):
+        response = self.client.get(self._url(path), headers=self.headers)
+        assert response.status_code == status, response.get_data(as_text=True)
+        return response.get_json()
+
+    def send(self, method: str, path: str, body, status: int = 200, **kwargs):
+        response = self.client.open(self._url(path), method=method, json=body, headers=self.headers, **kwargs)
+        assert response.status_code == status, response.get_data(as_text=True)
+        return response.get_json()
+
+    @staticmethod
+    def _url(path: str) -> str:
+        return path if path.startswith("http") else f"/api/v2/{path}"
+
+
+def api_for(client, org) -> Api:
+    return Api(client, apikeys.create(org)[1])
+
+
+def person(email: str, **fields) -> dict:
+    return {
+        "person": {
+            "given_name": fields.get("given", "Rosa"),
+            "family_name": "Parks",
+            "email_addresses": [{"address": email}],
+            "postal_addresses": [{"postal_code": "35203", "country": "US"}],
+        },
+        **{k: v for k, v in fields.items() if k != "given"},
+    }
+
+
+def test_entry_point_and_every_error_is_json_with_its_status(client):
+    org = make_org("alpha")
+    api = api_for(client, org)
+    entry = api.get("")
+    assert entry["_links"]["osdi:petitions"]["href"].endswith("/api/v2/petitions")
+    assert "osdi:person_signup_helper" in entry["_links"]
+    missing = client.get("/api/v2/petitions")
+    assert missing.status_code == 401 and "OSDI-API-Token" in missing.get_json()["error"]
+    assert client.get("/api/v2/", headers={"OSDI-API-Token": "chorus_nope"}).status_code == 401
+    assert api.get("petitions/no-such-id", status=404)["error"]
+    assert api.send("POST", "petitions", None, status=415, data="title=x", content_type="text/plain")["error"]
+    assert api.send("POST", "petitions", None, status=400, data="{not json", content_type="application/json")
+    assert "title" in api.send("POST", "petitions", {"description": "no title"}, status=422)["error"]
+    assert api.get("people?filter=given_name eq 'x'", status=400)["error"]
+    assert api.get("people?page=zero", status=400)["error"]
+
+
+def test_revoked_key_is_refused_and_keys_are_stored_hashed(client):
+    org = make_org("alpha")
+    key, token = apikeys.create(org, "crm")
+    assert token.startswith(key.prefix) and key.key_hash != token and token not in key.key_hash
+    assert apikeys.revoke(org, key.uuid)
+    assert client.get("/api/v2/", headers={"OSDI-API-Token": token}).status_code == 401
+
+
+def test_petition_create_get_update_match_action_network_shapes(client):
+    org = make_org("alpha")
+    api = api_for(client, org)
+    created = api.send("POST", "petitions", {"title": "Clean water now", "petition_text": "We ask…", "x-extra": 1})
+    assert_shape(created, AN_PETITION)
+    assert created["identifiers"][0].startswith("action_network:") and created["identifiers"][1].startswith("chorus:")
+    uuid = created["identifiers"][0].split(":", 1)[1]
+    assert api.get(f"petitions/action_network:{uuid}")["title"] == "Clean water now"
+    updated = api.send("PUT", f"petitions/{uuid}", {"title": "Clean water for all"})
+    assert updated["title"] == "Clean water for all" and updated["petition_text"] == "We ask…"
+    listed = api.get("petitions")
+    assert_shape(listed, AN_COLLECTION | {"_links": {"self": {"href": "x"}}})
+    assert [p["title"] for p in listed["_embedded"]["osdi:petitions"]] == ["Clean water for all"]
+    assert client.get("/" + created["browser_url"].split("/", 3)[3]).status_code == 200
+
+
+def test_record_signature_helper_counts_at_once_attributed_to_the_key_and_audited(client):
+    org = make_org("alpha")
+    campaign = make_campaign(org)
+    api = api_for(client, org)
+    signature = api.send(
+        "POST",
+        f"petitions/{campaign.uuid}/signatures",
+        person("rosa@example.org", add_tags=["volunteer"], comments="Yes", unknown_field=True),
+    )
+    assert_shape(signature, AN_SIGNATURE)
+    assert_shape(signature["_embedded"]["osdi:person"], AN_PERSON)
+    assert signature["chorus:source"] == "api" and signature["chorus:status"] == "confirmed"
+    assert tally.read(campaign.id).by_org == {"alpha": 1}
+    action = db.session.scalar(select(Action).execution_options(all_orgs=True))
+    assert action.source == "api" and action.api_key_id is not None and action.org_id == org.id
+    audit = db.session.scalars(select(ApiAudit)).all()
+    assert [(a.method, a.status) for a in audit] == [("POST", 200)] and action.uuid in audit[0].detail
+    again = api.send("POST", f"petitions/{campaign.uuid}/signatures", person("ROSA@example.org"))
+    assert again["identifiers"] == signature["identifiers"] and tally.read(campaign.id).total == 1
+    listed = api.get(f"petitions/{campaign.uuid}/signatures")
+    assert_shape(listed["_embedded"]["osdi:signatures"][0], AN_SIGNATURE)
+    person_id = signature["action_network:person_id"]
+    taggings = api.get(f"people/{person_id}/taggings")["_embedded"]["osdi:taggings"]
+    assert len(taggings) == 1
+    assert_shape(taggings[0], AN_TAGGING)
+    tag = api.get(taggings[0]["_links"]["osdi:tag"]["href"])
+    assert_shape(tag, AN_TAG)
+    assert tag["name"] == "volunteer"
+
+
+def test_owner_can_keep_api_recorded_actions_out_of_the_shared_tally(client):
+    org = make_org("alpha")
+    campaign = make_campaign(org, require_confirmation=False)
+    sign(client, "alpha", campaign.slug, supporter("web@example.org"))
+    api = api_for(client, org)
+    api.send("POST", f"petitions/{campaign.uuid}/signatures", person("api@example.org"))
+    assert tally.read(campaign.id).total == 2
+    api.send("PUT", f"petitions/{campaign.uuid}", {"chorus:count_api_actions": False})
+    assert tally.read(campaign.id).total == 1
+    api.send("POST", f"petitions/{campaign.uuid}/signatures", person("api2@example.org"))
+    assert tally.read(campaign.id).total == 1
+    assert tally.rebuild(campaign.id, force=True).total == 1
+    make_user("admin@alpha.example", "org-admin", org)
+    login(client, "admin@alpha.example")
+    page = client.get(f"/admin/alpha/campaigns/{campaign.slug}").get_data(as_text=True)
+    assert '<dd id="figure-api">2 <span class="hint">(not in the tally)</span>' in page  # shown apart
+    token = session_csrf(client, f"/admin/alpha/campaigns/{campaign.slug}")
+    client.post(f"/admin/alpha/campaigns/{campaign.slug}/api-actions", data={"csrf_token": token, "count": "1"})
+    assert tally.read(campaign.id).total == 3
+
+
+def test_person_signup_helper_upserts_by_email_and_the_filter_finds_it(client):
+    org = make_org("alpha")
+    api = api_for(client, org)
+    first = api.send("POST", "people", person("maria@example.org", given="Maria", add_tags=["donor"]))
+    assert_shape(first, AN_PERSON)
+    second = api.send("POST", "people", person("Maria@Example.org", given="María"))
+    assert second["identifiers"] == first["identifiers"] and second["given_name"] == "María"
+    found = api.get("people?filter=email_address eq 'maria@example.org'")
+    assert found["total_records"] == 1
+    assert found["_embedded"]["osdi:people"][0]["given_name"] == "María"
+    assert api.get("people?filter=email_address eq 'nobody@example.org'")["total_records"] == 0
+    assert api.get(f"people/{first['identifiers'][1]}")["email_addresses"][0]["address"] == "Maria@example.org"
+    assert "person" in api.send("POST", "people", {"person": {"email_addresses": []}}, status=422)["error"]
+
+
+def test_keys_of_two_members_see_only_their_own_supporters_and_shared_counts(client):
+    alpha, beta = make_org("alpha"), make_org("beta")
+    shared = make_campaign(alpha, hosts=[beta], require_confirmation=False)
+    own = make_campaign(alpha, require_confirmation=False)
+    sign(client, "alpha", shared.slug, supporter("only-alpha@example.org"))
+    sign(client, "beta", shared.slug, supporter("only-beta@example.org"))
+    sign(client, "beta", shared.slug, supporter("both@example.org", share_with="alpha"))
+    a, b = api_for(client, alpha), api_for(client, beta)
+
+    def emails(api):
+        people = api.get("people")["_embedded"]["osdi:people"]
+        return sorted(p["email_addresses"][0]["address"] for p in people)
+
+    assert emails(a) == ["both@example.org", "only-alpha@example.org"]
+    assert emails(b) == ["both@example.org", "only-beta@example.org"]
+    petition_b = b.get(f"petitions/{shared.uuid}")
+    assert petition_b["total_signatures"] == 3  # counts cross members
+    assert b.get(f"petitions/{shared.uuid}/signatures")["total_records"] == 2
+    b.get(f"petitions/{own.uuid}", status=404)
+    b.send("PUT", f"petitions/{shared.uuid}", {"title": "Mine now"}, status=403)
+    alpha_only = a.get(f"petitions/{shared.uuid}/signatures")["_embedded"]["osdi:signatures"]
+    hidden = [s for s in alpha_only if s["chorus:site"] == "alpha"][0]
+    b.get(f"petitions/{shared.uuid}/signatures/{hidden['identifiers'][0]}", status=404)
+    b.get(f"people/{hidden['action_network:person_id']}", status=404)
+    b.send("POST", "tags", {"name": "beta-only"})
+    assert [t["name"] for t in a.get("tags")["_embedded"]["osdi:tags"]] == []
+
+
+def test_helper_for_a_person_who_acted_through_another_member_reveals_nothing_personal(client):
+    alpha, beta = make_org("alpha"), make_org("beta")
+    shared = make_campaign(alpha, hosts=[beta], require_confirmation=False)
+    sign(client, "alpha", shared.slug, supporter("private@example.org"))
+    b = api_for(client, beta)
+    answer = b.send("POST", f"petitions/{shared.uuid}/signatures", person("private@example.org"), status=409)
+    assert "private" not in answer["error"] and tally.read(shared.id).total == 1
+
+
+def test_closed_campaign_refuses_actions_and_rate_limit_says_when_to_retry(client, app):
+    org = make_org("alpha")
+    closed = make_campaign(org, status="closed")
+    api = api_for(client, org)
+    api.send("POST", f"petitions/{closed.uuid}/signatures", person("late@example.org"), status=409)
+    app.config["CHORUS_API_RATE_LIMIT"] = 3
+    for _ in range(2):
+        api.get("")
+    response = client.get("/api/v2/", headers=api.headers)
+    assert response.status_code == 429 and int(response.headers["Retry-After"]) >= 1
+    assert "slow down" in response.get_json()["error"]
+
+
+def test_pages_and_cursors_walk_every_signature_once_and_deep_pages_jump_straight(client):
+    org = make_org("alpha")
+    campaign = make_campaign(org)
+    add_actions(campaign, org, 60)
+    api = api_for(client, org)
+    first = api.get(f"petitions/{campaign.uuid}/signatures")
+    assert (first["total_records"], first["total_pages"], first["per_page"]) == (60, 3, 25)
+    seen, page = [], first
+    while True:
+        seen += [s["identifiers"][0] for s in page["_embedded"]["osdi:signatures"]]
+        if "next" not in page["_links"]:
+            break
+        page = api.get(page["_links"]["next"]["href"])
+    assert len(seen) == len(set(seen)) == 60
+    third = api.get(f"petitions/{campaign.uuid}/signatures?page=3")
+    assert [s["identifiers"][0] for s in third["_embedded"]["osdi:signatures"]] == seen[50:]
+    assert api.get(f"petitions/{campaign.uuid}/signatures?page=9")["_embedded"]["osdi:signatures"] == []
+    small = api.get(f"petitions/{campaign.uuid}/signatures?page=4&per_page=7")
+    assert [s["identifiers"][0] for s in small["_embedded"]["osdi:signatures"]] == seen[21:28]
+
+
+def test_outreach_helper_records_a_letter_with_action_network_shape(client):
+    from tests.factories import make_letter_campaign
+
+    org = make_org("alpha")
+    campaign = make_letter_campaign(org)
+    api = api_for(client, org)
+    listed = api.get("advocacy_campaigns")["_embedded"]["osdi:advocacy_campaigns"]
+    assert [c["title"] for c in listed] == [campaign.title] and listed[0]["total_outreaches"] == 0
+    outreach = api.send(
+        "POST", f"advocacy_campaigns/{campaign.uuid}/outreaches", person("writer@example.org", message="Act now.")
+    )
+    assert_shape(outreach, AN_OUTREACH)
+    assert outreach["message"] == "Act now." and outreach["targets"][0]["family_name"] == "Alvarez"
+    assert api.get(f"advocacy_campaigns/{campaign.uuid}")["total_outreaches"] == 1
+
+
+def test_tags_and_taggings_round_trip(client):
+    org = make_org("alpha")
+    api = api_for(client, org)
+    who = api.send("POST", "people", person("tagme@example.org"))
+    tag = api.send("POST", "tags", {"name": "Volunteers"})
+    assert api.send("POST", "tags", {"name": "Volunteers"})["identifiers"] == tag["identifiers"]
+    tag_id = tag["identifiers"][0].split(":", 1)[1]
+    tagging = api.send("POST", f"tags/{tag_id}/taggings", {"_links": {"osdi:person": who["_links"]["self"]}})
+    assert_shape(tagging, AN_TAGGING)
+    assert api.get(f"tags/{tag_id}/taggings")["total_records"] == 1
+    nobody = {"_links": {"osdi:person": {"href": "/api/v2/people/00000000-0000-0000-0000-000000000000"}}}
+    api.send("POST", f"tags/{tag_id}/taggings", nobody, status=422)
+    tagging_id = tagging["identifiers"][0].split(":", 1)[1]
+    assert "notice" in api.send("DELETE", f"tags/{tag_id}/taggings/{tagging_id}", None)
+    api.get(f"tags/{tag_id}/taggings/{tagging_id}", status=404)
+
+
+def test_apikey_create_prints_a_working_key_once_and_refuses_an_unknown_org(client, app_env):
+    make_org("alpha")
+    db.session.remove()
+    result = CliRunner().invoke(cli, ["apikey", "create", "alpha"], env=app_env)
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip()
+    assert client.get("/api/v2/", headers={"OSDI-API-Token": token}).get_json()["chorus:organization"] == "alpha"
+    bad = CliRunner().invoke(cli, ["apikey", "create", "nope"], env=app_env)
+    assert bad.exit_code == 1 and "no organization 'nope'" in bad.stderr
+
+
+@pytest.mark.parametrize("kind", ["petition", "letter"])
+def test_drafts_of_other_members_stay_invisible(client, kind):
+    alpha, beta = make_org("alpha"), make_org("beta")
+    draft = make_campaign(alpha, hosts=[beta], status="draft", kind=kind)
+    path = "petitions" if kind == "petition" else "advocacy_campaigns"
+    assert api_for(client, beta).get(path)["total_records"] == 0
+    assert api_for(client, alpha).get(path)["total_records"] == 1
+    assert db.session.get(Campaign, draft.id).status == "draft"
+
+
+def test_schemathesis_finds_no_server_error_and_no_schema_violation_on_postgresql(app, backend):
+    """Generated requests (bounded) against the live app on a real HTTP server over PostgreSQL."""
+    if backend.name != "postgresql":
+        pytest.skip("run against PostgreSQL")
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+    from werkzeug.serving import make_server
+
+    org = make_org("alpha")
+    campaign = make_campaign(org)
+    add_actions(campaign, org, 30)
+    token = apikeys.create(org)[1]
+    app.config["CHORUS_RATE_LIMITS"] = False
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        with urllib.request.urlopen(f"{base}/api/v2/openapi.json", timeout=30) as served:
+            schema = schemathesis.openapi.from_dict(json.load(served))
+        checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+        operations = [result.ok() for result in schema.get_all_operations()]
+        routes = {
+            (method, rule.rule.replace("<", "{").replace(">", "}"))
+            for rule in app.url_map.iter_rules()
+            if rule.endpoint.startswith("api.")
+            for method in rule.methods - {"HEAD", "OPTIONS"}
+        }
+        assert {(op.method.upper(), op.path) for op in operations} == routes  # every route is described
+        for operation in operations:
+
+            @given(case=operation.as_strategy())
+            @settings(max_examples=4, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+            def check(case):
+                if "campaign_id" in (case.path_parameters or {}):
+                    case.path_parameters["campaign_id"] = campaign.uuid
+                case.call_and_validate(base_url=base, headers={"OSDI-API-Token": token}, checks=checks)
+
+            check()
+    finally:
+        server.shutdown()
