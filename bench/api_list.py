@@ -153,7 +153,8 @@ def main() -> None:
             db.session.execute(
                 text(
                     "EXPLAIN (ANALYZE, BUFFERS, FORMAT TEXT) SELECT * FROM actions WHERE campaign_id = :c"
-                    " AND (org_id = :o OR id IN (SELECT action_id FROM action_shares WHERE org_id = :o))"
+                    " AND (org_id = :o OR id IN (SELECT action_id FROM consents WHERE org_id = :o"
+                    " AND purpose = 'share' AND withdrawn_at IS NULL))"
                     " AND id >= :b ORDER BY id LIMIT 25"
                 ),
                 {"c": campaign_id, "o": org_id, "b": boundary},

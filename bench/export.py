@@ -67,6 +67,10 @@ ACTION_COLUMNS = (
     "source",
 )
 
+#: Supporters of the other member who agreed to share their details with the owner.
+CONSENT_COLUMNS = "action_id, org_id, purpose, text, language, granted_at"
+CONSENTED_AT = datetime(2026, 1, 1, tzinfo=UTC)
+
 
 def log(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
@@ -236,7 +240,9 @@ def insert_sqlite(conn: sqlite3.Connection, rows: int, ids: tuple[int, int, int]
         conn.commit()
         if n % 5 == 0:
             log(f"  inserted {n * BATCH:,} actions")
-    conn.executemany("INSERT INTO action_shares (action_id, org_id) VALUES (?, ?)", shares)
+    granted = CONSENTED_AT.strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's SQLite DateTime text
+    consents = [(*share, "share", "", "en", granted) for share in shares]
+    conn.executemany(f"INSERT INTO consents ({CONSENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)", consents)
     conn.commit()
     conn.execute("ANALYZE")
 
@@ -250,14 +256,14 @@ def insert_postgresql(conn, rows: int, ids: tuple[int, int, int], shares: list[t
             conn.commit()
             if n % 5 == 0:
                 log(f"  inserted {n * BATCH:,} actions")
-        with cursor.copy("COPY action_shares (action_id, org_id) FROM STDIN") as copy:
-            for row in shares:
-                copy.write_row(row)
+        with cursor.copy(f"COPY consents ({CONSENT_COLUMNS}) FROM STDIN") as copy:
+            for share in shares:
+                copy.write_row((*share, "share", "", "en", CONSENTED_AT))
         cursor.execute("SELECT setval(pg_get_serial_sequence('actions', 'id'), (SELECT max(id) FROM actions))")
         conn.commit()
     conn.autocommit = True
     conn.execute("ANALYZE actions")
-    conn.execute("ANALYZE action_shares")
+    conn.execute("ANALYZE consents")
     conn.autocommit = False
 
 

@@ -309,6 +309,41 @@ def export_signatures(campaign: str, org_slug: str | None) -> None:
     click.echo(summary, err=True)
 
 
+@cli.group()
+def supporters() -> None:
+    """A supporter's data rights: everything held about an address, and its erasure."""
+
+
+@supporters.command("export")
+@click.argument("email")
+def supporters_export(email: str) -> None:
+    """Print everything held about EMAIL as JSON (actions, consents, deliveries, mails, unsubscribes)."""
+    from chorus.services import supporters as service
+
+    with app_context():
+        document = service.export(email, actor="cli")
+    if document is None:
+        raise click.ClickException(f"nothing is held about {email!r}")
+    click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+@supporters.command("erase")
+@click.argument("email")
+def supporters_erase(email: str) -> None:
+    """Erase EMAIL's personal data everywhere; anonymous rows keep every tally as it was."""
+    from chorus.services import supporters as service
+
+    with app_context():
+        erased = service.erase(email, actor="cli")
+    if erased is None:
+        raise click.ClickException(f"nothing is held about {email!r}")
+    click.echo(
+        f"erased {erased.actions} action(s); rewrote {erased.export_files} export file(s); "
+        f"deleted {erased.outbox_files} outbox file(s)",
+        err=True,
+    )
+
+
 @cli.group("apikey")
 def apikey_group() -> None:
     """API keys of member organizations (the Action Network-compatible API at /api/v2/)."""

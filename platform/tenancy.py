@@ -3,10 +3,11 @@ supporter data to it.
 
 Every ORM SELECT/UPDATE/DELETE touching `Action` gets a criterion added here, so a view cannot
 forget it: a member sees the actions taken through its own site and those whose supporters chose
-to share their details with it. A member's own lists (people added through the API, tags and
-taggings) get the simpler criterion "belongs to this member". With no member set the criterion is
-false: queries fail closed and return nothing. Code that must cross members (tally counts, the
-supporter confirming their own action) opts in visibly with `.execution_options(all_orgs=True)`.
+to share their details with it (a `Consent` for "share", not withdrawn). A member's own lists
+(people added through the API, tags and taggings) get the simpler criterion "belongs to this
+member". With no member set the criterion is false: queries fail closed and return nothing. Code
+that must cross members (tally counts, the supporter confirming their own action) opts in visibly
+with `.execution_options(all_orgs=True)`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy import event, false, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from chorus.extensions import db
-from chorus.models import Action, ActionShare, Contact, MemberHost, Organization, Tag, Tagging
+from chorus.models import Action, Consent, Contact, MemberHost, Organization, Tag, Tagging
 
 ORG_KEY = "chorus.org_id"
 HOSTS_KEY = "chorus.member_hosts"
@@ -136,7 +137,11 @@ def _visible_actions(org_id: int | None):
         return lambda cls: false()
     return lambda cls: or_(
         cls.org_id == org_id,
-        cls.id.in_(select(ActionShare.action_id).where(ActionShare.org_id == org_id)),
+        cls.id.in_(
+            select(Consent.action_id).where(
+                Consent.org_id == org_id, Consent.purpose == "share", Consent.withdrawn_at.is_(None)
+            )
+        ),
     )
 
 

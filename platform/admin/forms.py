@@ -97,6 +97,12 @@ class CampaignForm(ProposesSlug, Form):
     require_confirmation = BooleanField("Count an action only once its e-mail is confirmed", default=True)
     ask_location = BooleanField("Ask supporters for their postal code and country")
     ends_at = DateField("End date", [Optional()])
+    unconfirmed_retention_days = IntegerField(
+        "Days before unconfirmed actions are deleted", [Optional(), NumberRange(1, 365)], default=30
+    )
+    closed_retention_days = IntegerField(
+        "Days after closing before supporters' data is anonymized", [Optional(), NumberRange(1, 3650)], default=365
+    )
     image = FileField("Image (PNG, JPEG, WebP or SVG, at most 2 MB)", [image_upload(IMAGE_MAX_BYTES)])
     image_alt = StringField("Image description, for people who cannot see it", [clean_text(300)])
 

@@ -1,7 +1,7 @@
 """Models grouped by domain; importing this package registers every table with the metadata."""
 
 from chorus.models.accounts import Invitation, Membership, User
-from chorus.models.actions import Action, ActionShare, Suppression
+from chorus.models.actions import Action, AuditEntry, Consent, Suppression
 from chorus.models.api import ApiAudit, ApiKey, Contact, Tag, Tagging
 from chorus.models.campaigns import Campaign, CampaignHost
 from chorus.models.exports import Export
@@ -14,12 +14,13 @@ from chorus.models.webhooks import WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "Action",
-    "ActionShare",
     "ApiAudit",
     "ApiKey",
+    "AuditEntry",
     "Campaign",
     "CampaignHost",
     "CampaignTarget",
+    "Consent",
     "Contact",
     "Delivery",
     "DeliveryEvent",

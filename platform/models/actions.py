@@ -28,6 +28,8 @@ class Action(db.Model):
     __tablename__ = "actions"
     __table_args__ = (
         UniqueConstraint("campaign_id", "email_normalized", name="uq_actions_campaign_email"),
+        # The same guarantee for erased actions, which keep only a keyed hash of their address.
+        UniqueConstraint("campaign_id", "email_hash", name="uq_actions_campaign_email_hash"),
         CheckConstraint("status IN ('pending', 'confirmed')", name="status"),
         CheckConstraint("source IN ('web', 'api')", name="source"),
         Index("ix_actions_tally", "campaign_id", "status", "org_id"),
@@ -44,6 +46,8 @@ class Action(db.Model):
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
     email: Mapped[str] = mapped_column(String(254))
     email_normalized: Mapped[str] = mapped_column(String(254), index=True)
+    #: HMAC of the normalized address (chorus.services.supporters.email_hash): all that erasure keeps.
+    email_hash: Mapped[str | None] = mapped_column(String(64))
     #: The person's stable id in the API (chorus.models.api.person_uuid_for), set from the address.
     person_uuid: Mapped[str] = mapped_column(String(36), index=True, default=_person_uuid_default)
     first_name: Mapped[str] = mapped_column(String(100))
@@ -64,7 +68,7 @@ class Action(db.Model):
 
     campaign: Mapped[Campaign] = relationship()
     org: Mapped[Organization] = relationship()
-    shares: Mapped[list[ActionShare]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    consents: Mapped[list[Consent]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
     @property
     def full_name(self) -> str:
@@ -83,13 +87,41 @@ def search_text(cls=Action):
 SEARCH_INDEX = "ix_actions_search"
 
 
-class ActionShare(db.Model):
-    """A supporter's consent to share their details with another member organization."""
+CONSENT_PURPOSES = ("share", "updates")
 
-    __tablename__ = "action_shares"
+
+class Consent(db.Model):
+    """What a supporter agreed to, per member organization: "share" (that member may see their details;
+    chorus.tenancy reads it) or "updates" (that member may e-mail them news), with the exact text they
+    were shown, in their language. A withdrawal keeps the row (withdrawn_at); the audit log says who."""
+
+    __tablename__ = "consents"
+    __table_args__ = (CheckConstraint(f"purpose IN {CONSENT_PURPOSES}", name="purpose"),)
 
     action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"), primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), primary_key=True, index=True)
+    purpose: Mapped[str] = mapped_column(String(16), primary_key=True)
+    text: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str] = mapped_column(String(5), default="en")
+    granted_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(Timestamp())
+
+    org: Mapped[Organization] = relationship(lazy="joined")
+
+
+class AuditEntry(db.Model):
+    """Who did what to supporter data (exports, erasures, consent changes). Ids only, never personal
+    data: an erasure must not leave the address behind in its own log."""
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+    event: Mapped[str] = mapped_column(String(64))
+    #: "cli", "user:<id>" (an admin) or "supporter" (through a link mailed to them)
+    actor: Mapped[str] = mapped_column(String(64))
+    #: JSON of ids, e.g. {"actions": [1, 2]}
+    subject: Mapped[str] = mapped_column(Text, default="{}")
 
 
 class Suppression(db.Model):

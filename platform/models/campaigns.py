@@ -50,6 +50,11 @@ class Campaign(db.Model):
     addressee: Mapped[str] = mapped_column(String(300), default="")
     #: Ask supporters for their postal code and country (always asked when letters target by location).
     ask_location: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Retention (chorus.services.retention): unconfirmed actions lose their personal data after this
+    #: many days; once the campaign is closed, its supporters' data is anonymized after the second period.
+    unconfirmed_retention_days: Mapped[int] = mapped_column(Integer, default=30)
+    closed_retention_days: Mapped[int] = mapped_column(Integer, default=365)
+    closed_at: Mapped[datetime | None] = mapped_column(Timestamp())
 
     # Letter campaigns: a greeting and closing the supporter cannot change around an editable draft.
     letter_subject: Mapped[str] = mapped_column(String(200), default="")

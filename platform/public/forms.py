@@ -178,13 +178,16 @@ class ActionForm(PublicForm):
     country = SelectField(_l("Country"), default="US", validate_choice=False)
     comment = TextAreaField(_l("Comment (optional)"), [clean_text(1000, multiline=True)])
     share_with = CheckboxesField(_l("Share my details with"), choices=[], validate_choice=False)
+    updates_from = CheckboxesField(_l("Send me e-mail updates from"), choices=[], validate_choice=False)
 
     @classmethod
     def for_campaign(cls, campaign: Campaign, site: Organization) -> ActionForm:
         form = cls(meta={"csrf_context": campaign.slug})
         form.asks_location = campaign.needs_location  # otherwise the form stays short: no postal code, no country
         form.country.choices = _country_choices(current_lang())
-        form.share_with.choices = [SelectChoice(o.slug, o.name) for o in campaign.host_orgs() if o.id != site.id]
+        hosts = campaign.host_orgs()
+        form.share_with.choices = [SelectChoice(o.slug, o.name) for o in hosts if o.id != site.id]
+        form.updates_from.choices = [SelectChoice(o.slug, o.name) for o in sorted(hosts, key=lambda o: o.id != site.id)]
         if campaign.kind == "statement":
             form.comment.label.text = _l("Message of solidarity (optional)")
         elif campaign.public_comments:
@@ -194,6 +197,9 @@ class ActionForm(PublicForm):
     def validate_country(self, field):
         if self.asks_location and field.data not in COUNTRY_CODES:
             raise ValidationError(_("Choose a country from the list."))
+
+    def validate_updates_from(self, field):
+        self.validate_share_with(field)
 
     def validate_share_with(self, field):
         allowed = {choice.value for choice in field.choices}
@@ -210,6 +216,7 @@ class ActionForm(PublicForm):
             comment=self.comment.data or "",
             language=current_lang(),
             share_with=list(self.share_with.data or []),
+            updates_from=list(self.updates_from.data or []),
         )
 
 

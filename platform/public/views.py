@@ -176,10 +176,11 @@ def campaign(campaign: str):
         return _campaign_page(found, form, 422)
     if found.kind == "letter" and request.form.get("preview"):
         return _campaign_page(found, form, preview=form.preview())  # nothing stored until they send
-    outcome = signing.sign(found, g.org, form.supporter())
+    signing.sign(found, g.org, form.supporter())
     embed = {"embed": 1} if request.args.get("embed") else {}
-    # `campaign` is the slug from the URL: reading found.slug after the commit would reload it.
-    return redirect(url_for(".thanks", campaign=campaign, status=outcome.value, **embed), 303)
+    # The same answer whatever the outcome (no membership oracle): a repeat is told to the address's
+    # owner by mail. `campaign` is the slug from the URL: reading found.slug after the commit would reload it.
+    return redirect(url_for(".thanks", campaign=campaign, **embed), 303)
 
 
 def _sign_on(found, slug: str):
@@ -247,13 +248,11 @@ def _sign_on_status_page(found, form, done: str = ""):
 @bp.get("/<slug:campaign>/thanks")
 def thanks(campaign: str):
     found = campaigns.get_hosted_or_404(g.org, campaign)
-    outcome = request.args.get("status", signing.Outcome.SIGNED.value)
     return render_for(
         g.org.slug,
         "thanks.html",
         org=g.org,
         campaign=found,
-        outcome=outcome,
         embed=bool(request.args.get("embed")),
         **_next_steps(g.org, found),
     )

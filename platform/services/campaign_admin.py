@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from chorus.extensions import db
 from chorus.models import Campaign, CampaignHost, CampaignTarget, Organization
-from chorus.models.base import new_uuid
+from chorus.models.base import new_uuid, utcnow
 from chorus.services import slugs, tally, uploads
 
 #: action -> (statuses it applies to, the status it leads to)
@@ -47,6 +47,8 @@ def _apply(campaign: Campaign, form) -> None:
     campaign.body = form.body.data or ""
     campaign.goal = form.goal.data
     campaign.require_confirmation = bool(form.require_confirmation.data)
+    campaign.unconfirmed_retention_days = form.unconfirmed_retention_days.data or 30
+    campaign.closed_retention_days = form.closed_retention_days.data or 365
     ends = form.ends_at.data
     campaign.ends_at = datetime.combine(ends, time.max, tzinfo=UTC) if ends else None
     campaign.image_alt = (form.image_alt.data or "").strip()
@@ -103,6 +105,7 @@ def change_status(campaign: Campaign, action: str) -> None:
     if campaign.kind == "statement" and campaign.status == "draft":
         raise CampaignError("A statement is published when a coalition moderator approves its text.")
     campaign.status = target
+    campaign.closed_at = utcnow() if target == "closed" else None  # retention counts from here
     db.session.commit()
     tally.forget_campaign(campaign.slug)
 

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import enum
+import hashlib
+import hmac
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 from sqlalchemy import insert as sa_insert
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from chorus import queues
 from chorus.extensions import db, redis_store
-from chorus.models import Action, ActionShare, ApiKey, Campaign, Organization, PublicMessage
+from chorus.i18n import gettext
+from chorus.models import Action, ApiKey, Campaign, Consent, Organization, PublicMessage
 from chorus.models.api import person_uuid_for
 from chorus.models.base import new_uuid, utcnow
 from chorus.services import letters, supporter_mail, tally, webhooks
+
+#: Seconds between two mails to one address about its repeated action on one campaign.
+REPEAT_MAIL_EVERY = 3600
 
 
 class Outcome(enum.Enum):
@@ -36,6 +43,20 @@ def normalize_email(address: str) -> str:
     return normalized.lower()
 
 
+def email_hash(email_normalized: str) -> str:
+    """A keyed hash of the address: erased actions keep only this, so the same person acting again
+    still counts once, and nobody without the secret key can test an address against it."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, b"chorus.supporter:" + email_normalized.encode(), hashlib.sha256).hexdigest()
+
+
+def consent_text(purpose: str, org_name: str) -> str:
+    """The words a supporter ticked, in their language, as recorded with their consent."""
+    if purpose == "share":
+        return gettext("Share my details with") + ": " + org_name
+    return gettext("Send me e-mail updates from") + ": " + org_name
+
+
 @dataclass
 class Supporter:
     first_name: str
@@ -47,7 +68,8 @@ class Supporter:
     language: str = "en"
     subject: str = ""  # letters: the supporter's own subject and body
     body: str = ""
-    share_with: list[str] = field(default_factory=list)
+    share_with: list[str] = field(default_factory=list)  # member slugs: consent to share their details
+    updates_from: list[str] = field(default_factory=list)  # member slugs: consent to e-mail updates
 
 
 def sign(campaign: Campaign, site: Organization, supporter: Supporter) -> Outcome:
@@ -65,12 +87,16 @@ def record_via_api(campaign: Campaign, key: ApiKey, supporter: Supporter) -> tup
 
 
 def _store(campaign: Campaign, site: Organization, supporter: Supporter, key: ApiKey | None) -> tuple[Outcome, int]:
-    share_ids = [o.id for o in campaign.host_orgs() if o.slug in supporter.share_with and o.id != site.id]
+    hosts = campaign.host_orgs()
+    consents = [(o, "share") for o in hosts if o.slug in supporter.share_with and o.id != site.id]
+    consents += [(o, "updates") for o in hosts if o.slug in supporter.updates_from]
+    share_ids = [o.id for o, purpose in consents if purpose == "share"]
     confirmed = key is not None or not campaign.require_confirmation
     counts = key is None or campaign.count_api_actions
     now = utcnow()
     campaign_id, site_slug, is_letter, kind = campaign.id, site.slug, campaign.kind == "letter", campaign.kind
     email_normalized = normalize_email(supporter.email)
+    hashed = email_hash(email_normalized)
     # One INSERT that yields to an existing action instead of failing: the unique constraint decides
     # between concurrent repeats, and no ORM object is built, flushed and reloaded on the hot path.
     insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
@@ -82,6 +108,7 @@ def _store(campaign: Campaign, site: Organization, supporter: Supporter, key: Ap
             org_id=site.id,
             email=supporter.email.strip(),
             email_normalized=email_normalized,
+            email_hash=hashed,
             person_uuid=person_uuid_for(email_normalized),
             first_name=supporter.first_name.strip(),
             last_name=supporter.last_name.strip(),
@@ -96,14 +123,26 @@ def _store(campaign: Campaign, site: Organization, supporter: Supporter, key: Ap
             source="web" if key is None else "api",
             api_key_id=None if key is None else key.id,
         )
-        .on_conflict_do_nothing(index_elements=["campaign_id", "email_normalized"])
+        .on_conflict_do_nothing()  # either unique key: the address, or the hash an erased action keeps
         .returning(Action.id)
     ).scalar()
     if action_id is None:
         db.session.rollback()
-        return _repeat(campaign_id, email_normalized)
-    if share_ids:
-        db.session.execute(sa_insert(ActionShare), [{"action_id": action_id, "org_id": i} for i in share_ids])
+        return _repeat(campaign_id, email_normalized, hashed, notify=key is None)  # API clients know
+    if consents:  # same transaction, one statement
+        db.session.execute(
+            sa_insert(Consent),
+            [
+                {
+                    "action_id": action_id,
+                    "org_id": org.id,
+                    "purpose": purpose,
+                    "text": consent_text(purpose, org.name),
+                    "language": supporter.language,
+                }
+                for org, purpose in consents
+            ],
+        )
     if supporter.comment.strip() and (campaign.kind == "statement" or campaign.public_comments):
         _hold_comment(campaign_id, site.id, action_id, supporter)
     if confirmed and is_letter:
@@ -150,22 +189,25 @@ def _counted(
         queues.kick_supporter_mail()
 
 
-def _repeat(campaign_id: int, email_normalized: str) -> tuple[Outcome, int]:
+def _repeat(campaign_id: int, email_normalized: str, hashed: str, notify: bool) -> tuple[Outcome, int]:
     # Reads only the existing action's status and id, across members: the supporter may have signed
     # through another member's site.
     existing = db.session.execute(
         select(Action.id, Action.status)
-        .where(Action.campaign_id == campaign_id, Action.email_normalized == email_normalized)
+        .where(
+            Action.campaign_id == campaign_id,
+            or_(Action.email_normalized == email_normalized, Action.email_hash == hashed),
+        )
         .execution_options(all_orgs=True)
     ).first()
     if existing is None:
         raise RuntimeError("integrity error without an existing action")  # a real bug: surface it
-    if existing.status == "confirmed":
-        return Outcome.ALREADY_COUNTED, existing.id
-    if redis_store.client.set(f"chorus:resent:{existing.id}", 1, nx=True, ex=600):
-        supporter_mail.owe_again(existing.id, "confirm")  # they may have lost the first mail; every 10 min
-        queues.kick_supporter_mail()
-    return Outcome.ALREADY_PENDING, existing.id
+    pending = existing.status == "pending"
+    # The page answers as for a first signature; the address's owner hears of it by mail instead, at
+    # most once an hour per campaign: the confirmation again (they may have lost it), or "nothing changed".
+    if notify and redis_store.client.set(f"chorus:repeat:{existing.id}", 1, nx=True, ex=REPEAT_MAIL_EVERY):
+        supporter_mail.remind(existing.id, "confirm" if pending else "repeat")
+    return (Outcome.ALREADY_PENDING if pending else Outcome.ALREADY_COUNTED), existing.id
 
 
 @dataclass
@@ -190,7 +232,7 @@ def confirm(action_uuid: str) -> Confirmation:
         return Confirmation(action, False, refused=True)  # nothing counted, no letter delivered
     campaign_id, site_slug, action_id = action.campaign_id, action.org.slug, action.id
     is_letter, counts = campaign.kind == "letter", action.source == "web" or campaign.count_api_actions
-    org_ids = [action.org_id, *(share.org_id for share in action.shares)]
+    org_ids = [action.org_id, *(c.org_id for c in action.consents if c.purpose == "share" and c.withdrawn_at is None)]
     now = utcnow()
     result = db.session.execute(
         update(Action)

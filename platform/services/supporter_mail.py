@@ -59,6 +59,20 @@ def owe_again(action_id: int, kind: str) -> None:
     db.session.commit()
 
 
+def remind(action_id: int, kind: str) -> None:
+    """Owe this mail (again) now: the confirmation a supporter may have lost, or the "you already
+    took part" notice that answers a repeat instead of the page (no membership oracle)."""
+    known = db.session.scalar(
+        select(SupporterMail.id).where(SupporterMail.action_id == action_id, SupporterMail.kind == kind)
+    )
+    if known is None:
+        owe(action_id, kind)
+        db.session.commit()
+    else:
+        owe_again(action_id, kind)
+    queues.kick_supporter_mail()
+
+
 # -- who may be mailed ----------------------------------------------------------------------------
 
 
@@ -140,9 +154,22 @@ def build(row: SupporterMail, decision: Decision) -> EmailMessage:
         "org": site,
         "campaign_url": f"{tenancy.site_root(site)}/{campaign.slug}",  # the member's own host if it has one
     }
+    is_letter = campaign.kind == "letter"
+    message_id = f"{row.kind}.{action.uuid}"
     if row.kind == "confirm":
         context["confirm_url"] = f"{tenancy.public_root(site)}/confirm/{mail.make_token('confirm', action.uuid)}"
-        subject = gettext("Please confirm your signature: %(title)s", title=campaign.title)
+        subject = (
+            gettext("Please confirm your letter: %(title)s", title=campaign.title)
+            if is_letter
+            else gettext("Please confirm your signature: %(title)s", title=campaign.title)
+        )
+    elif row.kind == "repeat":
+        subject = (
+            gettext("You already sent this letter: %(title)s", title=campaign.title)
+            if is_letter
+            else gettext("You already signed: %(title)s", title=campaign.title)
+        )
+        message_id = f"repeat.{action.uuid}.{int(utcnow().timestamp()) // 3600}"
     elif row.kind == "copy":
         context["letter"] = letters.compose(campaign, action.body or campaign.letter_body, letters.signature_of(action))
         context["targets"] = letters.targets_for(campaign, action.country, action.postal_code)
@@ -155,7 +182,7 @@ def build(row: SupporterMail, decision: Decision) -> EmailMessage:
         text=render_template(f"@{site.slug}/mail/{row.kind}.txt", **context),
         html=render_template(f"@{site.slug}/mail/{row.kind}.html", **context) if row.kind == "confirm" else None,
         sender=mail.default_sender(site.name),
-        message_id=f"{row.kind}.{action.uuid}",
+        message_id=message_id,
         unsubscribe=mail.unsubscribe_url(action.email_normalized, site.slug, tenancy.public_root(site)),
     )
 

@@ -27,7 +27,7 @@ from sqlalchemy import func, insert, select, update
 
 from chorus import queues, tenancy
 from chorus.extensions import db, redis_store
-from chorus.models import Action, ActionShare, Contact, Membership, Organization, User, WebhookEndpoint, WebhookEvent
+from chorus.models import Action, Consent, Contact, Membership, Organization, User, WebhookEndpoint, WebhookEvent
 from chorus.models.base import new_uuid, utcnow
 from chorus.services.periodic import periodic
 
@@ -193,7 +193,9 @@ def owe_unsubscribe(email_normalized: str) -> int:
     org_ids = set(db.session.scalars(action_ids.with_only_columns(Action.org_id).execution_options(all_orgs=True)))
     org_ids |= set(
         db.session.scalars(
-            select(ActionShare.org_id).where(ActionShare.action_id.in_(action_ids)).execution_options(all_orgs=True)
+            select(Consent.org_id)
+            .where(Consent.action_id.in_(action_ids), Consent.purpose == "share", Consent.withdrawn_at.is_(None))
+            .execution_options(all_orgs=True)
         )
     )
     org_ids |= set(

@@ -1,0 +1,295 @@
+"""Data rights: everything held about one address (export) and its removal (erase).
+
+Both cross members on purpose (the supporter's own data wherever they acted), so every query here opts
+in with `all_orgs=True`. Erasure keeps each action as an anonymous row (status, member, dates, country)
+with the keyed hash of the address, so tallies do not move and the same person acting again still
+counts once; it blanks the personal columns, rewrites export files without the rows, deletes outbox
+files that carry the address, and drops the address's queued mails. The audit log gets ids only.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import delete, select, text, update
+
+from chorus.extensions import db
+from chorus.models import (
+    Action,
+    AuditEntry,
+    Contact,
+    Delivery,
+    DeliveryEvent,
+    Export,
+    Organization,
+    SupporterMail,
+    Suppression,
+    WebhookEvent,
+)
+from chorus.services.exports import file_path
+from chorus.services.signing import email_hash, normalize_email
+
+#: What erasure blanks in an action: everything that names, locates or quotes the person.
+PERSONAL_COLUMNS = {
+    "email": "",
+    "first_name": "",
+    "last_name": "",
+    "postal_code": "",
+    "comment": "",
+    "subject": "",
+    "body": "",
+}
+
+
+def audit(event: str, actor: str, **ids: list[int] | int) -> None:
+    """One audit entry (ids only; the caller commits)."""
+    db.session.add(AuditEntry(event=event, actor=actor, subject=json.dumps(ids, sort_keys=True)))
+
+
+def _actions_of(email_normalized: str) -> list[Action]:
+    return list(
+        db.session.scalars(
+            select(Action)
+            .where(Action.email_normalized == email_normalized)
+            .order_by(Action.id)
+            .execution_options(all_orgs=True)
+        )
+    )
+
+
+def anonymize(action_ids: list[int], keep_contact: bool = False) -> None:
+    """Blank the personal columns of these actions; the rows (and so every tally) stay.
+
+    An anonymous action keeps the keyed hash of its address in both unique keys (email_normalized
+    must stay unique per campaign too; the hash is 64 hex digits, never an address), so the same
+    person acting again still counts once. `keep_contact` keeps the address and name (a member the
+    supporter asked for e-mail updates keeps them) and removes the rest. The caller commits.
+    """
+    legacy = db.session.execute(
+        select(Action.id, Action.email_normalized)
+        .where(Action.id.in_(action_ids), Action.email_hash.is_(None))
+        .execution_options(all_orgs=True)
+    ).all()
+    for row in legacy:  # actions stored before hashes existed
+        db.session.execute(
+            update(Action)
+            .where(Action.id == row.id)
+            .values(email_hash=email_hash(row.email_normalized))
+            .execution_options(all_orgs=True, synchronize_session=False)
+        )
+    values = dict(PERSONAL_COLUMNS)
+    if keep_contact:
+        for contact in ("email", "first_name", "last_name"):
+            del values[contact]
+    else:
+        values["email_normalized"] = Action.email_hash
+        values["person_uuid"] = Action.uuid  # the API's id is derived from the address
+    db.session.execute(
+        update(Action)
+        .where(Action.id.in_(action_ids))
+        .values(**values)
+        .execution_options(all_orgs=True, synchronize_session=False)
+    )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def export(address: str, actor: str) -> dict | None:
+    """Everything held about `address` as JSON-ready data; None when nothing is held. Audited."""
+    normalized = normalize_email(address)
+    actions = _actions_of(normalized)
+    suppressions = db.session.scalars(select(Suppression).where(Suppression.email_normalized == normalized)).all()
+    if not actions and not suppressions:
+        return None
+    deliveries = _deliveries_of([a.id for a in actions])
+    document = {
+        "email": normalized,
+        "actions": [
+            {
+                "id": a.uuid,
+                "campaign": a.campaign.slug,
+                "campaign_title": a.campaign.title,
+                "kind": a.campaign.kind,
+                "site": a.org.slug,
+                "status": a.status,
+                "created_at": _iso(a.created_at),
+                "confirmed_at": _iso(a.confirmed_at),
+                "email": a.email,
+                "first_name": a.first_name,
+                "last_name": a.last_name,
+                "postal_code": a.postal_code,
+                "country": a.country,
+                "comment": a.comment,
+                "language": a.language,
+                "letter": {"subject": a.subject, "body": a.body} if a.campaign.kind == "letter" else None,
+                "consents": [
+                    {
+                        "organization": c.org.slug,
+                        "purpose": c.purpose,
+                        "text": c.text,
+                        "language": c.language,
+                        "granted_at": _iso(c.granted_at),
+                        "withdrawn_at": _iso(c.withdrawn_at),
+                    }
+                    for c in a.consents
+                ],
+                "deliveries": [
+                    {
+                        "id": d.uuid,
+                        "to": d.official.addressed,
+                        "status": d.status,
+                        "sent_at": _iso(d.sent_at),
+                    }
+                    for d in deliveries
+                    if d.action_id == a.id
+                ],
+            }
+            for a in actions
+        ],
+        "mails_sent": [
+            {"kind": m.kind, "action": m.action.uuid, "sent_at": _iso(m.sent_at)}
+            for m in db.session.scalars(
+                select(SupporterMail).where(
+                    SupporterMail.action_id.in_([a.id for a in actions]), SupporterMail.sent_at.is_not(None)
+                )
+            )
+        ]
+        + [{"kind": "outbox file", "file": p.name} for p in _outbox_files(normalized, actions)],
+        "unsubscribes": [
+            {"member": s.org_id and db.session.get(Organization, s.org_id).slug, "at": _iso(s.created_at)}
+            for s in suppressions
+        ],
+    }
+    audit("supporter.export", actor, actions=[a.id for a in actions])
+    db.session.commit()
+    return document
+
+
+def _deliveries_of(action_ids: list[int]) -> list[Delivery]:
+    if not action_ids:
+        return []
+    return list(db.session.scalars(select(Delivery).where(Delivery.action_id.in_(action_ids)).order_by(Delivery.id)))
+
+
+@dataclass
+class Erasure:
+    actions: int
+    export_files: int
+    outbox_files: int
+
+
+def erase(address: str, actor: str) -> Erasure | None:
+    """Remove the personal data of `address` everywhere; None when nothing is held. Audited."""
+    normalized = normalize_email(address)
+    actions = _actions_of(normalized)
+    suppressions = db.session.scalars(select(Suppression).where(Suppression.email_normalized == normalized)).all()
+    if not actions and not suppressions:
+        return None
+    ids, uuids = [a.id for a in actions], {a.uuid for a in actions}
+    needles = {normalized, *(a.email.lower() for a in actions if a.email)}
+    outbox = _outbox_files(normalized, actions)  # found before the rows that identify them go
+    deliveries = _deliveries_of(ids)
+    if ids:
+        anonymize(ids)
+        _scrub_delivery_logs(deliveries, needles)
+    db.session.execute(delete(Suppression).where(Suppression.email_normalized == normalized))
+    # People a member's API added, and pending unsubscribe webhooks, name the address too.
+    db.session.execute(
+        delete(Contact).where(Contact.email_normalized == normalized).execution_options(all_orgs=True)
+    )
+    db.session.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.email_normalized == normalized)
+        .values(email_normalized="")
+        .execution_options(all_orgs=True)
+    )
+    audit("supporter.erase", actor, actions=ids)
+    db.session.commit()
+    export_files = _rewrite_exports(uuids)
+    for path in outbox:
+        path.unlink(missing_ok=True)
+    _drop_queued_mails(ids)
+    _flush_sqlite()
+    return Erasure(actions=len(ids), export_files=export_files, outbox_files=len(outbox))
+
+
+def _scrub_delivery_logs(deliveries: list[Delivery], needles: set[str]) -> None:
+    """SMTP errors may quote the sender's address; replace it wherever it appears."""
+
+    def scrub(value: str) -> str:
+        for needle in needles:
+            value = _replace_ci(value, needle, "[erased]")
+        return value
+
+    for delivery in deliveries:
+        delivery.last_error = scrub(delivery.last_error)
+    if deliveries:
+        events = db.session.scalars(
+            select(DeliveryEvent).where(DeliveryEvent.delivery_id.in_([d.id for d in deliveries]))
+        )
+        for event in events:
+            event.detail = scrub(event.detail)
+
+
+def _replace_ci(value: str, needle: str, replacement: str) -> str:
+    lowered, out, start = value.lower(), [], 0
+    while (found := lowered.find(needle, start)) >= 0:
+        out += [value[start:found], replacement]
+        start = found + len(needle)
+    return "".join(out) + value[start:]
+
+
+def _outbox_files(normalized: str, actions: list[Action]) -> list[Path]:
+    """Outbox .eml files that carry the address or one of its actions (their letters' deliveries too)."""
+    folder = Path(current_app.config["CHORUS_INSTANCE"]) / "outbox"
+    if not folder.is_dir():
+        return []
+    needles = {normalized.encode(), *(a.uuid.encode() for a in actions)}
+    needles |= {d.uuid.encode() for d in _deliveries_of([a.id for a in actions])}
+    return sorted(p for p in folder.glob("*.eml") if any(n in p.read_bytes().lower() for n in needles))
+
+
+def _rewrite_exports(uuids: set[str]) -> int:
+    """Export files already written lose the rows of these actions (the first column is the action id)."""
+    if not uuids:
+        return 0
+    rewritten = 0
+    for export_row in db.session.scalars(select(Export).where(Export.status == "done")):
+        path = file_path(export_row)
+        if not path.is_file():
+            continue
+        with path.open(encoding="utf-8", newline="") as source:
+            rows = list(csv.reader(source))
+        kept = [row for row in rows if not row or row[0] not in uuids]
+        if len(kept) == len(rows):
+            continue
+        partial = path.with_name(path.name + ".part")
+        private = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(private, "w", encoding="utf-8", newline="") as out:
+            csv.writer(out).writerows(kept)
+        os.replace(partial, path)
+        rewritten += 1
+    return rewritten
+
+
+def _drop_queued_mails(action_ids: list[int]) -> None:
+    """Mails still owed to the erased actions are not sent (the sent ones are anonymous history)."""
+    db.session.execute(
+        delete(SupporterMail).where(SupporterMail.action_id.in_(action_ids), SupporterMail.sent_at.is_(None))
+    )
+
+
+def _flush_sqlite() -> None:
+    """SQLite (secure_delete on) zeroes freed pages; the checkpoint moves them out of the WAL file."""
+    if db.engine.dialect.name == "sqlite":
+        with db.engine.connect() as connection:
+            connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+
