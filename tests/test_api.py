@@ -16,7 +16,6 @@ from chorus.extensions import db
 from chorus.models import Action, ApiAudit, Campaign
 from chorus.services import apikeys, tally
 from tests.factories import add_actions, login, make_campaign, make_org, make_user, session_csrf, sign, supporter
-from tests.test_browser import live_server  # noqa: F401 - a shared fixture
 
 # Shapes of Action Network v2 responses (keys and JSON types), as its documentation shows them.
 AN_PETITION = {
