@@ -16,6 +16,7 @@ import re
 import time
 
 from flask import Flask
+from redis.exceptions import RedisError
 from werkzeug.http import parse_etags
 
 from chorus.extensions import redis_store
@@ -46,7 +47,10 @@ class TallyShortcut:
         if environ.get("REQUEST_METHOD") == "GET" and not environ.get("QUERY_STRING"):
             match = PATH.match(environ.get("PATH_INFO", ""))
             if match:
-                answer = self._answer(environ, *match.groups())
+                try:
+                    answer = self._answer(environ, *match.groups())
+                except RedisError:
+                    answer = None  # Redis is away: the view answers (503 with Retry-After, chorus.errors)
                 if answer is not None:
                     status, headers, body = answer
                     start_response(status, headers)

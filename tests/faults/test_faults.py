@@ -166,7 +166,7 @@ def test_poison_in_any_public_field_that_reaches_a_header_is_refused_at_input(cl
     campaign = make_letter_campaign(org, require_confirmation=False)
     for field in ("first_name", "last_name", "subject", "email"):
         response = sign(client, "alpha", campaign.slug, letter(**{field: f"Ana{poison}Bcc: x@evil.example"}))
-        assert response.status_code == 422, field
+        assert response.status_code in (400, 422), field  # 400: a control character (chorus.guards)
     assert count(Action) == 0
 
 
