@@ -120,6 +120,7 @@ def test_the_link_shows_what_is_held_and_opening_it_changes_nothing(client, mail
     page = client.get(link)
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    assert page.headers["Referrer-Policy"] == "no-referrer"
     for shown in ("Open the shelters", "Itzel", "for my cousins", "Share my details with: Alpha", "Beta"):
         assert shown in html, shown
     assert "Send me e-mail updates from: Beta" in html
@@ -265,8 +266,20 @@ def test_unsubscribe_links_withdraw_updates_consents_in_the_scope_of_the_unsubsc
     client.post(unsubscribe, data={"scope": "coalition"})  # no mail from this coalition: all of them
     db.session.expire_all()
     assert active() == []
+
+    # Asked for after leaving everything, the link still comes; a consent given again on the page is
+    # withdrawn again by the next unsubscribe link.
+    link = _link_for(client, mailbox, "alpha")
+    first = db.session.scalar(
+        select(Action.uuid).where(Action.campaign_id == petition.id).execution_options(all_orgs=True)
+    )
+    _post(client, link, step="grant", action=first, member="alpha", purpose="updates")
+    assert active() == ["alpha"]
+    client.post(unsubscribe, data={"List-Unsubscribe": "One-Click"})
+    db.session.expire_all()
+    assert active() == []
     audited = db.session.scalars(select(AuditEntry).where(AuditEntry.event == "consent.withdraw")).all()
-    assert [e.actor for e in audited] == ["supporter", "supporter"] and all("@" not in e.subject for e in audited)
+    assert [e.actor for e in audited] == ["supporter"] * 3 and all("@" not in e.subject for e in audited)
 
 
 def test_every_supporter_mail_carries_the_link_to_manage_its_data(client, mailbox):
@@ -274,6 +287,9 @@ def test_every_supporter_mail_carries_the_link_to_manage_its_data(client, mailbo
     petition = make_campaign(alpha)
     sign(client, "alpha", petition.slug, supporter(ADDRESS))  # confirmation (text and HTML)
     sign(client, "alpha", petition.slug, supporter(ADDRESS))  # the confirmation again
+    counted = make_campaign(alpha, slug="counted", require_confirmation=False)
+    sign(client, "alpha", counted.slug, supporter(ADDRESS))
+    sign(client, "alpha", counted.slug, supporter(ADDRESS))  # "you already signed"
     letters = make_letter_campaign(alpha, require_confirmation=False)
     sign(client, "alpha", letters.slug, letter(ADDRESS))  # the copy of the letter
     statement = make_statement(alpha)
@@ -291,4 +307,4 @@ def test_every_supporter_mail_carries_the_link_to_manage_its_data(client, mailbo
         html = message.get_body(("html",))
         if html is not None:
             assert MANAGE.search(html.get_content()), message["Subject"]
-    assert kinds >= {"<confirm", "<copy", "<signon-confirm"}
+    assert kinds >= {"<confirm", "<repeat", "<copy", "<signon-confirm"}

@@ -415,6 +415,7 @@ def my_data_page(token: str):
     page = _branded("my_data.html", held=held, form=form, done=done, consent_text=signing.consent_text)
     response = current_app.make_response((page, status))
     response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token is the supporter's whole authority
     return response
 
 

@@ -135,18 +135,20 @@ def unsubscribed(addresses: list[str], org_id: int | None) -> set[str]:
 
 
 def unsubscribe(email_normalized: str, org_id: int | None) -> None:
-    """Stop a member's mail (org_id) or all of the coalition's (None) to this address."""
-    exists = db.session.scalar(
-        select(Suppression.id).where(Suppression.email_normalized == email_normalized, Suppression.org_id == org_id)
+    """Stop a member's mail (org_id) or all of the coalition's (None) to this address, and withdraw
+    the "updates" consents that mail would answer (again, if the supporter gave one since)."""
+    suppression = db.session.scalar(
+        select(Suppression).where(Suppression.email_normalized == email_normalized, Suppression.org_id == org_id)
     )
-    if exists is None:
+    owed = False
+    if suppression is None:
         suppression = Suppression(email_normalized=email_normalized, org_id=org_id)
         db.session.add(suppression)
-        _withdraw_updates(email_normalized, suppression)
         owed = webhooks.owe_unsubscribe(email_normalized)  # members' systems hear of it
-        db.session.commit()
-        if owed:
-            webhooks.kick()
+    _withdraw_updates(email_normalized, suppression)
+    db.session.commit()
+    if owed:
+        webhooks.kick()
 
 
 def _withdraw_updates(email_normalized: str, suppression: Suppression) -> None:
