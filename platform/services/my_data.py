@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from chorus.extensions import db
 from chorus.i18n import current_lang
@@ -146,5 +147,9 @@ def change_consent(address: str, action_uuid: str, org_slug: str, purpose: str, 
     AuditEntry.record(
         "consent.grant" if grant else "consent.withdraw", ACTOR, actions=[action.id], organizations=[choice.org.id]
     )
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same grant pressed twice at once: the other press recorded it
+        db.session.rollback()
+        return False
     return True
