@@ -8,7 +8,7 @@ import functools
 from flask import Flask, current_app, g, has_app_context, render_template
 from sqlalchemy import or_, select
 
-from chorus import queues, tenancy
+from chorus import queues
 from chorus.extensions import db
 from chorus.i18n import lazy_gettext
 from chorus.models import Action
@@ -109,19 +109,24 @@ def export_campaign_csv(export_id: int) -> bool:
     return exports.run_export(export_id)
 
 
-def _statement_message(*, to: str, language: str, subject: str, template: str, message_id: str, **context):
-    """A plain-text mail about a statement, in the recipient's language, from the host member."""
+def _statement_message(
+    *, to: str, language: str, subject: str, template: str, message_id: str, supporter: bool = True, **context
+):
+    """A plain-text mail about a statement, in the recipient's language, from the host member (to a
+    supporter, with the "manage my data" link; not to the staff author of a version)."""
+    from chorus.services import supporter_mail
+
     g.lang = language
     site = context["site"]
     context.setdefault("campaign_url", mail.external_url(f"/{site.slug}/{context['campaign'].slug}"))
-    return mail.new_message(
+    return supporter_mail.message(
         to=to,
+        site=site,
         subject=str(subject) % {"title": context["campaign"].title},
         text=render_template(template, **context),
         html=None,
-        sender=mail.default_sender(site.name),
         message_id=message_id,
-        unsubscribe=mail.unsubscribe_url(to.lower(), site.slug, tenancy.public_root(site)),
+        footer=supporter,
     )
 
 
@@ -225,6 +230,7 @@ def send_version_mail(version_id: int) -> bool:
         language="en",
         subject=lazy_gettext("Your statement was not approved: %(title)s"),
         template="mail/version_rejected.txt",
+        supporter=False,
         message_id=f"version-rejected.{version.id}.{campaign.uuid}",
         version=version,
         site=campaign.owner,

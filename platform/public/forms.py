@@ -307,5 +307,11 @@ def form_for(campaign: Campaign, site: Organization) -> ActionForm:
     return (LetterForm if campaign.kind == "letter" else ActionForm).for_campaign(campaign, site)
 
 
+class MyDataForm(PublicForm):
+    """The address whose "manage my data" link to mail (chorus.services.my_data)."""
+
+    email = StringField(_l("Email"), [clean_text(254), required, valid_email])
+
+
 class ButtonForm(PublicForm):
     """A form that is only a button (confirm, unsubscribe); its CSRF scope is the link's token."""

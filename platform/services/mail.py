@@ -13,13 +13,15 @@ from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import format_datetime
 from hashlib import sha256
+from html import escape
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask import current_app
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 
 from chorus import text
+from chorus.i18n import gettext
 from chorus.models.base import utcnow
 
 
@@ -74,6 +76,39 @@ def read_unsubscribe(token: str) -> tuple[str | None, str] | None:
     return (slug or None, address) if sep else (None, value)
 
 
+#: Seconds a "manage my data" link works: long enough to open it, short enough that an old mail
+#: forwarded or left in a shared inbox does not keep the door open.
+MANAGE_MAX_AGE = 48 * 3600
+
+
+def manage_url(email_normalized: str, org_slug: str | None, root: str | None = None) -> str:
+    """The supporter's own "manage my data" page (chorus.services.my_data), signed and expiring.
+    `org_slug` only brands the page; what it shows is everything held about the address."""
+    token = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="chorus.my-data").dumps(
+        f"{org_slug or ''}\n{email_normalized}"
+    )
+    return f"{root or current_app.config['CHORUS_BASE_URL']}/my-data/{token}"
+
+
+class ExpiredLink(Exception):
+    """A genuine link past its age: the page offers a new one instead of a bare 404."""
+
+
+def read_manage(token: str) -> tuple[str | None, str] | None:
+    """(member slug or None, address) from a manage link; None if it is not ours; ExpiredLink if old."""
+    serializer = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="chorus.my-data")
+    try:
+        value = serializer.loads(token, max_age=MANAGE_MAX_AGE)
+    except SignatureExpired as error:
+        raise ExpiredLink from error
+    except BadSignature:
+        return None
+    if not isinstance(value, str) or "\n" not in value:
+        return None
+    slug, _sep, address = value.partition("\n")
+    return slug or None, address
+
+
 def external_url(path: str) -> str:
     return current_app.config["CHORUS_BASE_URL"] + path
 
@@ -91,8 +126,11 @@ def new_message(
     sender: str,
     message_id: str,
     unsubscribe: str,
+    manage: str | None = None,
 ) -> EmailMessage:
-    """A supporter message with a stable Message-ID and RFC 8058 one-click unsubscribe headers."""
+    """A supporter message with a stable Message-ID and RFC 8058 one-click unsubscribe headers.
+    `manage` (chorus.services.supporter_mail.message passes it to every supporter mail) adds the
+    link to the supporter's "manage my data" page at the foot of the text and HTML parts."""
     msg = EmailMessage(policy=MAIL_POLICY)
     msg["From"] = sender
     msg["To"] = to
@@ -101,6 +139,12 @@ def new_message(
     msg["Message-ID"] = f"<{message_id}@{mail_domain()}>"
     msg["List-Unsubscribe"] = f"<{unsubscribe}>"
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    if manage:
+        words = gettext("See, download or erase what we hold about you, and change what you agreed to:")
+        text = f"{text.rstrip()}\n\n-- \n{words}\n{manage}\n"
+        if html:
+            footer = f'<p style="color: #5a5a5a">{escape(words)} <a href="{escape(manage)}">{escape(manage)}</a></p>'
+            html = html.replace("</body>", footer + "\n</body>") if "</body>" in html else html + footer
     msg.set_content(text)
     if html:
         msg.add_alternative(html, subtype="html")

@@ -26,7 +26,7 @@ from sqlalchemy.orm import joinedload
 from chorus import queues, tenancy
 from chorus.extensions import db
 from chorus.i18n import gettext
-from chorus.models import Action, Organization, SupporterMail, Suppression
+from chorus.models import Action, AuditEntry, Consent, Organization, SupporterMail, Suppression
 from chorus.models.base import utcnow
 from chorus.services import letters, mail, webhooks
 from chorus.services.periodic import periodic
@@ -36,6 +36,11 @@ BATCH = 200
 #: Transactional mail answers something the supporter just did and goes out even to an address that
 #: left a member's list; the rest is stopped by any unsubscribe that covers its member.
 TRANSACTIONAL = frozenset({"confirm"})
+#: The link to the "manage my data" page, asked for on the site: an address that left everything
+#: still gets it (a data-rights request must reach its owner), without any text a stranger typed.
+REQUESTED = frozenset({"my_data"})
+#: A member's news to the supporters who asked it for e-mail updates (the "updates" consent).
+UPDATES = "updates"
 
 
 def lease_seconds() -> int:
@@ -82,11 +87,14 @@ class Decision(enum.Enum):
     SKIP = "skip"
 
 
-def decide(kind: str, action: Action, suppressions: list[Suppression]) -> Decision:
+def decide(kind: str, action: Action | Sender, suppressions: list[Suppression]) -> Decision:
     """The unsubscribe scope, defined once. A member's unsubscribe link stops that member's
     non-transactional mail. "No mail from this coalition" stops everything, except the confirmation
-    of an action submitted after it, which then carries no name and no comment."""
+    of an action submitted after it, which then carries no name and no comment. An unsubscribe also
+    withdraws the "updates" consents whose mail it stops (see unsubscribe())."""
     coalition = [s for s in suppressions if s.org_id is None]
+    if kind in REQUESTED:
+        return Decision.SEND_ANONYMOUS if coalition else Decision.SEND
     if coalition:
         if kind in TRANSACTIONAL and all(_naive(action.created_at) > _naive(s.created_at) for s in coalition):
             return Decision.SEND_ANONYMOUS
@@ -94,6 +102,14 @@ def decide(kind: str, action: Action, suppressions: list[Suppression]) -> Decisi
     if kind not in TRANSACTIONAL and any(s.org_id == action.org_id for s in suppressions):
         return Decision.SKIP
     return Decision.SEND
+
+
+@dataclass
+class Sender:
+    """Who a mail would come from, for decide(): a member (org_id) about something of `created_at`."""
+
+    org_id: int
+    created_at: datetime
 
 
 def _naive(moment: datetime) -> datetime:
@@ -119,16 +135,43 @@ def unsubscribed(addresses: list[str], org_id: int | None) -> set[str]:
 
 
 def unsubscribe(email_normalized: str, org_id: int | None) -> None:
-    """Stop a member's mail (org_id) or all of the coalition's (None) to this address."""
-    exists = db.session.scalar(
-        select(Suppression.id).where(Suppression.email_normalized == email_normalized, Suppression.org_id == org_id)
+    """Stop a member's mail (org_id) or all of the coalition's (None) to this address, and withdraw
+    the "updates" consents that mail would answer (again, if the supporter gave one since)."""
+    suppression = db.session.scalar(
+        select(Suppression).where(Suppression.email_normalized == email_normalized, Suppression.org_id == org_id)
     )
-    if exists is None:
-        db.session.add(Suppression(email_normalized=email_normalized, org_id=org_id))
+    owed = False
+    if suppression is None:
+        suppression = Suppression(email_normalized=email_normalized, org_id=org_id)
+        db.session.add(suppression)
         owed = webhooks.owe_unsubscribe(email_normalized)  # members' systems hear of it
-        db.session.commit()
-        if owed:
-            webhooks.kick()
+    _withdraw_updates(email_normalized, suppression)
+    db.session.commit()
+    if owed:
+        webhooks.kick()
+
+
+def _withdraw_updates(email_normalized: str, suppression: Suppression) -> None:
+    """The "updates" consents of this address whose mail the unsubscribe now stops, as decide() says,
+    are withdrawn (the rows stay, with the time; the audit log says the supporter did it)."""
+    now = utcnow()
+    # The supporter's own consents wherever they acted: a deliberate cross-member read of one address.
+    held = db.session.scalars(
+        select(Consent)
+        .join(Action, Action.id == Consent.action_id)
+        .where(Action.email_normalized == email_normalized, Consent.purpose == UPDATES, Consent.withdrawn_at.is_(None))
+        .execution_options(all_orgs=True)
+    ).all()
+    stopped = [c for c in held if decide(UPDATES, Sender(c.org_id, now), [suppression]) is Decision.SKIP]
+    for consent in stopped:
+        consent.withdrawn_at = now
+    if stopped:
+        AuditEntry.record(
+            "consent.withdraw",
+            "supporter",
+            actions=sorted({c.action_id for c in stopped}),
+            organizations=sorted({c.org_id for c in stopped}),
+        )
 
 
 # -- composing ------------------------------------------------------------------------------------
@@ -170,20 +213,47 @@ def build(row: SupporterMail, decision: Decision) -> EmailMessage:
             else gettext("You already signed: %(title)s", title=campaign.title)
         )
         message_id = f"repeat.{action.uuid}.{int(utcnow().timestamp()) // 3600}"
+    elif row.kind == "my_data":
+        context["manage_url"] = manage_url(action.email_normalized, site)
+        subject = gettext("Your data at %(org)s", org=site.name)
+        message_id = f"my-data.{action.uuid}.{int(utcnow().timestamp())}"
     elif row.kind == "copy":
         context["letter"] = letters.compose(campaign, action.body or campaign.letter_body, letters.signature_of(action))
         context["targets"] = letters.targets_for(campaign, action.country, action.postal_code)
         subject = gettext("Your letter: %(title)s", title=campaign.title)
     else:
         raise ValueError(f"no template for mail kind {row.kind!r}")
-    return mail.new_message(
+    return message(
         to=action.email,
+        site=site,
         subject=subject,
         text=render_template(f"@{site.slug}/mail/{row.kind}.txt", **context),
         html=render_template(f"@{site.slug}/mail/{row.kind}.html", **context) if row.kind == "confirm" else None,
+        message_id=message_id,
+        footer=row.kind not in REQUESTED,  # that mail is the link itself
+    )
+
+
+def manage_url(address: str, site: Organization) -> str:
+    """The address's own "manage my data" page, on the member's host."""
+    return mail.manage_url(address.lower(), site.slug, tenancy.public_root(site))
+
+
+def message(
+    *, to: str, site: Organization, subject: str, text: str, html: str | None, message_id: str, footer: bool = True
+) -> EmailMessage:
+    """Every mail to a supporter (confirmations, copies, repeats, sign-ons, version notices…) is made
+    here: from the member, with its scoped unsubscribe link in the headers and the supporter's
+    "manage my data" link at the foot."""
+    return mail.new_message(
+        to=to,
+        subject=subject,
+        text=text,
+        html=html,
         sender=mail.default_sender(site.name),
         message_id=message_id,
-        unsubscribe=mail.unsubscribe_url(action.email_normalized, site.slug, tenancy.public_root(site)),
+        unsubscribe=mail.unsubscribe_url(to.lower(), site.slug, tenancy.public_root(site)),
+        manage=manage_url(to, site) if footer else None,
     )
 
 
