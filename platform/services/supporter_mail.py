@@ -17,7 +17,7 @@ import smtplib
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
+from email.message import Message
 
 from flask import current_app, g, render_template
 from sqlalchemy import and_, insert, or_, select, update
@@ -186,7 +186,7 @@ class _Anonymous:
         self.uuid, self.language, self.email = action.uuid, action.language, action.email
 
 
-def build(row: SupporterMail, decision: Decision) -> EmailMessage:
+def build(row: SupporterMail, decision: Decision) -> Message:
     """One supporter mail; raises if it cannot be built (the caller marks it failed with the reason)."""
     action = row.action
     site, campaign = action.org, action.campaign
@@ -241,7 +241,7 @@ def manage_url(address: str, site: Organization) -> str:
 
 def message(
     *, to: str, site: Organization, subject: str, text: str, html: str | None, message_id: str, footer: bool = True
-) -> EmailMessage:
+) -> Message:
     """Every mail to a supporter (confirmations, copies, repeats, sign-ons, version notices…) is made
     here: from the member, with its scoped unsubscribe link in the headers and the supporter's
     "manage my data" link at the foot."""
@@ -321,7 +321,7 @@ class Report:
 class _Outgoing:
     id: int
     attempts: int
-    message: EmailMessage
+    message: Message
 
 
 def run(max_seconds: float = 50.0, batch: int = BATCH) -> Report:
