@@ -26,9 +26,9 @@ from sqlalchemy.orm import joinedload
 from chorus import queues, tenancy
 from chorus.extensions import db
 from chorus.i18n import gettext
-from chorus.models import Action, Organization, SupporterMail, Suppression
+from chorus.models import Action, Organization, PublicMessage, SignOn, SupporterMail, Suppression
 from chorus.models.base import utcnow
-from chorus.services import letters, mail, webhooks
+from chorus.services import letters, mail, statement_mail, webhooks
 from chorus.services.periodic import periodic
 
 BATCH = 200
@@ -42,34 +42,54 @@ def lease_seconds() -> int:
     return int(current_app.config.get("CHORUS_MAIL_LEASE", 60))
 
 
-def owe(action_id: int, kind: str) -> None:
-    """Record a mail owed to an action's supporter, in the caller's transaction (no commit here):
-    one Core INSERT, no ORM object on the signing hot path."""
-    db.session.execute(insert(SupporterMail).values(action_id=action_id, kind=kind))
+def owe(action_id: int | None, kind: str, *, sign_on_id: int | None = None, ref: int = 0) -> None:
+    """Record a mail owed to an action's supporter (or a sign-on's contact), in the caller's
+    transaction (no commit here): one Core INSERT, no ORM object on the signing hot path."""
+    db.session.execute(insert(SupporterMail).values(action_id=action_id, sign_on_id=sign_on_id, ref=ref, kind=kind))
+
+
+def _subject(action_id: int | None, sign_on_id: int | None, ref: int) -> list:
+    if action_id is not None:
+        return [SupporterMail.action_id == action_id]
+    return [SupporterMail.sign_on_id == sign_on_id, SupporterMail.ref == ref]
+
+
+def owe_once(action_id: int | None, kind: str, *, sign_on_id: int | None = None, ref: int = 0) -> bool:
+    """Owe this mail unless it is owed (or was sent) already; in the caller's transaction."""
+    where = [*_subject(action_id, sign_on_id, ref), SupporterMail.kind == kind]
+    if db.session.scalar(select(SupporterMail.id).where(*where)) is not None:
+        return False
+    owe(action_id, kind, sign_on_id=sign_on_id, ref=ref)
+    return True
+
+
+def owe_now(action_id: int | None, kind: str, *, sign_on_id: int | None = None, ref: int = 0) -> None:
+    """Owe this mail now, in the caller's transaction: a new row, or the one owed (or sent) before
+    queued once more (the supporter may have lost it, or a decision changed)."""
+    if not owe_once(action_id, kind, sign_on_id=sign_on_id, ref=ref):
+        _requeue([*_subject(action_id, sign_on_id, ref), SupporterMail.kind == kind])
+
+
+def _requeue(where: list) -> None:
+    db.session.execute(
+        update(SupporterMail)
+        .where(*where, SupporterMail.status != "sending")
+        .values(status="queued", next_attempt_at=utcnow(), attempts=0, last_error="")
+        .execution_options(synchronize_session=False)
+    )
 
 
 def owe_again(action_id: int, kind: str) -> None:
     """The supporter asked again (they may have lost the mail): queue it once more, now."""
-    db.session.execute(
-        update(SupporterMail)
-        .where(SupporterMail.action_id == action_id, SupporterMail.kind == kind, SupporterMail.status != "sending")
-        .values(status="queued", next_attempt_at=utcnow(), attempts=0, last_error="")
-        .execution_options(synchronize_session=False)
-    )
+    _requeue([SupporterMail.action_id == action_id, SupporterMail.kind == kind])
     db.session.commit()
 
 
-def remind(action_id: int, kind: str) -> None:
+def remind(action_id: int | None, kind: str, *, sign_on_id: int | None = None) -> None:
     """Owe this mail (again) now: the confirmation a supporter may have lost, or the "you already
     took part" notice that answers a repeat instead of the page (no membership oracle)."""
-    known = db.session.scalar(
-        select(SupporterMail.id).where(SupporterMail.action_id == action_id, SupporterMail.kind == kind)
-    )
-    if known is None:
-        owe(action_id, kind)
-        db.session.commit()
-    else:
-        owe_again(action_id, kind)
+    owe_now(action_id, kind, sign_on_id=sign_on_id)
+    db.session.commit()
     queues.kick_supporter_mail()
 
 
@@ -82,7 +102,7 @@ class Decision(enum.Enum):
     SKIP = "skip"
 
 
-def decide(kind: str, action: Action, suppressions: list[Suppression]) -> Decision:
+def decide(kind: str, action: Action | SignOn, suppressions: list[Suppression]) -> Decision:
     """The unsubscribe scope, defined once. A member's unsubscribe link stops that member's
     non-transactional mail. "No mail from this coalition" stops everything, except the confirmation
     of an action submitted after it, which then carries no name and no comment."""
@@ -144,12 +164,19 @@ class _Anonymous:
 
 
 def build(row: SupporterMail, decision: Decision) -> EmailMessage:
-    """One supporter mail; raises if it cannot be built (the caller marks it failed with the reason)."""
+    """One supporter mail; raises if it cannot be built (the caller marks it failed with the reason),
+    statement_mail.NotOwed if it is no longer owed (the caller skips it)."""
+    anonymous = decision is Decision.SEND_ANONYMOUS
+    if row.sign_on is not None:
+        return statement_mail.sign_on_message(row.sign_on, row.kind, row.ref, anonymous)
     action = row.action
+    if row.kind == "decision":  # on the endorser's solidarity message or the supporter's comment
+        public = db.session.scalar(select(PublicMessage).where(PublicMessage.action_id == action.id))
+        return statement_mail.message_decision(action, public)
     site, campaign = action.org, action.campaign
     g.lang = action.language
     context = {
-        "action": _Anonymous(action) if decision is Decision.SEND_ANONYMOUS else action,
+        "action": _Anonymous(action) if anonymous else action,
         "campaign": campaign,
         "org": site,
         "campaign_url": f"{tenancy.site_root(site)}/{campaign.slug}",  # the member's own host if it has one
@@ -271,31 +298,43 @@ def _prepare(ids: list[int], report: Report) -> list[_Outgoing]:
         .options(
             joinedload(SupporterMail.action).joinedload(Action.campaign),
             joinedload(SupporterMail.action).joinedload(Action.org),
+            joinedload(SupporterMail.sign_on),
         )
         .order_by(SupporterMail.id)
         .execution_options(all_orgs=True)
     ).all()
-    addresses = {r.action.email_normalized for r in rows}
+    addresses = {_recipient(r).email_normalized for r in rows}
     suppressions: dict[str, list[Suppression]] = {}
     for s in db.session.scalars(select(Suppression).where(Suppression.email_normalized.in_(addresses))):
         suppressions.setdefault(s.email_normalized, []).append(s)
-    outgoing, skipped, failed = [], [], []
+    outgoing, skipped, moved_on, failed = [], [], [], []
     for row in rows:
+        recipient = _recipient(row)
         try:
-            decision = decide(row.kind, row.action, suppressions.get(row.action.email_normalized, []))
+            decision = decide(row.kind, recipient, suppressions.get(recipient.email_normalized, []))
             if decision is Decision.SKIP:
                 skipped.append(row.id)
                 continue
             outgoing.append(_Outgoing(row.id, row.attempts, build(row, decision)))
+        except statement_mail.NotOwed as reason:
+            moved_on.append((row.id, str(reason)))
         except Exception as error:  # noqa: BLE001 - one mail that cannot be built never stops the batch
             current_app.logger.warning("supporter mail %s cannot be built", row.id, exc_info=True)
             failed.append((row.id, f"cannot be built: {type(error).__name__}: {error}"))
     _record(skipped, "skipped", last_error="unsubscribed")
+    for mail_id, reason in moved_on:
+        _record([mail_id], "skipped", last_error=reason[:500])
     for mail_id, reason in failed:
         _record([mail_id], "failed", last_error=reason[:500])
-    report.skipped += len(skipped)
+    report.skipped += len(skipped) + len(moved_on)
     report.failed += len(failed)
     return outgoing
+
+
+def _recipient(row: SupporterMail) -> Action | SignOn:
+    """Whom the mail goes to: an action's supporter or a sign-on's contact (both carry the address,
+    the member site it came through and when)."""
+    return row.sign_on if row.sign_on is not None else row.action
 
 
 def _send_batch(ids: list[int], report: Report) -> None:
