@@ -417,3 +417,36 @@ def test_a_host_stops_showing_a_statement_without_changing_the_text(app, client)
     assert client.post("/admin/union/hosting/together", data={"csrf_token": token, "answer": "stop"}).status_code == 302
     assert client.get("/union/together").status_code == 404
     assert "Unchanged text." in text_of(client.get("/puentes/together"))
+
+
+def test_statement_mails_are_owed_by_rows_so_a_flushed_redis_loses_none_and_unsubscribes_are_obeyed(
+    app, client, mailbox
+):
+    from chorus.extensions import redis_store
+    from chorus.models import SupporterMail
+    from chorus.services import periodic
+
+    puentes = make_org("puentes")
+    make_statement(puentes, slug="together")
+    make_user("mod@coalition.example", "moderator")
+    sign(client, "puentes", "together", org_sign_on())
+    redis_store.client.flushdb()  # the kicked job is gone before any worker took it
+    run_jobs()
+    assert not mailbox.messages
+    assert "supporter-mail" in periodic.run_due()  # the ticker's next look
+    run_jobs()
+    [confirmation] = mailbox.messages
+    assert "Please confirm" in confirmation["Subject"] and confirmation["List-Unsubscribe-Post"]
+    press(client, signon_link(confirmation), step="confirm")
+
+    # The contact leaves the member's mail: the moderators' decision is not mailed, the row says why.
+    unsubscribe = confirmation["List-Unsubscribe"].strip("<>").replace("http://chorus.test", "")
+    assert client.post(unsubscribe, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    moderator = app.test_client()
+    login(moderator, "mod@coalition.example")
+    mailbox.clear()
+    assert moderate(moderator, "sign_on", [db.session.scalar(select(SignOn.id))], "approve").status_code == 303
+    run_jobs()
+    assert not mailbox.messages
+    decision = db.session.scalar(select(SupporterMail).where(SupporterMail.kind == "decision"))
+    assert (decision.status, decision.last_error) == ("skipped", "unsubscribed")

@@ -93,8 +93,7 @@ def campaign_doc(campaign: Campaign, site: Organization) -> dict:
         "chorus:goal": campaign.goal,
         "chorus:count_api_actions": campaign.count_api_actions,
     }
-    counted = tally.read(campaign.id)
-    total = counted.total
+    total = tally.read(campaign.id).total
     if campaign.kind == "letter":
         doc.update(
             type="email",
@@ -120,7 +119,8 @@ def campaign_doc(campaign: Campaign, site: Organization) -> dict:
             },
         )
     if campaign.kind == "statement":  # Chorus's own extension: organizations' sign-ons
-        doc["chorus:total_sign_ons"] = counted.organizations or 0
+        meta = tally.campaign_meta(campaign.slug) if campaign.status != "draft" else None
+        doc["chorus:total_sign_ons"] = (meta.organizations if meta else 0) or 0  # approved, as tally.json
         doc["_links"]["chorus:sign_ons"] = href(f"{path}/sign_ons")
         doc["_links"]["chorus:record_sign_on_helper"] = href(f"{path}/sign_ons")
     return doc
