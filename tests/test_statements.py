@@ -450,3 +450,17 @@ def test_statement_mails_are_owed_by_rows_so_a_flushed_redis_loses_none_and_unsu
     assert not mailbox.messages
     decision = db.session.scalar(select(SupporterMail).where(SupporterMail.kind == "decision"))
     assert (decision.status, decision.last_error) == ("skipped", "unsubscribed")
+
+
+def test_a_sign_on_confirmation_to_an_address_that_left_the_coalition_carries_nothing_typed(app, client, mailbox):
+    from chorus.services import supporter_mail
+
+    puentes = make_org("puentes")
+    make_statement(puentes, slug="together")
+    supporter_mail.unsubscribe("contact@acme.example", None)  # "no mail from this coalition", earlier
+    sign(client, "puentes", "together", org_sign_on("Mallory Front", contact_name="Mallory"))
+    run_jobs()
+    [confirmation] = mailbox.messages
+    body = confirmation.get_body(("plain",)).get_content()
+    assert "Mallory" not in body and "Hello," in body and "An organization was signed on" in body
+    assert signon_link(confirmation)
