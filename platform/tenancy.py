@@ -132,13 +132,16 @@ def sees_sign_on_contact(sign_on) -> bool:
     return org_id is not None and sign_on.org_id == org_id
 
 
-def visible_sign_ons(model):
-    """Sign-ons this member may list: every approved one (the public list) and those made through
-    its own site, whatever their state. Fails closed without a member, as the listener does."""
+def own_sign_ons(model):
+    """Sign-ons made through this member's site: their contacts (and mail to them) are its to see.
+    Fails closed without a member, as the listener does."""
     org_id = current_org_id()
-    if org_id is None:
-        return false()
-    return or_(model.status == "approved", model.org_id == org_id)
+    return false() if org_id is None else model.org_id == org_id
+
+
+def visible_sign_ons(model):
+    """Sign-ons this member may list: every approved one (the public list) and its own site's."""
+    return or_(model.status == "approved", own_sign_ons(model)) if current_org_id() is not None else false()
 
 
 #: Supporter data owned by exactly one member.

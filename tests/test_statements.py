@@ -464,3 +464,35 @@ def test_a_sign_on_confirmation_to_an_address_that_left_the_coalition_carries_no
     body = confirmation.get_body(("plain",)).get_content()
     assert "Mallory" not in body and "Hello," in body and "An organization was signed on" in body
     assert signon_link(confirmation)
+
+
+def test_a_failed_sign_on_mail_shows_on_the_host_members_dashboard_only_and_its_retry_sends_it(app, client, mailbox):
+    from chorus.models import SupporterMail
+
+    puentes, union = make_org("puentes"), make_org("union")
+    make_statement(puentes, [union], slug="together")
+    sign(client, "union", "together", org_sign_on())
+    row = db.session.scalar(select(SupporterMail))
+    row.kind = "survey"  # a kind this release cannot compose
+    db.session.commit()
+    run_jobs()
+    db.session.refresh(row)
+    assert row.status == "failed" and not mailbox.messages
+
+    make_user("admin@puentes.example", "org-admin", puentes)
+    login(client, "admin@puentes.example")  # the owner, but not the site the contact used
+    assert "contact@acme.example" not in text_of(client.get("/admin/puentes/campaigns/together"))
+    token = session_csrf(client, "/admin/puentes/campaigns/together")
+    assert client.post(f"/admin/puentes/mails/{row.id}/retry", data={"csrf_token": token}).status_code == 404
+
+    union_admin = app.test_client()
+    make_user("admin@union.example", "org-admin", union)
+    login(union_admin, "admin@union.example")
+    page = text_of(union_admin.get("/admin/union/campaigns/together"))
+    assert "contact@acme.example" in page and "survey" in page
+    row.kind = "confirm"  # what an edit fixes
+    db.session.commit()
+    token = session_csrf(union_admin, "/admin/union/campaigns/together")
+    assert union_admin.post(f"/admin/union/mails/{row.id}/retry", data={"csrf_token": token}).status_code == 302
+    run_jobs()
+    assert [m["To"] for m in mailbox.messages] == ["contact@acme.example"]
