@@ -242,9 +242,24 @@ def _list(summary: str, item: str, key: str, *extra_params: dict, codes=(400,)) 
     return _op(summary, _collection(item, key), *codes, params=[*PAGING, *extra_params])
 
 
+def _actions(parent: str, item: str, list_summary: str, one_summary: str) -> dict:
+    """A campaign's actions (signatures, outreaches): the list, the record helper and one action."""
+    many = {"Signature": "signatures", "Outreach": "outreaches"}[item]
+    base = f"/api/v2/{parent}/{{campaign_id}}/{many}"
+    cid, aid = _path_param("campaign_id"), _path_param("action_id")
+    return {
+        base: {
+            "parameters": [cid],
+            "get": _list(list_summary, item, f"osdi:{many}", codes=(400, 404)),
+            "post": _op(f"Record-{item.lower()} helper", _ref(item), 404, 409, body="HelperInput"),
+        },
+        f"{base}/{{action_id}}": {"parameters": [cid, aid], "get": _op(one_summary, _ref(item), 404)},
+    }
+
+
 def paths() -> dict:
-    cid, aid, pid, tid, tgid, sid = (
-        _path_param(n) for n in ("campaign_id", "action_id", "person_id", "tag_id", "tagging_id", "sign_on_id")
+    cid, pid, tid, tgid, sid = (
+        _path_param(n) for n in ("campaign_id", "person_id", "tag_id", "tagging_id", "sign_on_id")
     )
     email_filter = {"name": "filter", "in": "query", "schema": {"type": "string"}}
     return {
@@ -264,15 +279,7 @@ def paths() -> dict:
             "get": _op("One petition", _ref("Petition"), 404),
             "put": _op("Change a petition (its owner only)", _ref("Petition"), 403, 404, body="PetitionInput"),
         },
-        "/api/v2/petitions/{campaign_id}/signatures": {
-            "parameters": [cid],
-            "get": _list("Signatures this member may see", "Signature", "osdi:signatures", codes=(400, 404)),
-            "post": _op("Record-signature helper", _ref("Signature"), 404, 409, body="HelperInput"),
-        },
-        "/api/v2/petitions/{campaign_id}/signatures/{action_id}": {
-            "parameters": [cid, aid],
-            "get": _op("One signature", _ref("Signature"), 404),
-        },
+        **_actions("petitions", "Signature", "Signatures this member may see", "One signature"),
         "/api/v2/petitions/{campaign_id}/sign_ons": {
             "parameters": [cid],
             "get": _list(
@@ -301,15 +308,7 @@ def paths() -> dict:
             "parameters": [cid],
             "get": _op("One letter campaign", _ref("AdvocacyCampaign"), 404),
         },
-        "/api/v2/advocacy_campaigns/{campaign_id}/outreaches": {
-            "parameters": [cid],
-            "get": _list("Letters this member may see", "Outreach", "osdi:outreaches", codes=(400, 404)),
-            "post": _op("Record-outreach helper", _ref("Outreach"), 404, 409, body="HelperInput"),
-        },
-        "/api/v2/advocacy_campaigns/{campaign_id}/outreaches/{action_id}": {
-            "parameters": [cid, aid],
-            "get": _op("One letter", _ref("Outreach"), 404),
-        },
+        **_actions("advocacy_campaigns", "Outreach", "Letters this member may see", "One letter"),
         "/api/v2/people": {
             "get": _list("People this member may see", "Person", "osdi:people", email_filter),
             "post": _op("Person-signup helper (upserts by e-mail)", _ref("Person"), body="PersonSignupInput"),

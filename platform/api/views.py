@@ -187,34 +187,28 @@ def _record(kinds: tuple[str, ...], campaign_id: str):
     return jsonify(doc)
 
 
-@bp.get("/petitions/<campaign_id>/signatures", strict_slashes=False)
-def signatures(campaign_id: str):
-    return _actions(PETITION_KINDS, campaign_id, "petitions", "osdi:signatures")
+def _action_routes(parent: str, kinds: tuple[str, ...], key: str, one: str) -> None:
+    """A campaign's actions, the same three routes for signatures and outreaches: the list, one
+    action, and the record helper (POST). Endpoints: `signatures`, `signature`, `record_signature`..."""
+    many = key.split(":")[1]
+    base = f"/{parent}/<campaign_id>/{many}"
+
+    def listed(campaign_id: str):
+        return _actions(kinds, campaign_id, parent, key)
+
+    def single(campaign_id: str, action_id: str):
+        return _one_action(kinds, campaign_id, action_id)
+
+    def record(campaign_id: str):
+        return _record(kinds, campaign_id)
+
+    bp.add_url_rule(base, many, listed, methods=["GET"], strict_slashes=False)
+    bp.add_url_rule(f"{base}/<action_id>", one, single, methods=["GET"], strict_slashes=False)
+    bp.add_url_rule(base, f"record_{one}", record, methods=["POST"], strict_slashes=False)
 
 
-@bp.get("/petitions/<campaign_id>/signatures/<action_id>", strict_slashes=False)
-def signature(campaign_id: str, action_id: str):
-    return _one_action(PETITION_KINDS, campaign_id, action_id)
-
-
-@bp.post("/petitions/<campaign_id>/signatures", strict_slashes=False)
-def record_signature(campaign_id: str):
-    return _record(PETITION_KINDS, campaign_id)
-
-
-@bp.get("/advocacy_campaigns/<campaign_id>/outreaches", strict_slashes=False)
-def outreaches(campaign_id: str):
-    return _actions(LETTER_KINDS, campaign_id, "advocacy_campaigns", "osdi:outreaches")
-
-
-@bp.get("/advocacy_campaigns/<campaign_id>/outreaches/<action_id>", strict_slashes=False)
-def outreach(campaign_id: str, action_id: str):
-    return _one_action(LETTER_KINDS, campaign_id, action_id)
-
-
-@bp.post("/advocacy_campaigns/<campaign_id>/outreaches", strict_slashes=False)
-def record_outreach(campaign_id: str):
-    return _record(LETTER_KINDS, campaign_id)
+_action_routes("petitions", PETITION_KINDS, "osdi:signatures", "signature")
+_action_routes("advocacy_campaigns", LETTER_KINDS, "osdi:outreaches", "outreach")
 
 
 # --- organizations' sign-ons on statements (Chorus's own extension) ----------------------------

@@ -94,30 +94,17 @@ def campaign_doc(campaign: Campaign, site: Organization) -> dict:
         "chorus:count_api_actions": campaign.count_api_actions,
     }
     total = tally.read(campaign.id).total
+    many, one = ("outreaches", "outreach") if campaign.kind == "letter" else ("signatures", "signature")
+    doc["_links"] = {
+        "self": href(path),
+        f"osdi:{many}": href(f"{path}/{many}"),
+        f"osdi:record_{one}_helper": href(f"{path}/{many}"),
+        "action_network:embed": {"href": f"{base_url()}/{site.slug}/{campaign.slug}/embed"},
+    }
     if campaign.kind == "letter":
-        doc.update(
-            type="email",
-            targets=[target_doc(t.official) for t in campaign.targets],
-            total_outreaches=total,
-            _links={
-                "self": href(path),
-                "osdi:outreaches": href(f"{path}/outreaches"),
-                "osdi:record_outreach_helper": href(f"{path}/outreaches"),
-                "action_network:embed": {"href": f"{base_url()}/{site.slug}/{campaign.slug}/embed"},
-            },
-        )
+        doc.update(type="email", targets=[target_doc(t.official) for t in campaign.targets], total_outreaches=total)
     else:
-        doc.update(
-            petition_text=campaign.body,
-            target=[],
-            total_signatures=total,
-            _links={
-                "self": href(path),
-                "osdi:signatures": href(f"{path}/signatures"),
-                "osdi:record_signature_helper": href(f"{path}/signatures"),
-                "action_network:embed": {"href": f"{base_url()}/{site.slug}/{campaign.slug}/embed"},
-            },
-        )
+        doc.update(petition_text=campaign.body, target=[], total_signatures=total)
     if campaign.kind == "statement":  # Chorus's own extension: organizations' sign-ons
         meta = tally.campaign_meta(campaign.slug) if campaign.status != "draft" else None
         doc["chorus:total_sign_ons"] = (meta.organizations if meta else 0) or 0  # approved, as tally.json
