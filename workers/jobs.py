@@ -109,7 +109,7 @@ def export_campaign_csv(export_id: int) -> bool:
 def _owe_once(kind: str, sign_on_id: int | None = None, action_id: int | None = None, ref: int = 0) -> bool:
     from chorus.services import supporter_mail
 
-    if not supporter_mail.owe_once(action_id, kind, sign_on_id=sign_on_id, ref=ref):
+    if not supporter_mail.owe_once(kind, action_id=action_id, sign_on_id=sign_on_id, ref=ref):
         return False
     db.session.commit()
     queues.kick_supporter_mail()

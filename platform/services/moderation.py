@@ -204,7 +204,7 @@ def _decide_sign_on(user, ident: int, decision: str, reason_code: str, reason: s
     _audit(user, "sign_on", sign_on, sign_on.campaign_id, audited, before, reason_code, reason)
     db.session.flush()
     if decision != "hide":
-        supporter_mail.owe_now(None, "decision", sign_on_id=sign_on.id)
+        supporter_mail.owe_now("decision", sign_on_id=sign_on.id)
     listed = "approved" in (before, target)
     return _Result(decision != "hide", sign_on.campaign.slug if listed else None)
 
@@ -235,7 +235,7 @@ def _decide_message(user, kind: str, ident: int, decision: str, reason_code: str
     _audit(user, kind, message, message.campaign_id, decision, before, reason_code, reason)
     mailed = decision != "hide" and message.action_id is not None
     if mailed:
-        supporter_mail.owe_now(message.action_id, "decision")
+        supporter_mail.owe_now("decision", action_id=message.action_id)
     return _Result(mailed)
 
 
@@ -267,7 +267,7 @@ def _decide_version(user, ident: int, approve: bool, reason_code: str, reason: s
     if notices:  # owed with the approval: each signatory of an earlier version may keep or withdraw
         db.session.flush()
         for sign_on in statements.signed_before(version):
-            supporter_mail.owe(None, "new_version", sign_on_id=sign_on.id, ref=version.id)
+            supporter_mail.owe_once("new_version", sign_on_id=sign_on.id, ref=version.id)
     db.session.commit()
     tally.forget_campaign(campaign.slug)
     if not approve:  # to the author, a member's staff: no supporter mail

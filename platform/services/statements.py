@@ -240,7 +240,7 @@ def sign_on(campaign: Campaign, site: Organization, signature: OrgSignature, vou
     if signature.logo is not None:
         record.logo = uploads.store(campaign.owner.slug, f"signon-{record.uuid}", signature.logo)
     if not vouched:  # owed in the sign-on's own transaction: a lost job costs a delay, never the mail
-        supporter_mail.owe(None, "confirm", sign_on_id=record.id)
+        supporter_mail.owe_once("confirm", sign_on_id=record.id)
     try:
         db.session.commit()
     except IntegrityError:
@@ -261,7 +261,9 @@ def _repeat(existing: SignOn) -> None:
     """Tell the address owner, at most every ten minutes, instead of telling the page."""
     if redis_store.client.set(f"chorus:signon-repeat:{existing.id}", 1, nx=True, ex=600):
         kind = "confirm" if existing.status == "pending-confirmation" else "already"
-        supporter_mail.remind(None, kind, sign_on_id=existing.id)
+        supporter_mail.owe_now(kind, sign_on_id=existing.id)
+        db.session.commit()
+        queues.kick_supporter_mail()
 
 
 def find_by_uuid(sign_on_uuid: str) -> SignOn | None:

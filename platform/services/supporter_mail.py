@@ -42,55 +42,63 @@ def lease_seconds() -> int:
     return int(current_app.config.get("CHORUS_MAIL_LEASE", 60))
 
 
-def owe(action_id: int | None, kind: str, *, sign_on_id: int | None = None, ref: int = 0) -> None:
-    """Record a mail owed to an action's supporter (or a sign-on's contact), in the caller's
-    transaction (no commit here): one Core INSERT, no ORM object on the signing hot path."""
-    db.session.execute(insert(SupporterMail).values(action_id=action_id, sign_on_id=sign_on_id, ref=ref, kind=kind))
-
-
-def _subject(action_id: int | None, sign_on_id: int | None, ref: int) -> list:
-    if action_id is not None:
-        return [SupporterMail.action_id == action_id]
-    return [SupporterMail.sign_on_id == sign_on_id, SupporterMail.ref == ref]
-
-
-def owe_once(action_id: int | None, kind: str, *, sign_on_id: int | None = None, ref: int = 0) -> bool:
-    """Owe this mail unless it is owed (or was sent) already; in the caller's transaction."""
-    where = [*_subject(action_id, sign_on_id, ref), SupporterMail.kind == kind]
-    if db.session.scalar(select(SupporterMail.id).where(*where)) is not None:
-        return False
-    owe(action_id, kind, sign_on_id=sign_on_id, ref=ref)
-    return True
-
-
-def owe_now(action_id: int | None, kind: str, *, sign_on_id: int | None = None, ref: int = 0) -> None:
-    """Owe this mail now, in the caller's transaction: a new row, or the one owed (or sent) before
-    queued once more (the supporter may have lost it, or a decision changed)."""
-    if not owe_once(action_id, kind, sign_on_id=sign_on_id, ref=ref):
-        _requeue([*_subject(action_id, sign_on_id, ref), SupporterMail.kind == kind])
-
-
-def _requeue(where: list) -> None:
-    db.session.execute(
-        update(SupporterMail)
-        .where(*where, SupporterMail.status != "sending")
-        .values(status="queued", next_attempt_at=utcnow(), attempts=0, last_error="")
-        .execution_options(synchronize_session=False)
-    )
+def owe(action_id: int, kind: str) -> None:
+    """Record a mail owed to an action's supporter, in the caller's transaction (no commit here):
+    one Core INSERT, no ORM object on the signing hot path."""
+    db.session.execute(insert(SupporterMail).values(action_id=action_id, kind=kind))
 
 
 def owe_again(action_id: int, kind: str) -> None:
     """The supporter asked again (they may have lost the mail): queue it once more, now."""
-    _requeue([SupporterMail.action_id == action_id, SupporterMail.kind == kind])
+    db.session.execute(
+        update(SupporterMail)
+        .where(SupporterMail.action_id == action_id, SupporterMail.kind == kind, SupporterMail.status != "sending")
+        .values(status="queued", next_attempt_at=utcnow(), attempts=0, last_error="")
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
 
 
-def remind(action_id: int | None, kind: str, *, sign_on_id: int | None = None) -> None:
+def remind(action_id: int, kind: str) -> None:
     """Owe this mail (again) now: the confirmation a supporter may have lost, or the "you already
     took part" notice that answers a repeat instead of the page (no membership oracle)."""
-    owe_now(action_id, kind, sign_on_id=sign_on_id)
-    db.session.commit()
+    known = db.session.scalar(
+        select(SupporterMail.id).where(SupporterMail.action_id == action_id, SupporterMail.kind == kind)
+    )
+    if known is None:
+        owe(action_id, kind)
+        db.session.commit()
+    else:
+        owe_again(action_id, kind)
     queues.kick_supporter_mail()
+
+
+def _row(kind: str, action_id: int | None, sign_on_id: int | None, ref: int) -> list:
+    subject = (
+        [SupporterMail.action_id == action_id] if action_id is not None else [SupporterMail.sign_on_id == sign_on_id]
+    )
+    return [*subject, SupporterMail.ref == ref, SupporterMail.kind == kind]
+
+
+def owe_once(kind: str, *, action_id: int | None = None, sign_on_id: int | None = None, ref: int = 0) -> bool:
+    """Owe a mail to an action's supporter or a sign-on's contact (`ref`: what it is about, e.g.
+    a new version) unless it is owed, or was sent, already. In the caller's transaction."""
+    if db.session.scalar(select(SupporterMail.id).where(*_row(kind, action_id, sign_on_id, ref))) is not None:
+        return False
+    db.session.execute(insert(SupporterMail).values(action_id=action_id, sign_on_id=sign_on_id, ref=ref, kind=kind))
+    return True
+
+
+def owe_now(kind: str, *, action_id: int | None = None, sign_on_id: int | None = None, ref: int = 0) -> None:
+    """Owe this mail now, in the caller's transaction: a new row, or the one owed (or sent) before
+    queued once more (a repeat the contact must hear of, a decision that changed)."""
+    if not owe_once(kind, action_id=action_id, sign_on_id=sign_on_id, ref=ref):
+        db.session.execute(
+            update(SupporterMail)
+            .where(*_row(kind, action_id, sign_on_id, ref), SupporterMail.status != "sending")
+            .values(status="queued", next_attempt_at=utcnow(), attempts=0, last_error="")
+            .execution_options(synchronize_session=False)
+        )
 
 
 # -- who may be mailed ----------------------------------------------------------------------------
