@@ -496,3 +496,27 @@ def test_a_failed_sign_on_mail_shows_on_the_host_members_dashboard_only_and_its_
     assert union_admin.post(f"/admin/union/mails/{row.id}/retry", data={"csrf_token": token}).status_code == 302
     run_jobs()
     assert [m["To"] for m in mailbox.messages] == ["contact@acme.example"]
+
+
+def test_a_notice_about_a_new_text_is_skipped_when_the_organization_withdrew_before_it_went_out(app, client, mailbox):
+    from chorus.models import SupporterMail
+    from chorus.services import moderation, statements
+
+    puentes = make_org("puentes")
+    author = make_user("author@puentes.example", "org-admin", puentes)
+    statement = make_statement(puentes, author=author, slug="together")
+    moderator = make_user("mod@coalition.example", "moderator")
+    sign(client, "puentes", "together", org_sign_on())
+    run_jobs()
+    press(client, signon_link(mailbox.messages[-1]), step="confirm")
+    sign_on = db.session.scalar(select(SignOn))
+    moderation.decide(moderator, "sign_on", [sign_on.id], "approve")
+    run_jobs()
+    version = statements.propose(statement, author, statements.Draft("We stand together", "Other words.", ""))
+    moderation.decide(moderator, "version", [version.id], "approve")
+    statements.retract(sign_on)  # before the sweep sent the notice
+    mailbox.clear()
+    run_jobs()
+    assert not mailbox.messages
+    notice = db.session.scalar(select(SupporterMail).where(SupporterMail.kind == "new_version"))
+    assert (notice.ref, notice.status, notice.last_error) == (version.id, "skipped", "now retracted")

@@ -17,6 +17,7 @@ from chorus.extensions import db
 from chorus.i18n import lazy_gettext
 from chorus.models import Action, PublicMessage, SignOn, StatementVersion
 from chorus.models.base import utcnow
+from chorus.models.statements import ASKED_ON_NEW_VERSION
 from chorus.services import mail
 
 SIGN_ON_SUBJECTS = {
@@ -79,6 +80,8 @@ def sign_on_message(sign_on: SignOn, kind: str, version_id: int = 0, anonymous: 
         version = db.session.get(StatementVersion, version_id)
         if version is None or version.status != "approved" or sign_on.version_id == version.id:
             raise NotOwed("kept or superseded")
+        if sign_on.status not in ASKED_ON_NEW_VERSION:
+            raise NotOwed(f"now {sign_on.status}")
         context["version"] = version
         message_id = f"signon-version.{version.id}.{sign_on.uuid}"
     elif kind in SIGN_ON_SUBJECTS:

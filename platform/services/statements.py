@@ -21,6 +21,7 @@ from chorus import queues
 from chorus.extensions import db, redis_store
 from chorus.models import Campaign, CampaignHost, Organization, PublicMessage, SignOn, StatementVersion, User
 from chorus.models.base import utcnow
+from chorus.models.statements import ASKED_ON_NEW_VERSION
 from chorus.services import exports, supporter_mail, tally, uploads
 from chorus.services.signing import normalize_email
 
@@ -137,7 +138,7 @@ def signed_before(version: StatementVersion) -> list[SignOn]:
         db.session.scalars(
             select(SignOn).where(
                 SignOn.campaign_id == version.campaign_id,
-                SignOn.status.in_(("approved", "hidden", "pending")),
+                SignOn.status.in_(ASKED_ON_NEW_VERSION),
                 or_(SignOn.version_id.is_(None), SignOn.version_id != version.id),
             )
         )

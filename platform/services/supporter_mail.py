@@ -1,5 +1,7 @@
-"""Mail to supporters (confirmations, copies of their letters, and any later kind), decided by the
-database: each mail is a `supporter_mails` row written in the same transaction as what owes it.
+"""Mail to supporters (confirmations, copies of their letters, and any later kind), and to the
+contacts of organizations' sign-ons on statements (chorus.services.statement_mail composes those),
+decided by the database: each mail is a `supporter_mails` row written in the same transaction as
+what owes it.
 
 Workers claim due rows with a lease, build each message inside its own try (one that cannot be built
 fails with its reason and the rest go out), send over one SMTP connection and record each mail as sent
