@@ -1,5 +1,6 @@
 """campaigns.updated_at (the API's modified_date); statement mail owed by supporter_mails rows:
-a row names an action or an organization's sign-on (with `ref`, the version of a new-version notice)
+a row names an action or an organization's sign-on (with `ref`, the version of a new-version notice);
+webhook events for sign-ons
 
 Revision ID: apiext_statement_mail
 Revises: i10_supporter_data
@@ -39,8 +40,18 @@ def upgrade():
     with op.batch_alter_table("supporter_mails", schema=None) as batch_op:
         batch_op.alter_column("ref", existing_type=sa.Integer(), server_default=None)
 
+    with op.batch_alter_table("webhook_events", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("sign_on_id", BIG_ID, nullable=True))
+        batch_op.create_foreign_key(
+            op.f("fk_webhook_events_sign_on_id_sign_ons"), "sign_ons", ["sign_on_id"], ["id"], ondelete="CASCADE"
+        )
+
 
 def downgrade():
+    op.execute("DELETE FROM webhook_events WHERE sign_on_id IS NOT NULL")
+    with op.batch_alter_table("webhook_events", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("fk_webhook_events_sign_on_id_sign_ons"), type_="foreignkey")
+        batch_op.drop_column("sign_on_id")
     op.execute("DELETE FROM supporter_mails WHERE sign_on_id IS NOT NULL")
     with op.batch_alter_table("supporter_mails", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_supporter_mails_one_recipient"), type_="check")

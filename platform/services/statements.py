@@ -22,7 +22,7 @@ from chorus.extensions import db, redis_store
 from chorus.models import Campaign, CampaignHost, Organization, PublicMessage, SignOn, StatementVersion, User
 from chorus.models.base import utcnow
 from chorus.models.statements import ASKED_ON_NEW_VERSION
-from chorus.services import exports, supporter_mail, tally, uploads
+from chorus.services import exports, supporter_mail, tally, uploads, webhooks
 from chorus.services.signing import normalize_email
 
 #: Sign-ons that the public list and the count show.
@@ -242,6 +242,7 @@ def sign_on(campaign: Campaign, site: Organization, signature: OrgSignature, vou
         record.logo = uploads.store(campaign.owner.slug, f"signon-{record.uuid}", signature.logo)
     if not vouched:  # owed in the sign-on's own transaction: a lost job costs a delay, never the mail
         supporter_mail.owe_once("confirm", sign_on_id=record.id)
+    hooks = webhooks.owe_sign_on(record.id, site.id) if vouched else 0
     try:
         db.session.commit()
     except IntegrityError:
@@ -250,6 +251,8 @@ def sign_on(campaign: Campaign, site: Organization, signature: OrgSignature, vou
         return None
     if not vouched:
         queues.kick_supporter_mail()
+    if hooks:
+        webhooks.kick()
     return record
 
 
@@ -277,7 +280,10 @@ def confirm(sign_on: SignOn) -> bool:
         return False
     sign_on.status = "pending"
     sign_on.confirmed_at = utcnow()
+    hooks = webhooks.owe_sign_on(sign_on.id, sign_on.org_id)  # the host member's systems hear of it
     db.session.commit()
+    if hooks:
+        webhooks.kick()
     return True
 
 
