@@ -520,3 +520,18 @@ def test_a_notice_about_a_new_text_is_skipped_when_the_organization_withdrew_bef
     assert not mailbox.messages
     notice = db.session.scalar(select(SupporterMail).where(SupporterMail.kind == "new_version"))
     assert (notice.ref, notice.status, notice.last_error) == (version.id, "skipped", "now retracted")
+
+
+def test_a_sign_on_mail_job_queued_before_the_outbox_still_gets_its_mail_sent(app, client, mailbox):
+    from sqlalchemy import delete
+
+    from chorus import queues
+    from chorus.models import SupporterMail
+
+    make_statement(make_org("puentes"), slug="together")
+    sign(client, "puentes", "together", org_sign_on())
+    db.session.execute(delete(SupporterMail))  # as before this release: no row, only the job
+    db.session.commit()
+    queues.enqueue(queues.SEND_SIGN_ON_MAIL, "confirm", db.session.scalar(select(SignOn.id)), queue_name="mail")
+    run_jobs()
+    assert [m["To"] for m in mailbox.messages] == ["contact@acme.example"]
