@@ -262,9 +262,13 @@ class LetterForm(ActionForm):
         return replace(super().supporter(), subject=self.subject.data, body=self.body.data)
 
 
+#: A website as organizations give it: its full address (the form and the API check the same).
+WEBSITE = re.compile(r"https?://[^\s/?#]+\.[^\s/?#]+(?:[/?#]\S*)?", re.IGNORECASE)
+
+
 def valid_website(form, field):
     value = (field.data or "").strip()
-    if value and not re.fullmatch(r"https?://[^\s/?#]+\.[^\s/?#]+(?:[/?#]\S*)?", value, re.IGNORECASE):
+    if value and not WEBSITE.fullmatch(value):
         raise ValidationError(_("Enter the website's full address, starting with https://"))
 
 

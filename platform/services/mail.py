@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 
-from chorus import text
+from chorus import tenancy, text
 from chorus.i18n import gettext
 from chorus.models.base import utcnow
 
@@ -164,7 +164,7 @@ def new_message(
     manage: str | None = None,
 ) -> Message:
     """A supporter message with a stable Message-ID and RFC 8058 one-click unsubscribe headers.
-    `manage` (chorus.services.supporter_mail.message passes it to every supporter mail) adds the
+    `manage` (`to_supporter` passes it to every supporter mail) adds the
     link to the supporter's "manage my data" page at the foot of the text and HTML parts."""
     if manage:
         words = gettext("See, download or erase what we hold about you, and change what you agreed to:")
@@ -182,6 +182,29 @@ def new_message(
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
     return plain_message(headers, text, html or None)
+
+
+def manage_link(address: str, site) -> str:
+    """The address's own "manage my data" page, on the member's host."""
+    return manage_url(address.lower(), site.slug, tenancy.public_root(site))
+
+
+def to_supporter(
+    *, to: str, site, subject: str, text: str, html: str | None, message_id: str, footer: bool = True
+) -> Message:
+    """Every mail to a supporter (confirmations, copies, repeats, sign-ons, version notices…) is made
+    here: from the member `site`, with its scoped unsubscribe link in the headers and the supporter's
+    "manage my data" link at the foot (`footer=False`: a mail to staff, such as a statement's author)."""
+    return new_message(
+        to=to,
+        subject=subject,
+        text=text,
+        html=html,
+        sender=default_sender(site.name),
+        message_id=message_id,
+        unsubscribe=unsubscribe_url(to.lower(), site.slug, tenancy.public_root(site)),
+        manage=manage_link(to, site) if footer else None,
+    )
 
 
 def smtp_error(error: Exception) -> tuple[bool, str]:
