@@ -126,22 +126,30 @@ def claim(limit: int = BATCH) -> Claim:
 def _record(token: str, delivery_ids: list[int], status: str, detail: str, **values) -> None:
     """Mark deliveries still held by this claim and add a history event for each, committed at once
     (never after the next send). Rows another claim took over are left to it."""
-    recorded = (
-        db.session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(delivery_ids), Delivery.claim_token == token, Delivery.status == "sending")
-            .values(status=status, claim_token=None, **values)
-            .returning(Delivery.id)
-            .execution_options(synchronize_session=False)
+    # Core statements on a connection of their own: through the session, each per-letter commit would
+    # walk (and expire) every object of the batch again, and the ORM's bulk-update layer cost more
+    # than the statement itself.
+    deliveries = Delivery.__table__
+    with db.engine.begin() as connection:
+        recorded = (
+            connection.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.id.in_(delivery_ids),
+                    deliveries.c.claim_token == token,
+                    deliveries.c.status == "sending",
+                )
+                .values(status=status, claim_token=None, **values)
+                .returning(deliveries.c.id)
+            )
+            .scalars()
+            .all()
         )
-        .scalars()
-        .all()
-    )
-    if recorded:  # a Core insert: the ORM's unit of work cost more than the statement itself
-        db.session.execute(
-            insert(DeliveryEvent), [{"delivery_id": i, "status": status, "detail": detail[:500]} for i in recorded]
-        )
-    db.session.commit()
+        if recorded:
+            connection.execute(
+                insert(DeliveryEvent.__table__),
+                [{"delivery_id": i, "status": status, "detail": detail[:500]} for i in recorded],
+            )
 
 
 def _sent(token: str, ids: list[int], message_id: str = "") -> None:
@@ -358,6 +366,7 @@ def _unbuildable(token: str, ids: list[int], error: Exception, report: Report) -
 
 def _send_batch(taken: Claim, report: Report) -> None:
     outgoing = _prepare(taken, report)
+    db.session.commit()  # the session holds no snapshot while each result commits on its own connection
     try:
         with mail.transport().connect() as connection:
             for item in outgoing:
