@@ -164,7 +164,6 @@ def action_rows(rows: int, campaign_id: int, owner_id: int, other_id: int, sqlit
             "confirmed" if confirmed else "pending",
             created,
             confirmed,
-            created,
             person_uuid_for(email),
             "web",
         )
