@@ -71,7 +71,7 @@ def _resolve_member(endpoint: str | None, values: dict | None) -> None:
     g.org_slug = slug
     if endpoint in _CACHED_ENDPOINTS:
         return
-    org = campaigns.get_org(slug)
+    org = campaigns.site_org(slug)
     if org is None:
         abort(404)
     tenancy.enter(org)
