@@ -10,7 +10,6 @@ from dataclasses import replace
 from urllib.parse import unquote_to_bytes
 
 import pycountry
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app, request
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -27,7 +26,7 @@ from chorus.i18n import gettext as _
 from chorus.i18n import lazy_gettext as _l
 from chorus.models import Campaign, Organization
 from chorus.services import letters, uploads
-from chorus.services.signing import Supporter
+from chorus.services.signing import Supporter, validated_email
 from chorus.services.statements import SIGN_ON_LOGO_MAX_BYTES, OrgSignature
 from chorus.text import header_unsafe
 
@@ -148,10 +147,8 @@ def required(form, field):
 
 
 def valid_email(form, field):
-    try:
-        validate_email((field.data or "").strip(), check_deliverability=False)
-    except EmailNotValidError as error:
-        raise ValidationError(_("Enter a valid e-mail address.")) from error
+    if validated_email((field.data or "").strip()) is None:
+        raise ValidationError(_("Enter a valid e-mail address."))
 
 
 @functools.cache
