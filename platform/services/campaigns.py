@@ -43,6 +43,12 @@ def forget_lookups() -> None:
 
 def _cached(key: tuple, load: Callable[[Session], T | None]) -> T | None:
     """`load`'s object as of at most LOOKUP_TTL ago, merged into the request's session (no SQL)."""
+    found = _copy(key, load)
+    return None if found is None else db.session.merge(found, load=False)
+
+
+def _copy(key: tuple, load: Callable[[Session], T | None]) -> T | None:
+    """The shared detached copy itself: read its loaded attributes only, never change it."""
     cache = _lookups()
     now = time.monotonic()
     hit = cache.get(key)
@@ -56,7 +62,7 @@ def _cached(key: tuple, load: Callable[[Session], T | None]) -> T | None:
         if len(cache) > 10_000:
             cache.clear()
         hit = cache[key] = (now + LOOKUP_TTL, found)
-    return db.session.merge(hit[1], load=False)
+    return hit[1]
 
 
 def _campaign_loaded(campaign: Campaign) -> Campaign:
@@ -107,14 +113,26 @@ def _hosted_by_id(org_id: int):
 
 def get_hosted_or_404(org: Organization, slug: str) -> Campaign:
     """The campaign `org`'s site shows at `slug` (see the module's note on the per-process copy)."""
-    org_id = org.id
-    campaign = _cached(
-        ("campaign", org_id, slug),
-        lambda s: _campaign_loaded(c) if (c := s.scalar(_hosted_by_id(org_id).where(Campaign.slug == slug))) else None,
-    )
+    campaign = _cached(*_hosted_lookup(org.id, slug))
     if campaign is None:
         abort(404)
     return campaign
+
+
+def _hosted_lookup(org_id: int, slug: str) -> tuple[tuple, Callable[[Session], Campaign | None]]:
+    def load(session: Session) -> Campaign | None:
+        found = session.scalar(_hosted_by_id(org_id).where(Campaign.slug == slug))
+        return None if found is None else _campaign_loaded(found)
+
+    return ("campaign", org_id, slug), load
+
+
+def hosted_copy(org_slug: str, slug: str) -> tuple[Organization, Campaign] | None:
+    """The member and the campaign its site shows at `slug`, as this process's shared detached copies
+    (no session, no SQL while fresh): for chorus.public.sign_shortcut, which only reads them."""
+    org = _copy(*_org_lookup(org_slug))
+    campaign = None if org is None else _copy(*_hosted_lookup(org.id, slug))
+    return None if campaign is None else (org, campaign)
 
 
 def others_on_site(org: Organization, campaign: Campaign, limit: int = 3) -> list[Campaign]:
@@ -150,4 +168,8 @@ def get_org(slug: str) -> Organization | None:
 
 def site_org(slug: str) -> Organization | None:
     """The member whose site a public request is on (see the module's note on the per-process copy)."""
-    return _cached(("org", slug), lambda s: s.scalar(select(Organization).where(Organization.slug == slug)))
+    return _cached(*_org_lookup(slug))
+
+
+def _org_lookup(slug: str) -> tuple[tuple, Callable[[Session], Organization | None]]:
+    return ("org", slug), lambda s: s.scalar(select(Organization).where(Organization.slug == slug))
