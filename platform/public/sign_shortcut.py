@@ -83,36 +83,42 @@ class SignShortcut:
         if values is None:
             return None
         with self.app.app_context():
-            found = self._campaign(environ)
-            if found is None:
-                return None
-            org, campaign, location = found
-            if not (campaign.kind == "petition" and campaign.accepting_actions):
-                return None
-            if campaign.public_comments and (values.get("comment") or "").strip():
-                return None  # a comment a moderator must see first
-            if not forms.token_valid(values.get("csrf_token"), campaign.slug):
-                return None
-            if not forms.plain_action_valid(values, campaign.needs_location):
-                return None
-            language = language_of(
-                parse_cookie(environ).get("lang"),
-                parse_accept_header(environ.get("HTTP_ACCEPT_LANGUAGE"), LanguageAccept),
-            )
-            g.lang = language
             try:
-                if not sign_allowed(environ.get("REMOTE_ADDR")):
-                    return None  # the view shows the page with the message (429)
-                with tenancy.acting_for(org):
-                    signing.sign(campaign, org, forms.supporter_from(values, campaign.needs_location, language))
+                location = self._sign_plain(environ, values)
             except (SQLAlchemyError, RedisError):
                 db.session.rollback()
                 self.app.logger.warning("sign shortcut: %s goes to the view", environ.get("PATH_INFO"), exc_info=True)
                 return None  # nothing was written: the view tries again (and answers 503 if it fails too)
+        if location is None:
+            return None
         response = redirect(environ.get("SCRIPT_NAME", "") + location, 303)
         for name, value in self.headers:
             response.headers[name] = value
         return response
+
+    def _sign_plain(self, environ, values: dict[str, str]) -> str | None:
+        """Sign and return the thanks page's path, or None (nothing written) for the view to answer."""
+        found = self._campaign(environ)
+        if found is None:
+            return None
+        org, campaign, location = found
+        if not (campaign.kind == "petition" and campaign.accepting_actions):
+            return None
+        if campaign.public_comments and (values.get("comment") or "").strip():
+            return None  # a comment a moderator must see first
+        if not forms.token_valid(values.get("csrf_token"), campaign.slug):
+            return None
+        if not forms.plain_action_valid(values, campaign.needs_location):
+            return None
+        g.lang = language_of(
+            parse_cookie(environ).get("lang"),
+            parse_accept_header(environ.get("HTTP_ACCEPT_LANGUAGE"), LanguageAccept),
+        )
+        if not sign_allowed(environ.get("REMOTE_ADDR")):
+            return None  # the view shows the page with the message (429)
+        with tenancy.acting_for(org):
+            signing.sign(campaign, org, forms.supporter_from(values, campaign.needs_location, g.lang))
+        return location
 
     @staticmethod
     def _campaign(environ):
