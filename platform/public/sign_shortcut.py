@@ -38,6 +38,7 @@ from chorus.public import forms
 from chorus.public.views import PUBLIC_MAX_BODY, sign_allowed
 from chorus.security import page_headers
 from chorus.services import campaigns, signing
+from chorus.services.slugs import RESERVED
 
 _SLUG = r"[a-z0-9][a-z0-9-]{0,79}"
 SHARED_PATH = re.compile(rf"^/({_SLUG})/({_SLUG})$")
@@ -56,7 +57,6 @@ class SignShortcut:
         if environ.get("REQUEST_METHOD") == "POST" and not environ.get("QUERY_STRING"):
             body = self._plain_body(environ)
             if body is not None:
-                environ["wsgi.input"] = io.BytesIO(body)  # the view reads it again if this passes
                 response = self._sign(environ, body)
                 if response is not None:
                     return response(environ, start_response)
@@ -65,8 +65,9 @@ class SignShortcut:
     def _plain_body(self, environ) -> bytes | None:
         """The urlencoded body of a small POST to a campaign's address, read whole; else None."""
         path = environ.get("PATH_INFO", "")
-        if not (SHARED_PATH.match(path) or SITE_PATH.match(path)):
-            return None
+        match = SHARED_PATH.match(path) or SITE_PATH.match(path)
+        if match is None or not RESERVED.isdisjoint(match.groups()):
+            return None  # not a campaign's address (/admin/..., /confirm/...): no member or campaign has that name
         if environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
             return None
         try:
@@ -76,6 +77,7 @@ class SignShortcut:
         if not 0 < length <= PUBLIC_MAX_BODY:
             return None
         body = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(body)  # for the view, if this layer passes
         return body if len(body) == length else None
 
     def _sign(self, environ, body: bytes):

@@ -28,12 +28,6 @@ from chorus.services import letters, supporter_mail, tally, webhooks
 #: Seconds between two mails to one address about its repeated action on one campaign.
 REPEAT_MAIL_EVERY = 3600
 ACTIONS = Action.__table__
-#: What `_store` writes into each new action (the id comes from the database).
-_ACTION_VALUES = (
-    "uuid", "campaign_id", "org_id", "email", "email_normalized", "email_hash", "person_uuid", "first_name",
-    "last_name", "postal_code", "country", "comment", "language", "subject", "body", "status", "created_at",
-    "confirmed_at", "source", "api_key_id",
-)
 
 
 class Outcome(enum.Enum):
@@ -139,7 +133,7 @@ def _store(campaign: Campaign, site: Organization, supporter: Supporter, key: Ap
         "api_key_id": None if key is None else key.id,
     }
     params = {f"a_{name}": value for name, value in values.items()} | {"owed_at": now}
-    action_id = db.session.connection().execute(_insert_action(dialect, owes), params).scalar()
+    action_id = db.session.connection().execute(_insert_action(dialect, owes, tuple(values)), params).scalar()
     if action_id is None:
         db.session.rollback()
         return _repeat(campaign_id, email_normalized, hashed, notify=key is None)  # API clients know
@@ -174,14 +168,14 @@ def _store(campaign: Campaign, site: Organization, supporter: Supporter, key: Ap
 
 
 @functools.cache
-def _insert_action(dialect: str, owes: str | None) -> Executable:
-    """The INSERT of one action (Core, built once: no ORM flush, no statement built per request) that
-    yields to an existing action of the address. On PostgreSQL, when the action owes a mail, the
-    same statement writes it (`supporter_mail.owe_each`): one round trip for both rows."""
+def _insert_action(dialect: str, owes: str | None, columns: tuple[str, ...]) -> Executable:
+    """The INSERT of one action's `columns` (Core, built once: no ORM flush, no statement built per
+    request) that yields to an existing action of the address. On PostgreSQL, when the action owes a
+    mail, the same statement writes it (`supporter_mail.owe_each`): one round trip for both rows."""
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     statement = (
         insert(ACTIONS)
-        .values({name: bindparam(f"a_{name}", type_=ACTIONS.c[name].type) for name in _ACTION_VALUES})
+        .values({name: bindparam(f"a_{name}", type_=ACTIONS.c[name].type) for name in columns})
         .on_conflict_do_nothing()  # either unique key: the address, or the hash an erased action keeps
         .returning(ACTIONS.c.id)
     )
