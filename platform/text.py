@@ -14,6 +14,8 @@ HEADER_UNSAFE = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 def header_unsafe(value: str) -> bool:
     """True if `value` holds a character that must never reach a header."""
+    if value.isascii():  # the common case, at C speed: ASCII's only such characters are Cc (0-31, 127)
+        return not value.isprintable()
     return any(unicodedata.category(c) in HEADER_UNSAFE for c in value)
 
 

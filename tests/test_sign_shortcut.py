@@ -7,10 +7,10 @@ import time
 
 import pytest
 from flask import request
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 
 from chorus.extensions import csrf, db
-from chorus.models import Action, Consent, SupporterMail
+from chorus.models import Action, Campaign, CampaignHost, Consent, SupporterMail
 from chorus.public.sign_shortcut import SignShortcut
 from chorus.services import campaigns
 from tests.factories import csrf_token, make_campaign, make_org, supporter
@@ -143,22 +143,9 @@ def test_another_process_pause_is_seen_within_the_copies_lifetime(app, client, m
 def test_a_campaign_missing_a_moment_ago_is_found_at_once(app, client):
     puentes = make_org("puentes")
     assert client.get("/puentes/fair-rent").status_code == 404  # "not found" is never kept
-    with db.engine.begin() as other:
-        other.execute(
-            text(
-                "INSERT INTO campaigns (uuid, slug, kind, owner_org_id, title, summary, body, status, "
-                "require_confirmation, count_api_actions, created_at, image, image_alt, addressee, ask_location, "
-                "unconfirmed_retention_days, closed_retention_days, letter_subject, letter_greeting, letter_body, "
-                "letter_closing, letter_max_length, targeting, delivery_mode, public_comments, signatory_order) "
-                "VALUES ('00000000-0000-4000-8000-000000000001', 'fair-rent', 'petition', :org, 'Fair rent', '', '', "
-                "'live', true, true, CURRENT_TIMESTAMP, '', '', '', false, 30, 365, '', '', '', '', 5000, 'fixed', "
-                "'individual', false, 'alphabetical')"
-            ),
-            {"org": puentes.id},
-        )
-        other.execute(
-            text("INSERT INTO campaign_hosts (campaign_id, org_id, accepted, created_at) "
-                 "SELECT id, :org, true, CURRENT_TIMESTAMP FROM campaigns WHERE slug = 'fair-rent'"),
-            {"org": puentes.id},
-        )
+    with db.engine.begin() as other:  # Core on its own connection: no session of this process sees it
+        created = other.execute(
+            insert(Campaign.__table__).values(slug="fair-rent", owner_org_id=puentes.id, title="Fair rent")
+        ).inserted_primary_key[0]
+        other.execute(insert(CampaignHost.__table__).values(campaign_id=created, org_id=puentes.id, accepted=True))
     assert client.get("/puentes/fair-rent").status_code == 200

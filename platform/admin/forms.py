@@ -84,6 +84,12 @@ class InviteForm(Form):
     )
 
 
+class AddressForm(Form):
+    """A supporter's address, for the platform admins' data-rights page."""
+
+    email = EmailField("Supporter's e-mail address", [DataRequired(), Email(), Length(max=254)])
+
+
 class CampaignForm(ProposesSlug, Form):
     kind = SelectField(
         "Kind", choices={"petition": "Petition", "letter": "Letter to decision makers"}, default="petition"

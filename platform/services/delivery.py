@@ -16,11 +16,11 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from email.utils import format_datetime
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from chorus import queues
@@ -126,19 +126,30 @@ def claim(limit: int = BATCH) -> Claim:
 def _record(token: str, delivery_ids: list[int], status: str, detail: str, **values) -> None:
     """Mark deliveries still held by this claim and add a history event for each, committed at once
     (never after the next send). Rows another claim took over are left to it."""
-    recorded = (
-        db.session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(delivery_ids), Delivery.claim_token == token, Delivery.status == "sending")
-            .values(status=status, claim_token=None, **values)
-            .returning(Delivery.id)
-            .execution_options(synchronize_session=False)
+    # Core statements on a connection of their own: through the session, each per-letter commit would
+    # walk (and expire) every object of the batch again, and the ORM's bulk-update layer cost more
+    # than the statement itself.
+    deliveries = Delivery.__table__
+    with db.engine.begin() as connection:
+        recorded = (
+            connection.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.id.in_(delivery_ids),
+                    deliveries.c.claim_token == token,
+                    deliveries.c.status == "sending",
+                )
+                .values(status=status, claim_token=None, **values)
+                .returning(deliveries.c.id)
+            )
+            .scalars()
+            .all()
         )
-        .scalars()
-        .all()
-    )
-    db.session.add_all(DeliveryEvent(delivery_id=i, status=status, detail=detail[:500]) for i in recorded)
-    db.session.commit()
+        if recorded:
+            connection.execute(
+                insert(DeliveryEvent.__table__),
+                [{"delivery_id": i, "status": status, "detail": detail[:500]} for i in recorded],
+            )
 
 
 def _sent(token: str, ids: list[int], message_id: str = "") -> None:
@@ -224,20 +235,20 @@ def _gate(delivery: Delivery, now: datetime) -> datetime | None:
 # -- messages -------------------------------------------------------------------------------------
 
 
-def _letter_message(delivery: Delivery) -> EmailMessage:
+def _letter_message(delivery: Delivery) -> Message:
     action, campaign, official = delivery.action, delivery.campaign, delivery.official
     text = letters.compose(campaign, action.body or campaign.letter_body, letters.signature_of(action))
-    msg = EmailMessage(policy=mail.MAIL_POLICY)
-    msg["From"] = f'"{action.full_name.replace(chr(34), chr(39))} via Chorus" <letters@{mail.mail_domain()}>'
-    msg["Reply-To"] = action.email
-    msg["To"] = f'"{official.addressed}" <{official.email}>'
-    msg["Subject"] = action.subject or campaign.letter_subject or campaign.title
-    msg["Date"] = format_datetime(utcnow())
-    msg["Message-ID"] = f"<letter.{delivery.uuid}@{mail.mail_domain()}>"
-    msg["X-Chorus-Delivery"] = delivery.uuid
-    msg["X-Chorus-Campaign"] = campaign.slug
-    msg.set_content(text)
-    return msg
+    headers = {
+        "From": f'"{action.full_name.replace(chr(34), chr(39))} via Chorus" <letters@{mail.mail_domain()}>',
+        "Reply-To": action.email,
+        "To": f'"{official.addressed}" <{official.email}>',
+        "Subject": action.subject or campaign.letter_subject or campaign.title,
+        "Date": format_datetime(utcnow()),
+        "Message-ID": f"<letter.{delivery.uuid}@{mail.mail_domain()}>",
+        "X-Chorus-Delivery": delivery.uuid,
+        "X-Chorus-Campaign": campaign.slug,
+    }
+    return mail.plain_message(headers, text)
 
 
 def _digest_message(deliveries: list[Delivery], now: datetime) -> tuple[EmailMessage, str]:
@@ -301,7 +312,7 @@ class Outgoing:
     ids: list[int]
     to: str
     attempts: int
-    message: EmailMessage
+    message: Message
     message_id: str = ""
 
 
@@ -355,6 +366,7 @@ def _unbuildable(token: str, ids: list[int], error: Exception, report: Report) -
 
 def _send_batch(taken: Claim, report: Report) -> None:
     outgoing = _prepare(taken, report)
+    db.session.commit()  # the session holds no snapshot while each result commits on its own connection
     try:
         with mail.transport().connect() as connection:
             for item in outgoing:
