@@ -14,13 +14,14 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage, Message
 from email.utils import format_datetime
 
 from flask import current_app
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from chorus import queues
@@ -55,6 +56,7 @@ class Claim:
     held: set[int] = field(default_factory=set)
     stopping: threading.Event = field(default_factory=threading.Event)
     keeper: threading.Thread | None = None
+    results: Connection | None = None  # where `_record` commits each result (see `recording`)
 
     def renew(self) -> set[int]:
         """Extend the lease of the rows still ours (on a connection of its own: any thread may call it)."""
@@ -85,6 +87,27 @@ class Claim:
 
         self.keeper = threading.Thread(target=run, name="chorus-delivery-lease", daemon=True)
         self.keeper.start()
+
+    @contextmanager
+    def recording(self):
+        """One connection for the batch's results, each committed on its own. On PostgreSQL without
+        waiting for the WAL flush: a crash of the database server (not of a worker) may forget the
+        last moment's "sent" marks, so those letters go out again (a repeat, never a loss), and each
+        letter no longer waits for a disk flush."""
+        with db.engine.connect() as connection:
+            postgres = connection.dialect.name == "postgresql"
+            if postgres:
+                connection.exec_driver_sql("SET synchronous_commit TO off")
+                connection.commit()
+            self.results = connection
+            try:
+                yield
+            finally:
+                self.results = None
+                if postgres and not connection.invalidated:
+                    connection.rollback()
+                    connection.exec_driver_sql("RESET synchronous_commit")
+                    connection.commit()
 
     def release(self) -> None:
         self.stopping.set()
@@ -123,20 +146,20 @@ def claim(limit: int = BATCH) -> Claim:
     return Claim(token, list(claimed))
 
 
-def _record(token: str, delivery_ids: list[int], status: str, detail: str, **values) -> None:
+def _record(claim: Claim, delivery_ids: list[int], status: str, detail: str, **values) -> None:
     """Mark deliveries still held by this claim and add a history event for each, committed at once
     (never after the next send). Rows another claim took over are left to it."""
-    # Core statements on a connection of their own: through the session, each per-letter commit would
-    # walk (and expire) every object of the batch again, and the ORM's bulk-update layer cost more
-    # than the statement itself.
-    deliveries = Delivery.__table__
-    with db.engine.begin() as connection:
+    # Core statements on the claim's own connection: through the session, each per-letter commit
+    # would walk (and expire) every object of the batch again, and the ORM's bulk-update layer cost
+    # more than the statement itself.
+    deliveries, connection = Delivery.__table__, claim.results
+    with connection.begin():
         recorded = (
             connection.execute(
                 update(deliveries)
                 .where(
                     deliveries.c.id.in_(delivery_ids),
-                    deliveries.c.claim_token == token,
+                    deliveries.c.claim_token == claim.token,
                     deliveries.c.status == "sending",
                 )
                 .values(status=status, claim_token=None, **values)
@@ -152,8 +175,8 @@ def _record(token: str, delivery_ids: list[int], status: str, detail: str, **val
             )
 
 
-def _sent(token: str, ids: list[int], message_id: str = "") -> None:
-    _record(token, ids, "sent", "delivered", sent_at=utcnow(), lease_until=None, message_id=message_id)
+def _sent(claim: Claim, ids: list[int], message_id: str = "") -> None:
+    _record(claim, ids, "sent", "delivered", sent_at=utcnow(), lease_until=None, message_id=message_id)
 
 
 def _defer(token: str, ids: list[int], until: datetime, reason: str) -> None:
@@ -169,13 +192,13 @@ def _defer(token: str, ids: list[int], until: datetime, reason: str) -> None:
     db.session.commit()
 
 
-def _failed_attempt(token: str, ids: list[int], attempts: int, permanent: bool, detail: str) -> None:
+def _failed_attempt(claim: Claim, ids: list[int], attempts: int, permanent: bool, detail: str) -> None:
     if permanent or attempts >= MAX_ATTEMPTS:
-        _record(token, ids, "failed", detail, lease_until=None, last_error=detail[:500])
+        _record(claim, ids, "failed", detail, lease_until=None, last_error=detail[:500])
         return
     backoff = timedelta(seconds=min(30 * 2 ** (attempts - 1), 3600))
     _record(
-        token,
+        claim,
         ids,
         "queued",
         f"will retry: {detail}",
@@ -298,7 +321,8 @@ def run(max_seconds: float = 50.0, batch: int = BATCH) -> Report:
         report.batches += 1
         taken.keep()
         try:
-            _send_batch(taken, report)
+            with taken.recording():
+                _send_batch(taken, report)
         finally:
             taken.release()
     return report
@@ -341,12 +365,12 @@ def _prepare(taken: Claim, report: Report) -> list[Outgoing]:
         try:
             outgoing.append(Outgoing([d.id], d.official.email, d.attempts, _letter_message(d)))
         except Exception as error:  # noqa: BLE001 - one letter that cannot be built never stops the batch
-            _unbuildable(taken.token, [d.id], error, report)
+            _unbuildable(taken, [d.id], error, report)
     for group in digests.values():
         try:
             message, message_id = _digest_message(group, now)
         except Exception as error:  # noqa: BLE001 - as above, for one target's digest
-            _unbuildable(taken.token, [d.id for d in group], error, report)
+            _unbuildable(taken, [d.id for d in group], error, report)
             continue
         attempts = max(d.attempts for d in group)
         outgoing.append(Outgoing([d.id for d in group], group[0].official.email, attempts, message, message_id))
@@ -356,11 +380,11 @@ def _prepare(taken: Claim, report: Report) -> list[Outgoing]:
     return outgoing
 
 
-def _unbuildable(token: str, ids: list[int], error: Exception, report: Report) -> None:
+def _unbuildable(claim: Claim, ids: list[int], error: Exception, report: Report) -> None:
     """Failed with its reason (admins see it and retry after an edit); the rest of the batch goes out."""
     current_app.logger.warning("letters %s cannot be built", ids, exc_info=True)
     detail = mail.build_failure(error)
-    _record(token, ids, "failed", detail, lease_until=None, last_error=detail)
+    _record(claim, ids, "failed", detail, lease_until=None, last_error=detail)
     report.failed += len(ids)
 
 
@@ -377,11 +401,11 @@ def _send_batch(taken: Claim, report: Report) -> None:
                     connection.send(item.message, to=item.to)
                 except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as error:
                     permanent, detail = mail.smtp_error(error)
-                    _failed_attempt(taken.token, item.ids, item.attempts, permanent, detail)
+                    _failed_attempt(taken, item.ids, item.attempts, permanent, detail)
                     report.failed += len(item.ids) if permanent else 0
                     report.retrying += 0 if permanent else len(item.ids)
                     continue
-                _sent(taken.token, item.ids, item.message_id)
+                _sent(taken, item.ids, item.message_id)
                 report.sent += len(item.ids)
     except (OSError, smtplib.SMTPException) as error:
         # The connection itself failed: whatever this batch did not send yet retries later.
@@ -392,7 +416,7 @@ def _send_batch(taken: Claim, report: Report) -> None:
             )
         ).all()
         for delivery_id, attempts in left:
-            _failed_attempt(taken.token, [delivery_id], attempts, permanent, detail)
+            _failed_attempt(taken, [delivery_id], attempts, permanent, detail)
         report.retrying += len(left)
         report.errors.append(detail)
 
