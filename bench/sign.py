@@ -49,7 +49,9 @@ from redis import Redis
 ROOT = Path(__file__).resolve().parent.parent
 CAMPAIGN = "keep-families-together"
 SITES = ("puentes", "harbor-workers", "open-table", "riverside-legal")
-ACCEPTED_OUTCOMES = {"signed", "counted"}
+#: Chorus answers every stored submission with the same 303 to .../thanks (no membership oracle: a
+#: repeat is told to the address's owner by mail); the reference still says ?status=signed.
+ACCEPTED_OUTCOMES = {"signed", "counted", "thanks"}
 SWEEP = ("2:1:sync", "3:1:sync", "2:4:gthread", "3:4:gthread", "2:8:gthread", "2:1:gthread")
 DEFAULT_SERVER = "2:4:gthread"
 #: Never touch what the test suite uses.
@@ -678,8 +680,11 @@ def fetch_tokens(server: Server) -> dict[str, str]:
 def _sign_outcome(status: int, headers: dict[str, str], _body: bytes) -> str | None:
     if status != 303:
         return None
-    values = parse_qs(urlsplit(headers.get("location", "")).query).get("status", ["?"])
-    return values[0]
+    location = urlsplit(headers.get("location", ""))
+    values = parse_qs(location.query).get("status")
+    if values:
+        return values[0]
+    return "thanks" if location.path.endswith("/thanks") else "?"
 
 
 def _tally_outcome(status: int, _headers: dict[str, str], body: bytes) -> str | None:

@@ -15,6 +15,7 @@ def create_app(environ: dict[str, str] | None = None) -> Flask:
     from chorus import admin, api, errors, guards, i18n, moderation, security, templating, tenancy
     from chorus.extensions import csrf, db, login_manager, migrate, redis_store
     from chorus.public import views as public
+    from chorus.public.sign_shortcut import SignShortcut
     from chorus.public.tally_shortcut import TallyShortcut
 
     settings = chorus_config.from_environment({**os.environ, **(environ or {})})
@@ -30,7 +31,6 @@ def create_app(environ: dict[str, str] | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_DURATION=0,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         WTF_CSRF_TIME_LIMIT=None,
         **settings,
     )
@@ -53,5 +53,5 @@ def create_app(environ: dict[str, str] | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     api.init_app(app)
     app.register_blueprint(moderation.bp)
-    app.wsgi_app = TallyShortcut(app, app.wsgi_app)
+    app.wsgi_app = TallyShortcut(app, SignShortcut(app, app.wsgi_app))
     return app

@@ -32,11 +32,16 @@ def _refuse_control_characters() -> None:
         # Cache the raw body first: the public forms re-read it to find bytes that are not UTF-8.
         if request.mimetype == "application/x-www-form-urlencoded":
             request.get_data(cache=True)
-        bad = any(
-            _LINE_FORBIDDEN.search(k) or _FORM_FORBIDDEN.search(v) for k, v in request.form.items(multi=True)
-        ) or any(_LINE_FORBIDDEN.search(k) for k in request.files)
+        bad = any(forbidden_field(k, v) for k, v in request.form.items(multi=True)) or any(
+            _LINE_FORBIDDEN.search(k) for k in request.files
+        )
     if bad:
         abort(400, _("The request contains control characters (such as NUL), which no field accepts."))
+
+
+def forbidden_field(name: str, value: str) -> bool:
+    """A form field no view may see (answered 400 before any view runs)."""
+    return bool(_LINE_FORBIDDEN.search(name) or _FORM_FORBIDDEN.search(value))
 
 
 def safe_next(target: str | None, default: str, prefix: str = "/") -> str:

@@ -21,6 +21,7 @@ from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 from flask import Flask, current_app, g, has_app_context, has_request_context, request
 from flask_babel import Babel, Domain, gettext, lazy_gettext, ngettext
+from werkzeug.datastructures import LanguageAccept
 
 __all__ = ["LANGUAGES", "current_lang", "gettext", "lazy_gettext", "ngettext", "KIND_NAMES"]
 
@@ -79,15 +80,23 @@ def _choose_language() -> str:
     if asked in LANGUAGES:
         g.remember_lang = True
         return asked
-    cookie = request.cookies.get("lang")
-    return cookie if cookie in LANGUAGES else (request.accept_languages.best_match(LANGUAGES) or "en")
+    return language_of(request.cookies.get("lang"), request.accept_languages)
+
+
+def language_of(cookie: str | None, accept_languages: LanguageAccept) -> str:
+    """Without `?lang=`: the language cookie, then the browser's Accept-Language, then English."""
+    return cookie if cookie in LANGUAGES else (accept_languages.best_match(LANGUAGES) or "en")
+
+
+#: Every page's language depends on these request headers (caches must keep one copy per value).
+VARY = ("Cookie", "Accept-Language")
 
 
 def _remember_language(response):
     if getattr(g, "remember_lang", False):
         response.set_cookie("lang", current_lang(), max_age=365 * 86400, samesite="Lax")
-    response.vary.add("Cookie")
-    response.vary.add("Accept-Language")
+    for header in VARY:
+        response.vary.add(header)
     return response
 
 

@@ -59,11 +59,16 @@ def site_slug() -> str | None:
     forwarded or custom header a client could forge); None on the coalition's shared host. A host
     nobody claimed is the coalition's site, or a 404 when CHORUS_UNKNOWN_HOSTS=404 (production)."""
     if "site_slug" not in g:
-        host = normalize_host(request.host)
-        g.site_slug = _host_map().get(host)
-        if g.site_slug is None and host not in shared_hosts() and current_app.config["CHORUS_UNKNOWN_HOSTS"] == "404":
-            abort(404)
+        g.site_slug = site_of_host(normalize_host(request.host))
     return g.site_slug
+
+
+def site_of_host(host: str) -> str | None:
+    """`site_slug` for a normalized host: raises NotFound (404) for a host nobody claimed in 404 mode."""
+    site = _host_map().get(host)
+    if site is None and host not in shared_hosts() and current_app.config["CHORUS_UNKNOWN_HOSTS"] == "404":
+        abort(404)
+    return site
 
 
 def shared_hosts() -> set[str]:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import functools
 import gettext as stdlib_gettext
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from urllib.parse import unquote_to_bytes
 
 import pycountry
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app, request
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -27,7 +27,7 @@ from chorus.i18n import gettext as _
 from chorus.i18n import lazy_gettext as _l
 from chorus.models import Campaign, Organization
 from chorus.services import letters, uploads
-from chorus.services.signing import Supporter
+from chorus.services.signing import Supporter, validated_email
 from chorus.services.statements import SIGN_ON_LOGO_MAX_BYTES, OrgSignature
 from chorus.text import header_unsafe
 
@@ -45,19 +45,24 @@ class SignedTokenCSRF(CSRF):
         self.scope = form.meta.csrf_context
         return super().setup_form(form)
 
-    def _signer(self) -> TimestampSigner:
-        return TimestampSigner(current_app.config["SECRET_KEY"], salt="chorus.public-form")
-
     def generate_csrf_token(self, csrf_token_field) -> str:
-        return self._signer().sign(self.scope).decode()
+        return _signer().sign(self.scope).decode()
 
     def validate_csrf_token(self, form, field) -> None:
-        try:
-            scope = self._signer().unsign(field.data or "", max_age=TOKEN_MAX_AGE).decode()
-        except (BadSignature, UnicodeDecodeError):
-            scope = None
-        if scope != self.scope:
+        if not token_valid(field.data, self.scope):
             raise ValidationError(_("The form expired or was not sent by this site. Please submit it again."))
+
+
+def _signer() -> TimestampSigner:
+    return TimestampSigner(current_app.config["SECRET_KEY"], salt="chorus.public-form")
+
+
+def token_valid(token: str | None, scope: str) -> bool:
+    """Whether a public form's token was signed by this site for `scope` within TOKEN_MAX_AGE."""
+    try:
+        return _signer().unsign(token or "", max_age=TOKEN_MAX_AGE).decode() == scope
+    except (BadSignature, UnicodeDecodeError):
+        return False
 
 
 def undecodable_fields() -> set[str]:
@@ -148,10 +153,8 @@ def required(form, field):
 
 
 def valid_email(form, field):
-    try:
-        validate_email((field.data or "").strip(), check_deliverability=False)
-    except EmailNotValidError as error:
-        raise ValidationError(_("Enter a valid e-mail address.")) from error
+    if validated_email((field.data or "").strip()) is None:
+        raise ValidationError(_("Enter a valid e-mail address."))
 
 
 @functools.cache
@@ -163,6 +166,7 @@ def _country_choices(lang: str) -> tuple[SelectChoice, ...]:
 
 
 COUNTRY_CODES = frozenset(c.alpha_2 for c in pycountry.countries)
+COUNTRY_DEFAULT = "US"
 
 
 class CheckboxesField(SelectMultipleField):
@@ -170,13 +174,57 @@ class CheckboxesField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
+#: The action form's text fields and their checks (also run by chorus.public.sign_shortcut).
+ACTION_RULES = {
+    "first_name": [clean_text(100), required],
+    "last_name": [clean_text(100), required],
+    "email": [clean_text(254), required, valid_email],
+    "postal_code": [clean_text(20)],
+    "comment": [clean_text(1000, multiline=True)],
+}
+
+
+class _Value:
+    """What a field validator reads of its field."""
+
+    def __init__(self, data: str | None):
+        self.data = data
+
+
+def plain_action_valid(values: Mapping[str, str], asks_location: bool) -> bool:
+    """The action form's checks on plain values (one each, no checkbox ticked): True when the form
+    would accept them. The form itself stays the one place that words the errors."""
+    try:
+        for name, rules in ACTION_RULES.items():
+            field = _Value(values.get(name))
+            for rule in rules:
+                rule(None, field)
+    except ValidationError:
+        return False
+    return not asks_location or values.get("country", COUNTRY_DEFAULT) in COUNTRY_CODES
+
+
+def supporter_from(values: Mapping[str, str | None], asks_location: bool, language: str, **lists) -> Supporter:
+    """The Supporter an accepted action form describes (`lists`: share_with and updates_from)."""
+    return Supporter(
+        first_name=values["first_name"],
+        last_name=values["last_name"],
+        email=values["email"],
+        postal_code=(values.get("postal_code") or "") if asks_location else "",
+        country=values.get("country", COUNTRY_DEFAULT) if asks_location else "",
+        comment=values.get("comment") or "",
+        language=language,
+        **lists,
+    )
+
+
 class ActionForm(PublicForm):
-    first_name = StringField(_l("First name"), [clean_text(100), required])
-    last_name = StringField(_l("Last name"), [clean_text(100), required])
-    email = StringField(_l("Email"), [clean_text(254), required, valid_email])
-    postal_code = StringField(_l("Postal code"), [clean_text(20)])
-    country = SelectField(_l("Country"), default="US", validate_choice=False)
-    comment = TextAreaField(_l("Comment (optional)"), [clean_text(1000, multiline=True)])
+    first_name = StringField(_l("First name"), ACTION_RULES["first_name"])
+    last_name = StringField(_l("Last name"), ACTION_RULES["last_name"])
+    email = StringField(_l("Email"), ACTION_RULES["email"])
+    postal_code = StringField(_l("Postal code"), ACTION_RULES["postal_code"])
+    country = SelectField(_l("Country"), default=COUNTRY_DEFAULT, validate_choice=False)
+    comment = TextAreaField(_l("Comment (optional)"), ACTION_RULES["comment"])
     share_with = CheckboxesField(_l("Share my details with"), choices=[], validate_choice=False)
     updates_from = CheckboxesField(_l("Send me e-mail updates from"), choices=[], validate_choice=False)
 
@@ -207,14 +255,11 @@ class ActionForm(PublicForm):
             raise ValidationError(_("Choose among the member sites listed."))
 
     def supporter(self) -> Supporter:
-        return Supporter(
-            first_name=self.first_name.data,
-            last_name=self.last_name.data,
-            email=self.email.data,
-            postal_code=(self.postal_code.data or "") if self.asks_location else "",
-            country=self.country.data if self.asks_location else "",
-            comment=self.comment.data or "",
-            language=current_lang(),
+        values = {name: self[name].data for name in (*ACTION_RULES, "country")}
+        return supporter_from(
+            values,
+            self.asks_location,
+            current_lang(),
             share_with=list(self.share_with.data or []),
             updates_from=list(self.updates_from.data or []),
         )

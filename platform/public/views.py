@@ -45,6 +45,7 @@ SITE_PAGES = {
 #: Of those, the pages the coalition's shared host also serves at its root.
 COALITION_PAGES = {"public.coalition", "public.my_data_request"}
 PUBLIC_MAX_BODY = 288 * 1024  # a few fields, or an organization's logo under 256 kB with its sign-on
+SIGNS_PER_MINUTE = 60  # action forms from one address
 SIGN_ONS_PER_HOUR = 10  # from one address: a coalition gets dozens of sign-ons, not hundreds an hour
 ASSET_TYPES = {".svg", ".png", ".jpg", ".jpeg", ".webp", ".css"}
 
@@ -74,7 +75,7 @@ def _resolve_member(endpoint: str | None, values: dict | None) -> None:
     g.org_slug = slug
     if endpoint in _CACHED_ENDPOINTS:
         return
-    org = campaigns.get_org(slug)
+    org = campaigns.site_org(slug)
     if org is None:
         abort(404)
     tenancy.enter(org)
@@ -170,7 +171,7 @@ def campaign(campaign: str):
         return _campaign_page(found, form)
     if not found.accepting_actions:
         return _campaign_page(found, form, 409)
-    if not ratelimit.allow(f"sign:{request.remote_addr}", 60, 60):
+    if not sign_allowed(request.remote_addr):
         form.form_errors.append(_("Too many submissions from your network; please try again in a minute."))
         return _campaign_page(found, form, 429)
     if found.kind == "statement" and "organization_name" in request.form:
@@ -184,6 +185,11 @@ def campaign(campaign: str):
     # The same answer whatever the outcome (no membership oracle): a repeat is told to the address's
     # owner by mail. `campaign` is the slug from the URL: reading found.slug after the commit would reload it.
     return redirect(url_for(".thanks", campaign=campaign, **embed), 303)
+
+
+def sign_allowed(remote_addr: str | None) -> bool:
+    """Count one action form from this address (also called by chorus.public.sign_shortcut)."""
+    return ratelimit.allow(f"sign:{remote_addr}", SIGNS_PER_MINUTE, 60)
 
 
 def _sign_on(found, slug: str):

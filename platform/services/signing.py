@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass, field
@@ -10,10 +11,11 @@ from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy import insert as sa_insert
-from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql import Executable
 
 from chorus import queues
 from chorus.extensions import db, redis_store
@@ -25,6 +27,7 @@ from chorus.services import letters, supporter_mail, tally, webhooks
 
 #: Seconds between two mails to one address about its repeated action on one campaign.
 REPEAT_MAIL_EVERY = 3600
+ACTIONS = Action.__table__
 
 
 class Outcome(enum.Enum):
@@ -34,13 +37,19 @@ class Outcome(enum.Enum):
     ALREADY_COUNTED = "already_counted"  # this address's action already counts
 
 
+@functools.lru_cache(maxsize=1024)
+def validated_email(address: str) -> str | None:
+    """The address's normalized form, or None when it is not a valid address. Kept for a while: the
+    form's check and the signing service ask about the same address within one request."""
+    try:
+        return validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError:
+        return None
+
+
 def normalize_email(address: str) -> str:
     """Case-insensitive and IDN-normalized, so one person is one address."""
-    try:
-        normalized = validate_email(address, check_deliverability=False).normalized
-    except EmailNotValidError:
-        normalized = address.strip()
-    return normalized.lower()
+    return (validated_email(address) or address.strip()).lower()
 
 
 def email_hash(email_normalized: str) -> str:
@@ -98,34 +107,33 @@ def _store(campaign: Campaign, site: Organization, supporter: Supporter, key: Ap
     email_normalized = normalize_email(supporter.email)
     hashed = email_hash(email_normalized)
     # One INSERT that yields to an existing action instead of failing: the unique constraint decides
-    # between concurrent repeats, and no ORM object is built, flushed and reloaded on the hot path.
-    insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
-    action_id = db.session.execute(
-        insert(Action)
-        .values(
-            uuid=new_uuid(),
-            campaign_id=campaign_id,
-            org_id=site.id,
-            email=supporter.email.strip(),
-            email_normalized=email_normalized,
-            email_hash=hashed,
-            person_uuid=person_uuid_for(email_normalized),
-            first_name=supporter.first_name.strip(),
-            last_name=supporter.last_name.strip(),
-            postal_code=supporter.postal_code.strip(),
-            country=supporter.country,
-            comment=supporter.comment.strip(),
-            language=supporter.language,
-            subject=supporter.subject.strip(),
-            body=supporter.body.strip(),
-            status="confirmed" if confirmed else "pending",
-            confirmed_at=now if confirmed else None,
-            source="web" if key is None else "api",
-            api_key_id=None if key is None else key.id,
-        )
-        .on_conflict_do_nothing()  # either unique key: the address, or the hash an erased action keeps
-        .returning(Action.id)
-    ).scalar()
+    # between concurrent repeats. On PostgreSQL the same statement writes the mail the action owes.
+    owes = None if confirmed and not is_letter else ("copy" if confirmed else "confirm")
+    dialect = db.engine.dialect.name
+    values = {
+        "uuid": new_uuid(),
+        "campaign_id": campaign_id,
+        "org_id": site.id,
+        "email": supporter.email.strip(),
+        "email_normalized": email_normalized,
+        "email_hash": hashed,
+        "person_uuid": person_uuid_for(email_normalized),
+        "first_name": supporter.first_name.strip(),
+        "last_name": supporter.last_name.strip(),
+        "postal_code": supporter.postal_code.strip(),
+        "country": supporter.country,
+        "comment": supporter.comment.strip(),
+        "language": supporter.language,
+        "subject": supporter.subject.strip(),
+        "body": supporter.body.strip(),
+        "status": "confirmed" if confirmed else "pending",
+        "created_at": now,
+        "confirmed_at": now if confirmed else None,
+        "source": "web" if key is None else "api",
+        "api_key_id": None if key is None else key.id,
+    }
+    params = {f"a_{name}": value for name, value in values.items()} | {"owed_at": now}
+    action_id = db.session.connection().execute(_insert_action(dialect, owes, tuple(values)), params).scalar()
     if action_id is None:
         db.session.rollback()
         return _repeat(campaign_id, email_normalized, hashed, notify=key is None)  # API clients know
@@ -148,8 +156,8 @@ def _store(campaign: Campaign, site: Organization, supporter: Supporter, key: Ap
     if confirmed and is_letter:
         letters.create_deliveries(action_id, campaign, supporter.country, supporter.postal_code)
     # The mail it owes commits with the action: Redis only says "look now" below.
-    if not confirmed or is_letter:
-        supporter_mail.owe(action_id, "copy" if confirmed else "confirm")
+    if owes and dialect != "postgresql":
+        supporter_mail.owe(action_id, owes)
     owed = webhooks.owe_action(action_id, kind, [site.id, *share_ids]) if confirmed else 0
     db.session.commit()
     if confirmed:
@@ -157,6 +165,24 @@ def _store(campaign: Campaign, site: Organization, supporter: Supporter, key: Ap
         return Outcome.COUNTED, action_id
     queues.kick_supporter_mail()
     return Outcome.SIGNED, action_id
+
+
+@functools.cache
+def _insert_action(dialect: str, owes: str | None, columns: tuple[str, ...]) -> Executable:
+    """The INSERT of one action's `columns` (Core, built once: no ORM flush, no statement built per
+    request) that yields to an existing action of the address. On PostgreSQL, when the action owes a
+    mail, the same statement writes it (`supporter_mail.owe_each`): one round trip for both rows."""
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(ACTIONS)
+        .values({name: bindparam(f"a_{name}", type_=ACTIONS.c[name].type) for name in columns})
+        .on_conflict_do_nothing()  # either unique key: the address, or the hash an erased action keeps
+        .returning(ACTIONS.c.id)
+    )
+    if owes is None or dialect != "postgresql":
+        return statement
+    stored = statement.cte("stored")
+    return select(stored.c.id).add_cte(supporter_mail.owe_each(stored.c.id, owes).cte("owed"))
 
 
 def _hold_comment(campaign_id: int, site_id: int, action_id: int, supporter: Supporter) -> None:

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from email.message import Message
 
 from flask import current_app, g, render_template
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, DateTime, Insert, and_, bindparam, insert, literal, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from chorus import queues, tenancy
@@ -49,10 +49,32 @@ def lease_seconds() -> int:
     return int(current_app.config.get("CHORUS_MAIL_LEASE", 60))
 
 
+MAILS = SupporterMail.__table__
+
+
 def owe(action_id: int, kind: str) -> None:
     """Record a mail owed to an action's supporter, in the caller's transaction (no commit here):
-    one Core INSERT, no ORM object on the signing hot path."""
-    db.session.execute(insert(SupporterMail).values(action_id=action_id, kind=kind))
+    one Core INSERT on the table, no ORM object or ORM statement on the signing hot path."""
+    db.session.connection().execute(insert(MAILS), {"action_id": action_id, "kind": kind})
+
+
+def owe_each(action_id: ColumnElement, kind: str) -> Insert:
+    """owe() as INSERT ... SELECT, for each `action_id` its FROM yields (on PostgreSQL signing writes an
+    action and the mail it owes in one statement). Every other column gets its model default, as
+    owe() does: a value as it is, a time (`utcnow`) as the statement's `owed_at` parameter."""
+    owed_at = bindparam("owed_at", type_=MAILS.c.created_at.type)
+    row = {"action_id": action_id, "kind": literal(kind)}
+    for column in MAILS.c:
+        default = column.default
+        if column.name in row or default is None:
+            continue  # the id, and columns the database fills (NULL)
+        if default.is_scalar:
+            row[column.name] = literal(default.arg, column.type)
+        elif default.is_callable and isinstance(column.type, DateTime):
+            row[column.name] = owed_at
+        else:
+            raise TypeError(f"owe_each has no value for supporter_mails.{column.name}")
+    return insert(MAILS).from_select(list(row), select(*row.values()), include_defaults=False)
 
 
 def owe_again(action_id: int, kind: str) -> None:

@@ -30,6 +30,7 @@ from sqlalchemy import func, or_, select, tuple_
 
 from chorus.extensions import db, redis_store
 from chorus.models import Action, Campaign, Organization, SignOn
+from chorus.services import campaigns
 from chorus.services.periodic import periodic
 
 META_TTL = 300  # seconds a campaign's cached description lives; edits also delete it
@@ -172,6 +173,7 @@ def meta_for(campaign: Campaign) -> CampaignMeta:
 def forget_campaign(slug: str) -> None:
     """Drop the cached description after an edit (goal, hosts, status)."""
     _local().pop(slug, None)
+    campaigns.forget_lookups()
     redis_store.client.delete(_meta_key(slug))
 
 
