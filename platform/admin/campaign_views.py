@@ -13,7 +13,7 @@ from chorus.admin.forms import CampaignForm
 from chorus.extensions import db
 from chorus.models import Campaign, CampaignHost, Official, Organization
 from chorus.public.forms import Form, form_for
-from chorus.services import campaign_admin, osdi, retention, tally
+from chorus.services import campaign_admin, content, osdi, retention, tally
 from chorus.services.mail import external_url
 from chorus.templating import render_for
 
@@ -128,6 +128,7 @@ def campaign_dashboard(campaign: str):
         can_edit=policy.can_edit(current_user, found, g.org),
         owner=found.owner_org_id == g.org.id,
         retention=retention.schedule(found),
+        translations=content.missing_report(found),
         embed_url=f"{tenancy.site_root(g.org)}/{found.slug}/embed",  # the member's own host when it has one
         embed_script=external_url("/static/embed.js"),
     )

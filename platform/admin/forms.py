@@ -18,8 +18,9 @@ from wtforms import (
 )
 from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Optional, Regexp, ValidationError
 
+from chorus.i18n import LANGUAGES
 from chorus.public.forms import Form, clean_text, image_upload
-from chorus.services import slugs, theme
+from chorus.services import content, slugs, theme
 from chorus.services.accounts import MIN_PASSWORD
 from chorus.services.uploads import IMAGE_MAX_BYTES, LOGO_MAX_BYTES
 
@@ -34,6 +35,55 @@ class ProposesSlug:
         if not (self.slug.data or "").strip() and source:
             self.slug.data = slugs.propose(source)
         return super().validate(extra_validators)
+
+
+class Translatable:
+    """A form whose texts may also be written in the other languages of the app: `<field>_<lang>`
+    fields (added by `translatable`), filled from and saved to the object's `translations`."""
+
+    translated: tuple[str, ...] = ()
+
+    def process(self, formdata=None, obj=None, data=None, extra_filters=None, **kwargs):
+        super().process(formdata, obj, data, extra_filters, **kwargs)
+        if obj is not None and not self.is_submitted():
+            for lang, name, field in self.translation_fields():
+                field.data = ((getattr(obj, "translations", None) or {}).get(lang) or {}).get(name, "")
+
+    def translation_fields(self, names: tuple[str, ...] | None = None):
+        for lang in content.translation_languages():
+            for name in names or self.translated:
+                yield lang, name, self[f"{name}_{lang}"]
+
+    def translation_groups(self, *names: str) -> list[tuple[str, str, list]]:
+        """For the template: one (language, its name, fields) per language, in the order given."""
+        return [
+            (lang, content.language_name(lang), [self[f"{n}_{lang}"] for n in names])
+            for lang in content.translation_languages()
+        ]
+
+    def translations(self) -> dict[str, dict[str, str]]:
+        values: dict[str, dict[str, str]] = {}
+        for lang, name, field in self.translation_fields():
+            values.setdefault(lang, {})[name] = field.data or ""
+        return values
+
+
+def translatable(*names: str):
+    """Add a `<name>_<lang>` field per translation language, checked like the source field but optional."""
+
+    def add(cls):
+        for lang in content.translation_languages():
+            for name in names:
+                source = getattr(cls, name)
+                label, validators = (list(source.args) + [None, None])[:2]
+                validators = [
+                    v for v in (source.kwargs.get("validators") or validators or []) if not isinstance(v, DataRequired)
+                ]
+                setattr(cls, f"{name}_{lang}", source.field_class(f"{label} ({LANGUAGES[lang]})", validators))
+        cls.translated = names
+        return cls
+
+    return add
 
 
 def valid_slug(form, field):
@@ -84,7 +134,10 @@ class InviteForm(Form):
     )
 
 
-class CampaignForm(ProposesSlug, Form):
+@translatable(
+    "title", "summary", "body", "thanks_text", "letter_subject", "letter_greeting", "letter_body", "letter_closing"
+)
+class CampaignForm(Translatable, ProposesSlug, Form):
     kind = SelectField(
         "Kind", choices={"petition": "Petition", "letter": "Letter to decision makers"}, default="petition"
     )
@@ -105,6 +158,9 @@ class CampaignForm(ProposesSlug, Form):
     )
     image = FileField("Image (PNG, JPEG, WebP or SVG, at most 2 MB)", [image_upload(IMAGE_MAX_BYTES)])
     image_alt = StringField("Image description, for people who cannot see it", [clean_text(300)])
+    thanks_text = TextAreaField(
+        "Thank-you message (Markdown), shown after the action", [clean_text(5000, multiline=True)]
+    )
 
     # Letter campaigns
     letter_subject = StringField("Letter subject", [clean_text(200)])
@@ -161,7 +217,8 @@ class ColoursForm(Form):
         self._contrast("accent")
 
 
-class BrandingForm(ColoursForm):
+@translatable("tagline", "intro", "footer")
+class BrandingForm(Translatable, ColoursForm):
     name = StringField("Name", [DataRequired(), clean_text(200)])
     tagline = StringField("Tagline", [clean_text(300)])
     intro = TextAreaField("Introduction (Markdown)", [clean_text(5000, multiline=True)])
@@ -170,7 +227,8 @@ class BrandingForm(ColoursForm):
     logo = FileField("Logo (SVG, PNG, JPEG or WebP, at most 512 kB)", [image_upload(LOGO_MAX_BYTES)])
 
 
-class StatementForm(Form):
+@translatable("title", "body", "call_to_action")
+class StatementForm(Translatable, Form):
     """A statement's text; a change to a published one becomes a new version for the moderators."""
 
     title = StringField("Title", [DataRequired(), clean_text(200)])

@@ -21,7 +21,10 @@ from chorus.services import statements, tally
 
 def _draft(form) -> statements.Draft:
     return statements.Draft(
-        title=form.title.data.strip(), body=form.body.data, call_to_action=(form.call_to_action.data or "").strip()
+        title=form.title.data.strip(),
+        body=form.body.data,
+        call_to_action=(form.call_to_action.data or "").strip(),
+        translations=form.translations(),
     )
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from chorus import tenancy
 from chorus.extensions import db
 from chorus.models import MemberHost, Organization
-from chorus.services import uploads
+from chorus.services import content, uploads
 from chorus.services.tenants import TenantError, check_host
 
 
@@ -20,6 +20,7 @@ TEXT_FIELDS = ("name", "tagline", "intro", "website", "primary_color", "accent_c
 def update(org: Organization, form) -> None:
     for field in TEXT_FIELDS:
         setattr(org, field, (getattr(form, field).data or "").strip())
+    content.set_translations(org, form.translations())
     if form.logo.image is not None:
         org.logo = uploads.store(org.slug, "logo", form.logo.image)
     org.edited_in_admin = True  # `chorus tenants sync` keeps these edits unless --force

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from chorus.extensions import db
 from chorus.models import Campaign, CampaignHost, CampaignTarget, Organization
 from chorus.models.base import new_uuid, utcnow
-from chorus.services import slugs, tally, uploads
+from chorus.services import content, slugs, tally, uploads
 
 #: action -> (statuses it applies to, the status it leads to)
 TRANSITIONS = {
@@ -52,6 +52,8 @@ def _apply(campaign: Campaign, form) -> None:
     ends = form.ends_at.data
     campaign.ends_at = datetime.combine(ends, time.max, tzinfo=UTC) if ends else None
     campaign.image_alt = (form.image_alt.data or "").strip()
+    campaign.thanks_text = (form.thanks_text.data or "").strip()
+    content.set_translations(campaign, form.translations())
     if form.image.image is not None:  # named by the campaign's uuid, set before this runs, and the content
         campaign.image = uploads.store(campaign.owner.slug, f"campaign-{campaign.uuid}", form.image.image)
     if campaign.kind == "letter":

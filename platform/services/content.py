@@ -105,13 +105,19 @@ def missing_by_language(obj) -> dict[str, list[str]]:
     return {lang: missing(obj, lang) for lang in translation_languages()}
 
 
+def missing_report(obj) -> list[tuple[str, str, list[str]]]:
+    """For the admin pages: (language, its name, names of the missing fields) per translation language."""
+    gaps_by_language = missing_by_language(obj)
+    return [(lang, language_name(lang), [str(FIELD_NAMES[f]) for f in gaps]) for lang, gaps in gaps_by_language.items()]
+
+
 def notice(campaign: Campaign, lang: str | None = None) -> str:
     """The line a public page shows when the campaign is not (fully) in the supporter's language."""
     lang = lang or current_lang()
     gaps = missing(campaign, lang)
     if not gaps:
         return ""
-    names = {"language": _name(lang), "source": _name(SOURCE_LANG)}
+    names = {"language": language_name(lang), "source": language_name(SOURCE_LANG)}
     statement = campaign.kind == "statement"
     if "title" in gaps:
         if statement:
@@ -126,7 +132,7 @@ def notice(campaign: Campaign, lang: str | None = None) -> str:
     )
 
 
-def _name(lang: str) -> str:
+def language_name(lang: str) -> str:
     """A language added to the app's list without a translated name is called by its own name."""
     return LANGUAGE_NAMES.get(lang) or LANGUAGES[lang]
 
@@ -149,10 +155,11 @@ def translations_for(values: dict[str, dict[str, str]], fields: tuple[str, ...])
 
 def set_translations(obj, values: dict[str, dict[str, str]]) -> None:
     """Replace the object's translations for the languages given (a new dict, so the JSON change is saved).
-    The caller commits."""
-    fields = fields_of(obj) if not isinstance(obj, Campaign) else CAMPAIGN_FIELDS + LETTER_FIELDS
+    Fields the object does not show are ignored. The caller commits."""
+    fields = fields_of(obj)  # a petition's form also carries the (empty) letter fields: left out
+    shown = {lang: {f: v for f, v in texts.items() if f in fields} for lang, texts in values.items()}
     document = {k: v for k, v in (obj.translations or {}).items() if k not in values}
-    document.update(translations_for(values, fields))
+    document.update(translations_for(shown, fields))
     obj.translations = document
 
 

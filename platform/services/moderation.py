@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from chorus import policy, queues
 from chorus.extensions import db
 from chorus.models import Action, Campaign, ModerationDecision, Organization, PublicMessage, SignOn, StatementVersion
 from chorus.models.base import utcnow
 from chorus.models.statements import MESSAGE_STATUSES
-from chorus.services import statements, tally
+from chorus.services import content, statements, tally
 
 #: reason code -> the label moderators pick (the free text is added to it)
 REASONS = {
@@ -256,6 +256,9 @@ def _decide_version(user, ident: int, approve: bool, reason_code: str, reason: s
     version.decided_at = utcnow()
     if approve:
         campaign.title, campaign.body, campaign.summary = version.title, version.body, version.call_to_action
+        content.mirror_version(campaign, version)
+        if previous is not None and version.same_text(previous):
+            _carry_sign_ons(previous, version)
         if campaign.status == "draft":
             campaign.status = "live"
     _audit(user, "version", version, campaign.id, "approve" if approve else "reject", "pending", reason_code, reason)
@@ -266,6 +269,12 @@ def _decide_version(user, ident: int, approve: bool, reason_code: str, reason: s
     elif previous is not None and not version.same_text(previous):
         queues.enqueue(queues.SEND_NEW_VERSION_MAILS, version.id, queue_name="mail")
     return 1
+
+
+def _carry_sign_ons(previous: StatementVersion, version: StatementVersion) -> None:
+    """A version that changes only translations keeps the text organizations signed: their signatures
+    move to it without asking them again."""
+    db.session.execute(update(SignOn).where(SignOn.version_id == previous.id).values(version_id=version.id))
 
 
 def audit_log(limit: int = 500) -> list[ModerationDecision]:

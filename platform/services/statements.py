@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TextIO
 from urllib.parse import urlsplit
 
@@ -21,7 +21,7 @@ from chorus import queues
 from chorus.extensions import db, redis_store
 from chorus.models import Campaign, CampaignHost, Organization, PublicMessage, SignOn, StatementVersion, User
 from chorus.models.base import utcnow
-from chorus.services import exports, tally, uploads
+from chorus.services import content, exports, tally, uploads
 from chorus.services.signing import normalize_email
 
 #: Sign-ons that the public list and the count show.
@@ -74,6 +74,8 @@ class Draft:
     title: str
     body: str
     call_to_action: str
+    #: {"es": {"title": "…"}}: the same text in other languages, part of the version.
+    translations: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def create(
@@ -96,7 +98,9 @@ def create(
     )
     db.session.add(campaign)
     db.session.flush()
-    db.session.add(_version(campaign, author, draft, 1))
+    version = _version(campaign, author, draft, 1)
+    db.session.add(version)
+    content.mirror_version(campaign, version)
     db.session.commit()
     return campaign
 
@@ -112,6 +116,7 @@ def _version(campaign: Campaign, author: User, draft: Draft, number: int) -> Sta
         title=draft.title,
         body=draft.body,
         call_to_action=draft.call_to_action,
+        translations=content.translations_for(draft.translations, content.VERSION_FIELDS),
         status="pending",
         author_id=author.id,
     )
