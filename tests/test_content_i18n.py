@@ -229,3 +229,31 @@ def test_bad_input_in_the_translation_fields_is_a_form_error_and_nothing_is_save
     statement = {"csrf_token": token, "title": "T", "slug": "t", "body": "B", "order": "alphabetical"}
     response = client.post("/admin/puentes/statements/new", data={**statement, "call_to_action_es": "w" * 501})
     assert response.status_code == 422 and db.session.scalar(select(Campaign.id).where(Campaign.slug == "t")) is None
+
+
+def test_the_demo_shows_its_shared_petition_and_statement_in_spanish_and_one_campaign_falling_back(client):
+    from chorus.services import demo
+
+    demo.load()
+    demo.load()  # idempotent, translations included
+    petition = text_of(client.get("/open-table/keep-families-together?lang=es"))
+    assert "<h1>Que las familias sigan juntas en la frontera</h1>" in petition and "disponible en" not in petition
+    assert "Congregaciones que acogen al forastero" in petition  # the member's tagline
+    statement = text_of(client.get("/puentes/no-child-in-detention?lang=es"))
+    assert "<h1>Ningún niño debe estar detenido: declaración de la coalición</h1>" in statement
+    letter = text_of(client.get("/riverside-legal/write-to-the-governor?lang=es"))
+    assert "Estimados Gobernadora Alvarez y Fiscal General Okafor:" in letter
+    assert NOT_YET in text_of(client.get("/harbor-workers/fair-shifts?lang=es"))
+
+
+def test_tenant_toml_carries_the_members_texts_per_language_and_refuses_unknown_ones(tmp_path):
+    from chorus.services import tenants
+
+    folder = tmp_path / "harbor"
+    folder.mkdir()
+    (folder / "tenant.toml").write_text('name = "Harbor"\ntagline = "Dock workers"\n[es]\ntagline = "Estibadores"\n')
+    assert tenants.read_tenant(folder)["translations"] == {"es": {"tagline": "Estibadores"}}
+    for bad in ('[es]\nslogan = "x"\n', 'es = "x"\n', '[es]\ntagline = 3\n'):
+        (folder / "tenant.toml").write_text(f'name = "Harbor"\n{bad}')
+        with pytest.raises(tenants.TenantError):
+            tenants.read_tenant(folder)
