@@ -113,6 +113,8 @@ def test_a_spanish_letter_is_prefilled_sent_and_copied_in_spanish(client, mailbo
 
     data = supporter("ana@example.org", subject="Financie la defensa legal", body="Mi carta.")
     assert sign(client, "riverside", "write", data).status_code == 303
+    thanks = text_of(client.get("/riverside/write/thanks?lang=es"))  # a letter is a letter, not a signature
+    assert "Acabo%20de%20enviar%20mi%20carta" in thanks and not re.search(r"\bfirm", thanks.lower())
     run_jobs()
     press(client, confirm_link(mailbox.messages[0]))
     run_jobs()
