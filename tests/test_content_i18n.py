@@ -146,6 +146,10 @@ def test_a_statement_translation_belongs_to_its_version_and_adding_one_does_not_
     assert second.translations == {"es": {"title": "Estamos juntos", "body": "Las familias **juntas**.",
                                           "call_to_action": "Firme."}}  # fmt: skip
     moderator = make_user("mod@coalition.example", "moderator")
+    moderator_client = app.test_client()
+    login(moderator_client, "mod@coalition.example")
+    queue = text_of(moderator_client.get("/admin/moderation/"))  # moderators read the Spanish they publish
+    assert '<details lang="es">' in queue and "Estamos juntos" in queue and "only translations change" in queue
     moderation.decide(moderator, "version", [second.id], "approve")
     run_jobs()
     assert not [m for m in mailbox.messages if m["To"] == "rosa@acme.example"]  # nobody asked again

@@ -78,7 +78,13 @@ def pending(user, kind: str = "", campaign_id: int | None = None, org_id: int | 
         for v in db.session.scalars(query):
             if org_id and v.campaign.owner_org_id != org_id:
                 continue
-            detail = {"number": v.number, "author": v.author.email if v.author else "", "author_id": v.author_id}
+            detail = {
+                "number": v.number,
+                "author": v.author.email if v.author else "",
+                "author_id": v.author_id,
+                "translations": v.translations or {},  # moderated with the text they translate
+                "same_text": v.same_text(statements.current_version(v.campaign)),
+            }
             items.append(Item("version", v.id, v.campaign, v.campaign.owner, v.title, v.body, detail, v.created_at))
     if coalition and kind in ("", "sign_on"):
         query = select(SignOn).where(SignOn.status == "pending")
