@@ -11,6 +11,8 @@ from sqlalchemy import select
 from chorus import policy
 from chorus.admin.blueprint import require_login
 from chorus.extensions import db
+from chorus.i18n import gettext as _
+from chorus.i18n import ngettext
 from chorus.models import Campaign, Organization
 from chorus.services import moderation
 
@@ -63,7 +65,7 @@ def decide():
         abort(400)
     ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
     if not ids:
-        flash("Tick at least one item.")
+        flash(_("Tick at least one item."))
         return redirect(request.referrer or url_for(".queue"))
     try:
         changed = moderation.decide(
@@ -79,7 +81,7 @@ def decide():
     except moderation.ModerationError as error:
         flash(str(error))
         return redirect(url_for(".queue")), 303
-    flash(f"{changed} item(s) decided.")
+    flash(ngettext("%(num)d item decided.", "%(num)d items decided.", changed))
     return redirect(url_for(".queue", kind=request.form.get("kind", "")), 303)
 
 

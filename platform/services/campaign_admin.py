@@ -8,6 +8,7 @@ from datetime import UTC, datetime, time
 from sqlalchemy import select
 
 from chorus.extensions import db
+from chorus.i18n import lazy_gettext as _l
 from chorus.models import Campaign, CampaignHost, CampaignTarget, Organization
 from chorus.models.base import new_uuid, utcnow
 from chorus.services import content, slugs, tally, uploads
@@ -19,6 +20,14 @@ TRANSITIONS = {
     "close": (("live", "paused"), "closed"),
     "reopen": (("closed",), "live"),
 }
+
+
+#: A campaign's status in the admin's language.
+STATUS_NAMES = {"draft": _l("draft"), "live": _l("live"), "paused": _l("paused"), "closed": _l("closed")}
+
+
+def status_name(status: str) -> str:
+    return str(STATUS_NAMES.get(status, status))
 
 
 LETTER_FIELDS = (
