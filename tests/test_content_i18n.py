@@ -259,7 +259,27 @@ def test_tenant_toml_carries_the_members_texts_per_language_and_refuses_unknown_
     folder.mkdir()
     (folder / "tenant.toml").write_text('name = "Harbor"\ntagline = "Dock workers"\n[es]\ntagline = "Estibadores"\n')
     assert tenants.read_tenant(folder)["translations"] == {"es": {"tagline": "Estibadores"}}
-    for bad in ('[es]\nslogan = "x"\n', 'es = "x"\n', '[es]\ntagline = 3\n'):
+    for bad in ('[es]\nslogan = "x"\n', 'es = "x"\n', "[es]\ntagline = 3\n"):
         (folder / "tenant.toml").write_text(f'name = "Harbor"\n{bad}')
         with pytest.raises(tenants.TenantError):
             tenants.read_tenant(folder)
+
+
+def test_the_admin_speaks_spanish_to_an_admin_who_chose_it(client):
+    org = make_org("puentes")
+    make_user("admin@puentes.example", "org-admin", org)
+    make_campaign(org, slug="families", title="Families together", status="draft")
+    login(client, "admin@puentes.example")
+
+    home = text_of(client.get("/admin/puentes/?lang=es"))
+    assert '<html lang="es">' in home and "Nuestras campañas" in home and "Nueva campaña" in home
+    dashboard = text_of(client.get("/admin/puentes/campaigns/families"))  # the cookie keeps the choice
+    assert "Traducciones" in dashboard and "Publicar" in dashboard and "borrador" in dashboard
+    form = text_of(client.get("/admin/puentes/campaigns/families/edit"))
+    assert "Título (Español)" in form and "Deja un campo vacío" in form and "Guardar" in form
+    token = session_csrf(client, "/admin/puentes/campaigns/families/edit")
+    refused = client.post(
+        "/admin/puentes/campaigns/families/edit", data={"csrf_token": token, "title": "", "slug": "families"}
+    )
+    assert refused.status_code == 422 and "Título" in text_of(refused)
+    assert "Marca al menos un elemento." not in home  # flash messages come translated when they come

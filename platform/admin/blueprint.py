@@ -12,6 +12,7 @@ from sqlalchemy import select
 from chorus import policy, tenancy
 from chorus.extensions import db, login_manager
 from chorus.i18n import gettext as _
+from chorus.i18n import lazy_gettext as _l
 from chorus.models import Organization, User
 from chorus.services import campaign_admin
 
@@ -31,6 +32,20 @@ def role_label(role: str | None) -> str:
 @bp.app_template_global("status_name")
 def status_name(status: str) -> str:
     return campaign_admin.status_name(status)
+
+
+@bp.context_processor
+def _words() -> dict:
+    """Names of lifecycle buttons and version states, in the admin's language."""
+    return {"action_names": campaign_admin.ACTION_NAMES, "version_status_names": VERSION_STATUS_NAMES}
+
+
+VERSION_STATUS_NAMES = {
+    "draft": _l("draft"),
+    "pending": _l("waiting for moderation"),
+    "approved": _l("approved"),
+    "rejected": _l("rejected"),
+}
 
 
 @login_manager.user_loader

@@ -26,6 +26,10 @@ TRANSITIONS = {
 STATUS_NAMES = {"draft": _l("draft"), "live": _l("live"), "paused": _l("paused"), "closed": _l("closed")}
 
 
+#: The lifecycle's buttons.
+ACTION_NAMES = {"publish": _l("Publish"), "pause": _l("Pause"), "close": _l("Close"), "reopen": _l("Reopen")}
+
+
 def status_name(status: str) -> str:
     return str(STATUS_NAMES.get(status, status))
 
