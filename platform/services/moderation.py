@@ -15,6 +15,8 @@ from sqlalchemy import select, update
 
 from chorus import policy, queues
 from chorus.extensions import db
+from chorus.i18n import gettext as _
+from chorus.i18n import lazy_gettext as _l
 from chorus.models import Action, Campaign, ModerationDecision, Organization, PublicMessage, SignOn, StatementVersion
 from chorus.models.base import utcnow
 from chorus.models.statements import MESSAGE_STATUSES
@@ -22,15 +24,15 @@ from chorus.services import content, statements, tally
 
 #: reason code -> the label moderators pick (the free text is added to it)
 REASONS = {
-    "": "No reason given",
-    "spam": "Spam or advertising",
-    "abuse": "Abusive or hateful",
-    "off-topic": "Not about this statement",
-    "not-an-organization": "Not an organization",
-    "duplicate": "Already listed",
-    "unverified": "We could not verify this organization",
-    "text": "The text needs changes",
-    "other": "Other",
+    "": _l("No reason given"),
+    "spam": _l("Spam or advertising"),
+    "abuse": _l("Abusive or hateful"),
+    "off-topic": _l("Not about this statement"),
+    "not-an-organization": _l("Not an organization"),
+    "duplicate": _l("Already listed"),
+    "unverified": _l("We could not verify this organization"),
+    "text": _l("The text needs changes"),
+    "other": _l("Other"),
 }
 DECISIONS = ("approve", "reject", "hide")
 KINDS = ("version", "sign_on", "message", "comment")
@@ -148,18 +150,18 @@ def _audit(user, kind: str, obj, campaign_id: int, decision: str, before: str, r
 
 def _reason(reason_code: str, reason: str) -> tuple[str, str]:
     if reason_code not in REASONS:
-        raise ModerationError("Choose a reason from the list.")
+        raise ModerationError(_("Choose a reason from the list."))
     return reason_code, " ".join(reason.split())[:2000]
 
 
 def decide(user, kind: str, ids: list[int], decision: str, reason_code: str = "", reason: str = "") -> int:
     """Apply one decision to several items of one kind (bulk); all or nothing. Returns how many changed."""
     if kind not in KINDS or decision not in DECISIONS:
-        raise ModerationError("Unknown decision.")
+        raise ModerationError(_("Unknown decision."))
     reason_code, reason = _reason(reason_code, reason)
     if kind == "version":
         if decision == "hide":
-            raise ModerationError("A statement text can be approved or rejected.")
+            raise ModerationError(_("A statement text can be approved or rejected."))
         return sum(_decide_version(user, i, decision == "approve", reason_code, reason) for i in ids)
     changed, mails, forget = 0, [], set()
     for ident in ids:
@@ -194,7 +196,7 @@ class _Result:
 
 def _decide_sign_on(user, ident: int, decision: str, reason_code: str, reason: str) -> _Result | None:
     if not policy.can(user, "moderate"):
-        raise NotAllowed("Only coalition moderators decide sign-ons.")
+        raise NotAllowed(_("Only coalition moderators decide sign-ons."))
     sign_on = db.session.get(SignOn, ident)
     if sign_on is None or sign_on.status not in ("pending", "approved", "hidden"):
         return None
@@ -231,7 +233,7 @@ def _decide_message(user, kind: str, ident: int, decision: str, reason_code: str
         return None
     allowed = policy.can(user, "moderate") if kind == "message" else may_moderate_comments_of(user, message.campaign)
     if not allowed:
-        raise NotAllowed("You cannot moderate this message.")
+        raise NotAllowed(_("You cannot moderate this message."))
     before = message.status
     message.status = {"approve": "approved", "reject": "rejected", "hide": "hidden"}[decision]
     if message.status == before:
@@ -246,17 +248,17 @@ def _decide_version(user, ident: int, approve: bool, reason_code: str, reason: s
     """Approve (publish on every host, tell earlier signatories when the text changed) or reject
     (the author sees the reason). The author of a version can never approve it."""
     if not policy.can(user, "moderate"):
-        raise NotAllowed("Only coalition moderators publish statements.")
+        raise NotAllowed(_("Only coalition moderators publish statements."))
     version = db.session.get(StatementVersion, ident)
     if version is None or version.status != "pending":
         return 0
     if version.author_id == user.id:
-        raise NotAllowed("You wrote this version: another moderator must decide on it.")
+        raise NotAllowed(_("You wrote this version: another moderator must decide on it."))
     campaign = version.campaign
     previous = statements.current_version(campaign)
     version.status = "approved" if approve else "rejected"
     version.reason = (
-        REASONS[reason_code] + (f": {reason}" if reason else "") if not approve and (reason or reason_code) else ""
+        str(REASONS[reason_code]) + (f": {reason}" if reason else "") if not approve and (reason or reason_code) else ""
     )
     version.approver_id = user.id
     version.decided_at = utcnow()

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from chorus import queues
 from chorus.extensions import db, redis_store
+from chorus.i18n import gettext as _
 from chorus.models import Campaign, CampaignHost, Organization, PublicMessage, SignOn, StatementVersion, User
 from chorus.models.base import utcnow
 from chorus.services import content, exports, tally, uploads
@@ -84,7 +85,7 @@ def create(
     """A new statement: a draft campaign hosted by the chosen members and its first version, waiting
     in the moderation queue. Approving that version publishes it on every host."""
     if db.session.scalar(select(Campaign.id).where(Campaign.slug == slug)) is not None:
-        raise StatementError("Another campaign already uses this address.")
+        raise StatementError(_("Another campaign already uses this address."))
     campaign = Campaign(
         slug=slug,
         kind="statement",
@@ -125,7 +126,7 @@ def _version(campaign: Campaign, author: User, draft: Draft, number: int) -> Sta
 def propose(campaign: Campaign, author: User, draft: Draft) -> StatementVersion:
     """An edit: a new version that waits for moderation while the page keeps the approved one."""
     if any(v.status == "pending" for v in versions(campaign)):
-        raise StatementError("A version of this statement is already waiting for moderation.")
+        raise StatementError(_("A version of this statement is already waiting for moderation."))
     number = (
         db.session.scalar(select(func.max(StatementVersion.number)).where(StatementVersion.campaign_id == campaign.id))
         or 0
