@@ -42,10 +42,10 @@ def login():
         return render_template("admin/login.html", form=form), 422 if form.is_submitted() else 200
     result = accounts.authenticate(form.email.data, form.password.data, request.remote_addr or "")
     if result.throttled:
-        form.form_errors.append("Too many failed attempts. Wait 15 minutes, then try again.")
+        form.form_errors.append(_("Too many failed attempts. Wait 15 minutes, then try again."))
         return render_template("admin/login.html", form=form), 429
     if result.user is None:
-        form.form_errors.append("Wrong e-mail or password.")
+        form.form_errors.append(_("Wrong e-mail or password."))
         return render_template("admin/login.html", form=form), 422
     if result.user.totp_secret:
         session.clear()
@@ -71,7 +71,7 @@ def login_second_factor():
             session.clear()  # the password step again, itself refused while the account waits
             flash(_("Too many wrong codes. Wait 15 minutes, then sign in again."))
             return redirect(url_for("admin.login"))
-        form.code.errors.append("That code is not valid (or was already used).")
+        form.code.errors.append(_("That code is not valid (or was already used)."))
     return render_template("admin/code.html", form=form), 422 if form.is_submitted() else 200
 
 
