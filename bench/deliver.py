@@ -286,6 +286,7 @@ def seed(args, env: dict[str, str]) -> dict:
     from chorus.app import create_app
     from chorus.extensions import db
     from chorus.models import Campaign, CampaignHost, CampaignTarget, Official, Organization
+    from chorus.models.api import person_uuid_for
 
     app = create_app(env)
     with app.app_context():
@@ -326,7 +327,8 @@ def seed(args, env: dict[str, str]) -> dict:
     now = datetime.now(UTC)
     started = time.perf_counter()
     action_columns = (
-        "id, uuid, campaign_id, org_id, email, email_normalized, first_name, last_name, postal_code, country, "
+        "id, uuid, campaign_id, org_id, email, email_normalized, person_uuid, first_name, last_name, postal_code, "
+        "country, "
         "comment, subject, body, language, status, created_at, confirmed_at"
     )
     delivery_columns = (
@@ -341,7 +343,8 @@ def seed(args, env: dict[str, str]) -> dict:
                     email = f"supporter{i}@example.net"
                     own = i % 3 == 0  # a third write their own subject and text
                     copy.write_row(
-                        (i, str(uuid.uuid4()), campaign_id, org_id, email, email, FIRST_NAMES[i % 10], f"Writer{i}",
+                        (i, str(uuid.uuid4()), campaign_id, org_id, email, email, person_uuid_for(email),
+                         FIRST_NAMES[i % 10], f"Writer{i}",
                          f"{94000 + i % 1000}", "US", "", "Please act on counsel" if own else "",
                          OWN_BODY if own else "", "en", "confirmed", now, now)
                     )  # fmt: skip

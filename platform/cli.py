@@ -324,7 +324,7 @@ def supporters_export(email: str) -> None:
         document = service.export(email, actor="cli")
     if document is None:
         raise click.ClickException(f"nothing is held about {email!r}")
-    click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+    click.echo(service.as_json(document))
 
 
 @supporters.command("erase")

@@ -27,6 +27,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # Coalition-wide (no organization): statement versions, sign-ons, solidarity messages, comments.
     "moderate": frozenset({"moderator"}),
     "view_audit_log": frozenset({"moderator"}),
+    # Coalition-wide, platform admins only: export or erase everything held about one address.
+    "supporter_data_rights": frozenset(),
 }
 
 

@@ -121,6 +121,29 @@ def acting_for(org: Organization):
         db.session.info.pop(ORG_KEY, None)
 
 
+def current_org_id() -> int | None:
+    return db.session.info.get(ORG_KEY)
+
+
+def sees_sign_on_contact(sign_on) -> bool:
+    """An organization's sign-on is public once approved, but its contact's name and address are
+    the host member's, like an action taken through its site (sign-ons share with no one else)."""
+    org_id = current_org_id()
+    return org_id is not None and sign_on.org_id == org_id
+
+
+def own_sign_ons(model):
+    """Sign-ons made through this member's site: their contacts (and mail to them) are its to see.
+    Fails closed without a member, as the listener does."""
+    org_id = current_org_id()
+    return false() if org_id is None else model.org_id == org_id
+
+
+def visible_sign_ons(model):
+    """Sign-ons this member may list: every approved one (the public list) and its own site's."""
+    return or_(model.status == "approved", own_sign_ons(model)) if current_org_id() is not None else false()
+
+
 #: Supporter data owned by exactly one member.
 OWNED = (Contact, Tag, Tagging)
 

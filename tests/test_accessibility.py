@@ -96,6 +96,9 @@ def test_public_and_admin_pages_have_no_serious_accessibility_violation(
         "/no-such-member/",
         "/sunny/",
         "/sunny/repairs",
+        "/puentes/my-data",
+        "/my-data?sent=1",
+        mail.manage_url("ana@example.org", "puentes").removeprefix("http://chorus.test"),
     ]
     page = browser.new_context(bypass_csp=True).new_page()  # axe is injected as a script
     problems = {}
@@ -116,6 +119,7 @@ def test_public_and_admin_pages_have_no_serious_accessibility_violation(
         "/admin/puentes/campaigns/keep-families-together",
         "/admin/puentes/branding",
         "/admin/sunny/branding",
+        "/admin/data-rights",
     ):
         page.goto(live_server + path)
         problems[path] = serious_violations(page, axe_js)

@@ -157,11 +157,12 @@ ROUTES = {
     "supporters": ("GET", "/admin/alpha/supporters"),
     "export": ("POST", "/admin/alpha/campaigns/petition-a/exports"),
     "outbox": ("GET", "/admin/outbox"),
+    "supporters' data": ("GET", "/admin/data-rights"),
 }
 # "ok" is 200 for pages and 302 (done, redirected) for forms.
 EXPECTED = {
     "platform-admin": dict.fromkeys(ROUTES, "ok"),
-    "org-admin": {**dict.fromkeys(ROUTES, "ok"), "outbox": 404},
+    "org-admin": {**dict.fromkeys(ROUTES, "ok"), "outbox": 404, "supporters' data": 404},
     "org-editor": {
         **dict.fromkeys(ROUTES, 403),
         "home": "ok",
@@ -170,6 +171,7 @@ EXPECTED = {
         "edit": "ok",
         "supporters": "ok",
         "outbox": 404,
+        "supporters' data": 404,
     },
     "admin of another member": dict.fromkeys(ROUTES, 404),
     "signed out": {**dict.fromkeys(ROUTES, "login"), "publish": 400, "share": 400, "export": 400},  # no CSRF token

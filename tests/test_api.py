@@ -15,7 +15,18 @@ from chorus.cli import cli
 from chorus.extensions import db
 from chorus.models import Action, ApiAudit, Campaign
 from chorus.services import apikeys, tally
-from tests.factories import add_actions, login, make_campaign, make_org, make_user, session_csrf, sign, supporter
+from tests.factories import (
+    add_actions,
+    login,
+    make_campaign,
+    make_org,
+    make_statement,
+    make_user,
+    org_sign_on,
+    session_csrf,
+    sign,
+    supporter,
+)
 
 # Shapes of Action Network v2 responses (keys and JSON types), as its documentation shows them.
 AN_PETITION = {
@@ -97,6 +108,21 @@ AN_OUTREACH = {
     "action_network:person_id": "c945d6fe-929e-11e3-a2e9-12313d316c29",
     "action_network:advocacy_campaign_id": "44fd8776-2a71-4b8f-b1e2-7e1c4a4b0b6a",
     "_links": {"self": {"href": "x"}, "osdi:advocacy_campaign": {"href": "x"}, "osdi:person": {"href": "x"}},
+}
+
+# Chorus's own resource, in the same envelope and with the same conventions.
+SIGN_ON = {
+    "identifiers": ["action_network:x"],
+    "created_date": "2026-11-30T03:00:00Z",
+    "modified_date": "2026-11-30T03:00:00Z",
+    "organization_name": "Acme Workers",
+    "website": "https://acme.example",
+    "country": "MX",
+    "status": "approved",
+    "comments": "",
+    "chorus:site": "alpha",
+    "action_network:petition_id": "x",
+    "_links": {"self": {"href": "x"}, "osdi:petition": {"href": "x"}},
 }
 
 
@@ -403,6 +429,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation_on_postgresq
     org = make_org("alpha")
     campaign = make_campaign(org)
     add_actions(campaign, org, 30)
+    statement = make_statement(org)  # the sign-on routes are a statement's
     token = apikeys.create(org)[1]
     app.config["CHORUS_RATE_LIMITS"] = False
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -427,7 +454,8 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation_on_postgresq
             @settings(max_examples=4, deadline=None, database=None, suppress_health_check=list(HealthCheck))
             def check(case):
                 if "campaign_id" in (case.path_parameters or {}):
-                    case.path_parameters["campaign_id"] = campaign.uuid
+                    chosen = statement if "/sign_ons" in case.path else campaign
+                    case.path_parameters["campaign_id"] = chosen.uuid
                 case.call_and_validate(base_url=base, headers={"OSDI-API-Token": token}, checks=checks)
 
             check()
@@ -461,3 +489,153 @@ def test_pyactionnetwork_client_works_by_changing_only_the_base_url(app, live_se
     person_id = created["identifiers"][0].split(":", 1)[1]
     assert client.get_person(person_id=person_id)["email_addresses"][0]["address"] == "lucia@example.org"
     assert client.get_resource("tags")["_embedded"]["osdi:tags"][0]["name"] == "volunteer"
+
+
+def sign_on_body(name: str = "Acme Workers", email: str = "contact@acme.example", **fields) -> dict:
+    return {
+        "organization_name": name,
+        "website": "https://acme.example",
+        "country": "MX",
+        "comments": "With you.",
+        "contact": {"name": "Rosa Díaz", "email": email},
+        **fields,
+    }
+
+
+def approve_sign_ons(*names: str) -> None:
+    from chorus.models import SignOn
+    from chorus.services import moderation
+
+    moderator = make_user(f"mod-{len(names)}-{names[0][:3].lower()}@coalition.example", "moderator")
+    ids = db.session.scalars(select(SignOn.id).where(SignOn.organization_name.in_(names))).all()
+    moderation.decide(moderator, "sign_on", list(ids), "approve")
+
+
+def test_statement_links_to_its_sign_ons_and_the_helper_records_one_that_waits_for_moderation(client):
+    alpha = make_org("alpha")
+    statement = make_statement(alpha, slug="together")
+    api = api_for(client, alpha)
+    petition = api.get(f"petitions/{statement.uuid}")
+    assert petition["chorus:kind"] == "statement" and petition["chorus:total_sign_ons"] == 0
+    listed = api.get(petition["_links"]["chorus:sign_ons"]["href"])
+    assert_shape(listed, AN_COLLECTION | {"_links": {"self": {"href": "x"}}})
+    assert listed["total_records"] == 0 and listed["_embedded"] == {"chorus:sign_ons": []}
+
+    helper = petition["_links"]["chorus:record_sign_on_helper"]["href"]
+    recorded = api.send("POST", helper, sign_on_body(unknown_field=1))
+    assert_shape(recorded, SIGN_ON)
+    assert recorded["status"] == "pending" and recorded["contact"] == {
+        "name": "Rosa Díaz",
+        "email": "contact@acme.example",
+    }
+    assert recorded["chorus:version"] == 1 and recorded["_links"]["chorus:version"]["href"].endswith(
+        "/alpha/together/versions/1"
+    )
+    assert api.send("POST", helper, sign_on_body())["identifiers"] == recorded["identifiers"]  # a repeat
+    assert db.session.scalar(select(ApiAudit.detail).order_by(ApiAudit.id)).startswith(f"statement {statement.uuid}")
+    assert "Acme Workers" not in client.get("/alpha/together").get_data(as_text=True)  # not before moderation
+
+    approve_sign_ons("Acme Workers")
+    one = api.get(recorded["_links"]["self"]["href"])
+    assert one["status"] == "approved" and one["comments"] == "With you."
+    assert api.get(f"petitions/{statement.uuid}")["chorus:total_sign_ons"] == 1
+    assert "Acme Workers" in client.get("/alpha/together").get_data(as_text=True)
+
+    for body, field in (
+        ({"contact": {"name": "X", "email": "x@example.org"}}, "organization_name"),
+        (sign_on_body(contact={"name": "X", "email": "not an address"}), "contact.email"),
+        (sign_on_body(website="acme.example"), "website"),
+        (sign_on_body(country="XX"), "country"),
+        (sign_on_body(contact="Rosa"), "contact"),
+    ):
+        assert field in api.send("POST", helper, body, status=422)["error"]
+    petition_only = make_campaign(alpha)
+    api.get(f"petitions/{petition_only.uuid}/sign_ons", status=404)
+    api.send("POST", f"petitions/{petition_only.uuid}/sign_ons", sign_on_body(), status=404)
+
+
+def test_sign_ons_page_like_signatures(client):
+    alpha = make_org("alpha")
+    statement = make_statement(alpha)
+    api = api_for(client, alpha)
+    names = [f"Union {n:02d}" for n in range(30)]
+    for n, name in enumerate(names):
+        api.send("POST", f"petitions/{statement.uuid}/sign_ons", sign_on_body(name, f"c{n}@example.org"))
+    approve_sign_ons(*names[:10])
+    first = api.get(f"petitions/{statement.uuid}/sign_ons")
+    assert (first["total_records"], first["total_pages"], first["per_page"]) == (30, 2, 25)
+    second = api.get(first["_links"]["next"]["href"])
+    both = first["_embedded"]["chorus:sign_ons"] + second["_embedded"]["chorus:sign_ons"]
+    seen = [s["organization_name"] for s in both]
+    assert seen == names and "next" not in second["_links"]
+    small = api.get(f"petitions/{statement.uuid}/sign_ons?page=3&per_page=7")
+    assert [s["organization_name"] for s in small["_embedded"]["chorus:sign_ons"]] == names[14:21]
+
+
+def test_keys_of_two_members_see_every_approved_sign_on_but_only_their_own_sites_contacts_and_pending(client):
+    from chorus.models import SignOn
+    from chorus.services import moderation
+
+    alpha, beta = make_org("alpha"), make_org("beta")
+    statement = make_statement(alpha, [beta], slug="together")
+    a, b = api_for(client, alpha), api_for(client, beta)
+    sign(client, "alpha", "together", org_sign_on("Site Signers", "web@site.example"))  # unconfirmed, via the page
+    a.send("POST", f"petitions/{statement.uuid}/sign_ons", sign_on_body("Alpha Friends", "a@friends.example"))
+    b.send("POST", f"petitions/{statement.uuid}/sign_ons", sign_on_body("Beta Friends", "b@friends.example"))
+    b.send("POST", f"petitions/{statement.uuid}/sign_ons", sign_on_body("Beta Pending", "p@friends.example"))
+    b.send("POST", f"petitions/{statement.uuid}/sign_ons", sign_on_body("Beta Hidden", "h@friends.example"))
+    approve_sign_ons("Alpha Friends", "Beta Friends")
+    moderator = make_user("hider@coalition.example", "moderator")
+    hidden = db.session.scalar(select(SignOn.id).where(SignOn.organization_name == "Beta Hidden"))
+    moderation.decide(moderator, "sign_on", [hidden], "hide")
+
+    def listed(api):
+        found = api.get(f"petitions/{statement.uuid}/sign_ons")["_embedded"]["chorus:sign_ons"]
+        return {s["organization_name"]: (s["status"], s.get("contact", {}).get("email")) for s in found}
+
+    assert listed(a) == {
+        "Site Signers": ("pending-confirmation", "web@site.example"),
+        "Alpha Friends": ("approved", "a@friends.example"),
+        "Beta Friends": ("approved", None),  # beta's contact: never alpha's to see
+    }
+    assert listed(b) == {
+        "Alpha Friends": ("approved", None),
+        "Beta Friends": ("approved", "b@friends.example"),
+        "Beta Pending": ("pending", "p@friends.example"),
+        "Beta Hidden": ("pending", "h@friends.example"),  # "hide without telling" stays a moderator's secret
+    }
+    pending = db.session.scalar(select(SignOn.uuid).where(SignOn.organization_name == "Beta Pending"))
+    a.get(f"petitions/{statement.uuid}/sign_ons/{pending}", status=404)
+    assert b.get(f"petitions/{statement.uuid}/sign_ons/action_network:{pending}")["organization_name"] == "Beta Pending"
+    # The same contact and name again through another member's key: nothing about them is revealed.
+    again = sign_on_body("Alpha Friends", "a@friends.example")
+    answer = b.send("POST", f"petitions/{statement.uuid}/sign_ons", again, status=409)
+    assert "friends.example" not in answer["error"]
+
+
+def test_a_petitions_modified_date_follows_its_changes_and_an_approved_statement_version(client):
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from chorus.services import moderation, statements
+
+    alpha = make_org("alpha")
+    api = api_for(client, alpha)
+    created = api.send("POST", "petitions", {"title": "Clean water now"})
+    assert created["modified_date"] == created["created_date"]
+    statement = make_statement(alpha)
+    long_ago = datetime(2020, 1, 1, tzinfo=UTC)
+    db.session.execute(update(Campaign).values(updated_at=long_ago))  # as if both were last changed in 2020
+    db.session.commit()
+    uuid = created["identifiers"][0].split(":", 1)[1]
+    assert api.get(f"petitions/{uuid}")["modified_date"] == "2020-01-01T00:00:00Z"
+    assert api.send("PUT", f"petitions/{uuid}", {"title": "Clean water for all"})["modified_date"] > "2020-01-01"
+
+    assert api.get(f"petitions/{statement.uuid}")["modified_date"] == "2020-01-01T00:00:00Z"
+    author = make_user("writer@alpha.example", "org-admin", alpha)
+    version = statements.propose(statement, author, statements.Draft("We stand together", "New words.", ""))
+    assert api.get(f"petitions/{statement.uuid}")["modified_date"] == "2020-01-01T00:00:00Z"  # still waiting
+    moderation.decide(make_user("mod@coalition.example", "moderator"), "version", [version.id], "approve")
+    changed = api.get(f"petitions/{statement.uuid}")
+    assert changed["modified_date"] > "2020-01-01" and changed["petition_text"] == "New words."

@@ -218,7 +218,15 @@ def test_worker_killed_mid_batch_loses_no_letter_and_repeats_at_most_one(client,
         )
     db.session.commit()
     mailbox.delay = 0.02
-    env = {**os.environ, **app_env, "CHORUS_DELIVERY_LEASE": "3"}
+    # A short lease and tick, and no domain pacing, so the second worker takes over within seconds.
+    env = {
+        **os.environ,
+        **app_env,
+        "CHORUS_DELIVERY_LEASE": "3",
+        "CHORUS_TICK": "1",
+        "CHORUS_EVERY_LETTER_DELIVERY": "1",
+        "CHORUS_DOMAIN_RATE": "100000",
+    }
     worker = [os.path.join(os.path.dirname(sys.executable), "chorus"), "worker"]
 
     first = subprocess.Popen(worker, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -244,6 +252,7 @@ def test_worker_killed_mid_batch_loses_no_letter_and_repeats_at_most_one(client,
         except subprocess.TimeoutExpired:
             second.kill()  # never leave a worker behind
             second.wait()
+    assert second.returncode == 0  # SIGTERM stops an idle worker by itself (not the kill above)
     delivered = [m["X-Chorus-Delivery"] for m in mailbox.messages]
     assert set(delivered) == {d.uuid for d in deliveries()}  # none lost
     assert len(delivered) - len(set(delivered)) <= 1  # at most the one in flight repeated

@@ -417,3 +417,121 @@ def test_a_host_stops_showing_a_statement_without_changing_the_text(app, client)
     assert client.post("/admin/union/hosting/together", data={"csrf_token": token, "answer": "stop"}).status_code == 302
     assert client.get("/union/together").status_code == 404
     assert "Unchanged text." in text_of(client.get("/puentes/together"))
+
+
+def test_statement_mails_are_owed_by_rows_so_a_flushed_redis_loses_none_and_unsubscribes_are_obeyed(
+    app, client, mailbox
+):
+    from chorus.extensions import redis_store
+    from chorus.models import SupporterMail
+    from chorus.services import periodic
+
+    puentes = make_org("puentes")
+    make_statement(puentes, slug="together")
+    make_user("mod@coalition.example", "moderator")
+    sign(client, "puentes", "together", org_sign_on())
+    redis_store.client.flushdb()  # the kicked job is gone before any worker took it
+    run_jobs()
+    assert not mailbox.messages
+    assert "supporter-mail" in periodic.run_due()  # the ticker's next look
+    run_jobs()
+    [confirmation] = mailbox.messages
+    assert "Please confirm" in confirmation["Subject"] and confirmation["List-Unsubscribe-Post"]
+    press(client, signon_link(confirmation), step="confirm")
+
+    # The contact leaves the member's mail: the moderators' decision is not mailed, the row says why.
+    unsubscribe = confirmation["List-Unsubscribe"].strip("<>").replace("http://chorus.test", "")
+    assert client.post(unsubscribe, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    moderator = app.test_client()
+    login(moderator, "mod@coalition.example")
+    mailbox.clear()
+    assert moderate(moderator, "sign_on", [db.session.scalar(select(SignOn.id))], "approve").status_code == 303
+    run_jobs()
+    assert not mailbox.messages
+    decision = db.session.scalar(select(SupporterMail).where(SupporterMail.kind == "decision"))
+    assert (decision.status, decision.last_error) == ("skipped", "unsubscribed")
+
+
+def test_a_sign_on_confirmation_to_an_address_that_left_the_coalition_carries_nothing_typed(app, client, mailbox):
+    from chorus.services import supporter_mail
+
+    puentes = make_org("puentes")
+    make_statement(puentes, slug="together")
+    supporter_mail.unsubscribe("contact@acme.example", None)  # "no mail from this coalition", earlier
+    sign(client, "puentes", "together", org_sign_on("Mallory Front", contact_name="Mallory"))
+    run_jobs()
+    [confirmation] = mailbox.messages
+    body = confirmation.get_body(("plain",)).get_content()
+    assert "Mallory" not in body and "Hello," in body and "An organization was signed on" in body
+    assert signon_link(confirmation)
+
+
+def test_a_failed_sign_on_mail_shows_on_the_host_members_dashboard_only_and_its_retry_sends_it(app, client, mailbox):
+    from chorus.models import SupporterMail
+
+    puentes, union = make_org("puentes"), make_org("union")
+    make_statement(puentes, [union], slug="together")
+    sign(client, "union", "together", org_sign_on())
+    row = db.session.scalar(select(SupporterMail))
+    row.kind = "survey"  # a kind this release cannot compose
+    db.session.commit()
+    run_jobs()
+    db.session.refresh(row)
+    assert row.status == "failed" and not mailbox.messages
+
+    make_user("admin@puentes.example", "org-admin", puentes)
+    login(client, "admin@puentes.example")  # the owner, but not the site the contact used
+    assert "contact@acme.example" not in text_of(client.get("/admin/puentes/campaigns/together"))
+    token = session_csrf(client, "/admin/puentes/campaigns/together")
+    assert client.post(f"/admin/puentes/mails/{row.id}/retry", data={"csrf_token": token}).status_code == 404
+
+    union_admin = app.test_client()
+    make_user("admin@union.example", "org-admin", union)
+    login(union_admin, "admin@union.example")
+    page = text_of(union_admin.get("/admin/union/campaigns/together"))
+    assert "contact@acme.example" in page and "survey" in page
+    row.kind = "confirm"  # what an edit fixes
+    db.session.commit()
+    token = session_csrf(union_admin, "/admin/union/campaigns/together")
+    assert union_admin.post(f"/admin/union/mails/{row.id}/retry", data={"csrf_token": token}).status_code == 302
+    run_jobs()
+    assert [m["To"] for m in mailbox.messages] == ["contact@acme.example"]
+
+
+def test_a_notice_about_a_new_text_is_skipped_when_the_organization_withdrew_before_it_went_out(app, client, mailbox):
+    from chorus.models import SupporterMail
+    from chorus.services import moderation, statements
+
+    puentes = make_org("puentes")
+    author = make_user("author@puentes.example", "org-admin", puentes)
+    statement = make_statement(puentes, author=author, slug="together")
+    moderator = make_user("mod@coalition.example", "moderator")
+    sign(client, "puentes", "together", org_sign_on())
+    run_jobs()
+    press(client, signon_link(mailbox.messages[-1]), step="confirm")
+    sign_on = db.session.scalar(select(SignOn))
+    moderation.decide(moderator, "sign_on", [sign_on.id], "approve")
+    run_jobs()
+    version = statements.propose(statement, author, statements.Draft("We stand together", "Other words.", ""))
+    moderation.decide(moderator, "version", [version.id], "approve")
+    statements.retract(sign_on)  # before the sweep sent the notice
+    mailbox.clear()
+    run_jobs()
+    assert not mailbox.messages
+    notice = db.session.scalar(select(SupporterMail).where(SupporterMail.kind == "new_version"))
+    assert (notice.ref, notice.status, notice.last_error) == (version.id, "skipped", "now retracted")
+
+
+def test_a_sign_on_mail_job_queued_before_the_outbox_still_gets_its_mail_sent(app, client, mailbox):
+    from sqlalchemy import delete
+
+    from chorus import queues
+    from chorus.models import SupporterMail
+
+    make_statement(make_org("puentes"), slug="together")
+    sign(client, "puentes", "together", org_sign_on())
+    db.session.execute(delete(SupporterMail))  # as before this release: no row, only the job
+    db.session.commit()
+    queues.enqueue(queues.SEND_SIGN_ON_MAIL, "confirm", db.session.scalar(select(SignOn.id)), queue_name="mail")
+    run_jobs()
+    assert [m["To"] for m in mailbox.messages] == ["contact@acme.example"]

@@ -215,3 +215,36 @@ def test_admin_adds_a_webhook_and_a_key_and_editors_may_not(client, app):
     editor = app.test_client()
     login(editor, "editor@alpha.example")
     assert editor.get("/admin/alpha/integrations").status_code == 403
+
+
+def test_a_confirmed_sign_on_is_posted_to_the_host_member_only_with_its_contact(
+    client, private_allowed, receiver, mailbox
+):
+    from chorus.services import apikeys
+    from tests.factories import make_statement, org_sign_on, press, signon_link
+
+    alpha, beta = make_org("alpha"), make_org("beta")
+    statement = make_statement(alpha, [beta], slug="together")
+    webhooks.register(beta, receiver.url)
+    webhooks.register(alpha, receiver.url.replace("/hooks/", "/alpha-hooks/"))
+    sign(client, "beta", "together", org_sign_on("Acme Workers", "contact@acme.example"))
+    run_jobs()
+    assert receiver.requests == []  # not before the contact confirms
+    press(client, signon_link(mailbox.messages[-1]), step="confirm")
+    run_jobs()
+    [(headers, body)] = receiver.requests  # beta's endpoint only: alpha may not see the contact
+    [item] = json.loads(body)
+    doc = item["chorus:sign_on"]
+    assert (doc["organization_name"], doc["status"], doc["contact"]["email"]) == (
+        "Acme Workers",
+        "pending",
+        "contact@acme.example",
+    )
+    assert doc["identifiers"][0].startswith("action_network:") and item["idempotency_key"]
+
+    vouched = {"organization_name": "Bakers Union", "contact": {"name": "Li", "email": "li@bakers.example"}}
+    token = apikeys.create(beta)[1]
+    api = client.post(f"/api/v2/petitions/{statement.uuid}/sign_ons", json=vouched, headers={"OSDI-API-Token": token})
+    assert api.status_code == 200
+    run_jobs()
+    assert json.loads(receiver.requests[-1][1])[0]["chorus:sign_on"]["organization_name"] == "Bakers Union"

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import functools
 
-from flask import Flask, current_app, g, has_app_context, render_template
-from sqlalchemy import or_, select
+from flask import Flask, g, has_app_context, render_template
 
-from chorus import queues, tenancy
+from chorus import queues
 from chorus.extensions import db
-from chorus.i18n import lazy_gettext
-from chorus.models import Action
 from chorus.models.base import utcnow
 from chorus.services import mail
 
@@ -109,106 +106,37 @@ def export_campaign_csv(export_id: int) -> bool:
     return exports.run_export(export_id)
 
 
-def _statement_message(*, to: str, language: str, subject: str, template: str, message_id: str, **context):
-    """A plain-text mail about a statement, in the recipient's language, from the host member."""
-    g.lang = language
-    site = context["site"]
-    context.setdefault("campaign_url", mail.external_url(f"/{site.slug}/{context['campaign'].slug}"))
-    return mail.new_message(
-        to=to,
-        subject=str(subject) % {"title": context["campaign"].title},
-        text=render_template(template, **context),
-        html=None,
-        sender=mail.default_sender(site.name),
-        message_id=message_id,
-        unsubscribe=mail.unsubscribe_url(to.lower(), site.slug, tenancy.public_root(site)),
-    )
+def _owe_once(kind: str, sign_on_id: int | None = None, action_id: int | None = None, ref: int = 0) -> bool:
+    from chorus.services import supporter_mail
+
+    if not supporter_mail.owe_once(kind, action_id=action_id, sign_on_id=sign_on_id, ref=ref):
+        return False
+    db.session.commit()
+    queues.kick_supporter_mail()
+    return True
 
 
-def _sign_on_message(sign_on, kind: str, subject: str, message_id: str, **context):
-    token = mail.make_token("signon", sign_on.uuid)
-    return _statement_message(
-        to=sign_on.email,
-        language=sign_on.language,
-        subject=subject,
-        template="mail/sign_on.txt",
-        message_id=message_id,
-        kind=kind,
-        sign_on=sign_on,
-        site=sign_on.org,
-        campaign=sign_on.campaign,
-        manage_url=mail.external_url(f"/signon/{token}"),
-        **context,
-    )
-
-
-SIGN_ON_SUBJECTS = {
-    "confirm": lazy_gettext("Please confirm your organization's signature: %(title)s"),
-    "already": lazy_gettext("Your organization's signature: %(title)s"),
-}
+# Statement mails to supporters are `supporter_mails` rows now (chorus.services.statement_mail).
+# These three jobs stay for jobs queued before that change: each only owes its mail in the database.
 
 
 @with_app_context
 def send_sign_on_mail(kind: str, sign_on_id: int) -> bool:
-    """The contact's confirmation link ("confirm"), or a reminder that this address already signed
-    on for this organization ("already"). The link also lets the organization retract later."""
     from chorus.models import SignOn
 
-    sign_on = db.session.get(SignOn, sign_on_id, populate_existing=True)
-    if sign_on is None or kind not in SIGN_ON_SUBJECTS:
+    if db.session.get(SignOn, sign_on_id) is None or kind not in ("confirm", "already"):
         return False
-    if kind == "confirm" and sign_on.status != "pending-confirmation":
-        return False
-    stamp = utcnow().strftime("%Y%m%d%H%M")
-    message = _sign_on_message(sign_on, kind, SIGN_ON_SUBJECTS[kind], f"signon-{kind}.{sign_on.uuid}.{stamp}")
-    mail.transport().send([message])
-    return True
-
-
-DECISION_SUBJECTS = {
-    "approved": lazy_gettext("Your organization is listed: %(title)s"),
-    "merged": lazy_gettext("Your organization is listed: %(title)s"),
-    "rejected": lazy_gettext("About your organization's signature: %(title)s"),
-}
+    return _owe_once(kind, sign_on_id=sign_on_id)
 
 
 @with_app_context
 def send_decision_mail(kind: str, object_id: int) -> bool:
-    """Tell the signer what a moderator decided (never sent for "hide": they still see it pending)."""
     from chorus.models import PublicMessage, SignOn
 
     if kind == "sign_on":
-        sign_on = db.session.get(SignOn, object_id, populate_existing=True)
-        if sign_on is None or sign_on.status not in DECISION_SUBJECTS:
-            return False
-        message = _sign_on_message(
-            sign_on, sign_on.status, DECISION_SUBJECTS[sign_on.status], f"signon-{sign_on.status}.{sign_on.uuid}"
-        )
-    else:
-        public = db.session.get(PublicMessage, object_id, populate_existing=True)
-        if public is None or public.status not in ("approved", "rejected"):
-            return False
-        # The message's author is the action's supporter: a deliberate cross-member read of one address.
-        action = db.session.scalar(select(Action).where(Action.id == public.action_id).execution_options(all_orgs=True))
-        if action is None:
-            return False
-        subject = (
-            lazy_gettext("Your message was published: %(title)s")
-            if public.status == "approved"
-            else lazy_gettext("Your message was not published: %(title)s")
-        )
-        message = _statement_message(
-            to=action.email,
-            language=action.language,
-            subject=subject,
-            template="mail/message_decision.txt",
-            message_id=f"message-{public.status}.{public.id}.{action.uuid}",
-            public=public,
-            site=public.org,
-            campaign=public.campaign,
-        )
-    mail.transport().send([message])
-    return True
+        return db.session.get(SignOn, object_id) is not None and _owe_once("decision", sign_on_id=object_id)
+    public = db.session.get(PublicMessage, object_id)
+    return public is not None and public.action_id is not None and _owe_once("decision", action_id=public.action_id)
 
 
 @with_app_context
@@ -219,52 +147,18 @@ def send_version_mail(version_id: int) -> bool:
     version = db.session.get(StatementVersion, version_id, populate_existing=True)
     if version is None or version.status != "rejected" or version.author is None:
         return False
-    campaign = version.campaign
-    message = _statement_message(
-        to=version.author.email,
-        language="en",
-        subject=lazy_gettext("Your statement was not approved: %(title)s"),
-        template="mail/version_rejected.txt",
-        message_id=f"version-rejected.{version.id}.{campaign.uuid}",
-        version=version,
-        site=campaign.owner,
-        campaign=campaign,
-        admin_url=mail.external_url(f"/admin/{campaign.owner.slug}/statements/{campaign.slug}"),
-    )
-    mail.transport().send([message])
+    from chorus.services import statement_mail
+
+    mail.transport().send([statement_mail.version_rejected(version)])
     return True
 
 
 @with_app_context
 def send_new_version_mails(version_id: int) -> int:
-    """A new text was approved: each organization that signed an earlier version may keep its
-    signature on the new one or withdraw it. One message per sign-on (a stable Message-ID), so a
-    second run sends them again only to a server that deduplicates by Message-ID."""
-    from chorus.models import SignOn, StatementVersion
+    from chorus.models import StatementVersion
+    from chorus.services import statements
 
-    version = db.session.get(StatementVersion, version_id, populate_existing=True)
+    version = db.session.get(StatementVersion, version_id)
     if version is None or version.status != "approved":
         return 0
-    signed = db.session.scalars(
-        select(SignOn).where(
-            SignOn.campaign_id == version.campaign_id,
-            SignOn.status.in_(("approved", "hidden", "pending")),
-            or_(SignOn.version_id.is_(None), SignOn.version_id != version.id),
-        )
-    ).all()
-    messages = []
-    for sign_on in signed:
-        try:
-            messages.append(
-                _sign_on_message(
-                    sign_on,
-                    "new_version",
-                    lazy_gettext("A new version of the statement you signed: %(title)s"),
-                    f"signon-version.{version.id}.{sign_on.uuid}",
-                    version=version,
-                )
-            )
-        except Exception:  # noqa: BLE001 - one bad address never stops the rest
-            current_app.logger.exception("new version mail for sign-on %s", sign_on.id)
-    mail.transport().send(messages)
-    return len(messages)
+    return sum(_owe_once("new_version", sign_on_id=s.id, ref=version.id) for s in statements.signed_before(version))

@@ -20,6 +20,17 @@ log = logging.getLogger("chorus.worker")
 RECONNECT_AFTER = 2
 
 
+class _Worker(SimpleWorker):
+    """Remembers a SIGTERM/SIGINT: an idle RQ worker leaves `work()` on one without any mark of it, and
+    the loop below must not take that for Redis going away."""
+
+    stop_signalled = False
+
+    def request_stop(self, signum, frame):
+        self.stop_signalled = True
+        super().request_stop(signum, frame)
+
+
 def run(burst: bool = False) -> bool:
     """Run jobs in this process. SimpleWorker forks no child per job, so the app and its connection
     pools are built once; each job pushes its own app context (jobs.with_app_context).
@@ -40,14 +51,14 @@ def run(burst: bool = False) -> bool:
             queues.kick_supporter_mail()
             queues.kick_delivery()
             queues.kick_webhooks()
-            worker = SimpleWorker([queues.queue(name) for name in queues.QUEUES], connection=redis_store.client)
+            worker = _Worker([queues.queue(name) for name in queues.QUEUES], connection=redis_store.client)
         worker.max_connection_wait_time = RECONNECT_AFTER  # RQ's own backoff grows to a minute
         try:
             result = worker.work(burst=burst)
         except RedisError as error:
             log.warning("worker: Redis went away (%s)", error)
             result = False
-        if burst or worker._stop_requested:  # noqa: SLF001 - RQ's own record of SIGTERM/SIGINT
+        if burst or worker.stop_signalled:
             return result
         log.warning("worker: serving the queues again in %d s", RECONNECT_AFTER)
         time.sleep(RECONNECT_AFTER)

@@ -2,7 +2,7 @@
 and a campaign's thanks text
 
 Revision ID: content_translations
-Revises: i10_supporter_data
+Revises: apiext_statement_mail
 Create Date: 2026-11-30
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "content_translations"
-down_revision = "i10_supporter_data"
+down_revision = "apiext_statement_mail"
 branch_labels = None
 depends_on = None
 

@@ -4,6 +4,7 @@ from chorus.admin import (  # noqa: F401 - registers the routes
     auth_views,
     campaign_views,
     dashboard_views,
+    data_rights_views,
     export_views,
     integration_views,
     letter_views,

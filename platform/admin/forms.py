@@ -145,6 +145,12 @@ class InviteForm(Form):
     )
 
 
+class AddressForm(Form):
+    """A supporter's address, for the platform admins' data-rights page."""
+
+    email = EmailField(_l("Supporter's e-mail address"), [DataRequired(), Email(), Length(max=254)])
+
+
 @translatable(
     "title", "summary", "body", "thanks_text", "letter_subject", "letter_greeting", "letter_body", "letter_closing"
 )

@@ -7,8 +7,9 @@ from email_validator import EmailNotValidError, validate_email
 from flask import request
 
 from chorus.api import ApiError
-from chorus.public.forms import COUNTRY_CODES, forbidden_text
+from chorus.public.forms import COUNTRY_CODES, WEBSITE, forbidden_text
 from chorus.services.signing import Supporter
+from chorus.services.statements import OrgSignature
 
 
 def body() -> dict:
@@ -52,11 +53,17 @@ def _first(data: dict, name: str) -> dict:
     return (primary or items or [{}])[0]
 
 
-def email(value: str | None) -> str:
+def email(value: str | None, label: str = "person.email_addresses") -> str:
     try:
         return validate_email((value or "").strip(), check_deliverability=False).normalized
     except EmailNotValidError as error:
-        raise ApiError(422, "person.email_addresses needs a valid address.") from error
+        raise ApiError(422, f"{label} needs a valid address.") from error
+
+
+def _language(data: dict) -> str:
+    """The first of `languages_spoken` that Chorus writes in (English otherwise)."""
+    languages = data.get("languages_spoken") or ["en"]
+    return languages[0] if isinstance(languages, list) and languages and languages[0] in ("en", "es") else "en"
 
 
 def supporter(data: dict, **extra: str) -> Supporter:
@@ -70,8 +77,7 @@ def supporter(data: dict, **extra: str) -> Supporter:
     country = (text(postal, "country", 2, label="person.postal_addresses country") or "US").upper()
     if country not in COUNTRY_CODES:
         raise ApiError(422, "person.postal_addresses country must be an ISO 3166-1 alpha-2 code.")
-    languages = person.get("languages_spoken") or ["en"]
-    language = languages[0] if isinstance(languages, list) and languages and languages[0] in ("en", "es") else "en"
+    language = _language(person)
     return Supporter(
         first_name=text(person, "given_name", 100, label="person.given_name") or "",
         last_name=text(person, "family_name", 100, label="person.family_name") or "",
@@ -80,6 +86,30 @@ def supporter(data: dict, **extra: str) -> Supporter:
         country=country,
         language=language,
         **extra,
+    )
+
+
+def sign_on(data: dict) -> OrgSignature:
+    """The record-sign-on helper's body: the shape a sign-on is served in (organization_name,
+    website, country, comments, contact.name, contact.email)."""
+    contact = data.get("contact")
+    if not isinstance(contact, dict):
+        raise ApiError(422, "contact is required (an object with name and email).")
+    website = text(data, "website", 300) or ""
+    if website and not WEBSITE.fullmatch(website):
+        raise ApiError(422, "website must be the full address, starting with https://")
+    country = (text(data, "country", 2) or "US").upper()
+    if country not in COUNTRY_CODES:
+        raise ApiError(422, "country must be an ISO 3166-1 alpha-2 code.")
+    language = _language(data)
+    return OrgSignature(
+        organization_name=text(data, "organization_name", 200, required=True),
+        contact_name=text(contact, "name", 200, required=True, label="contact.name"),
+        email=email(text(contact, "email", 254, required=True, label="contact.email"), "contact.email"),
+        website=website,
+        country=country,
+        message=text(data, "comments", 1000, multiline=True) or "",
+        language=language,
     )
 
 

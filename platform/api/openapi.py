@@ -4,6 +4,8 @@ them with the app's url map)."""
 
 from __future__ import annotations
 
+from chorus.models.statements import SIGN_ON_STATUSES
+
 STRING = {"type": "string"}
 NULLABLE_STRING = {"type": "string", "nullable": True}
 LINK = {"type": "object", "properties": {"href": STRING}, "required": ["href"]}
@@ -70,6 +72,7 @@ SCHEMAS = {
             "action_network:hidden": {"type": "boolean"},
             "chorus:kind": {"type": "string", "enum": ["petition", "statement"]},
             "chorus:goal": {"type": "integer", "nullable": True},
+            "chorus:total_sign_ons": {"type": "integer", "minimum": 0},
         },
         ["title", "total_signatures"],
     ),
@@ -109,6 +112,26 @@ SCHEMAS = {
         },
         ["email_addresses"],
     ),
+    "SignOn": _resource(
+        {
+            "organization_name": STRING,
+            "website": STRING,
+            "country": STRING,
+            "status": {"type": "string", "enum": [s for s in SIGN_ON_STATUSES if s != "hidden"]},
+            "comments": STRING,
+            "chorus:version": {"type": "integer", "nullable": True},
+            "chorus:member": NULLABLE_STRING,
+            "chorus:site": STRING,
+            "action_network:petition_id": STRING,
+            "contact": {
+                "type": "object",
+                "description": "Only for the member whose site the sign-on came through.",
+                "properties": {"name": STRING, "email": STRING},
+                "required": ["name", "email"],
+            },
+        },
+        ["organization_name", "status"],
+    ),
     "Tag": _resource({"name": STRING}, ["name"]),
     "Tagging": _resource({"item_type": STRING}, ["item_type"]),
     "PetitionInput": {
@@ -126,6 +149,22 @@ SCHEMAS = {
         "type": "object",
         "properties": {"person": PERSON_INPUT, "add_tags": {"type": "array", "items": STRING}},
         "required": ["person"],
+    },
+    "SignOnInput": {
+        "type": "object",
+        "properties": {
+            "organization_name": {"type": "string", "maxLength": 200},
+            "website": {"type": "string", "maxLength": 300},
+            "country": {"type": "string", "minLength": 2, "maxLength": 2},
+            "comments": {"type": "string", "maxLength": 1000},
+            "languages_spoken": {"type": "array", "items": STRING},
+            "contact": {
+                "type": "object",
+                "properties": {"name": {"type": "string", "maxLength": 200}, "email": STRING},
+                "required": ["name", "email"],
+            },
+        },
+        "required": ["organization_name", "contact"],
     },
     "TagInput": {"type": "object", "properties": {"name": STRING}, "required": ["name"]},
     "TaggingInput": {
@@ -203,9 +242,24 @@ def _list(summary: str, item: str, key: str, *extra_params: dict, codes=(400,)) 
     return _op(summary, _collection(item, key), *codes, params=[*PAGING, *extra_params])
 
 
+def _actions(parent: str, item: str, list_summary: str, one_summary: str) -> dict:
+    """A campaign's actions (signatures, outreaches): the list, the record helper and one action."""
+    many = {"Signature": "signatures", "Outreach": "outreaches"}[item]
+    base = f"/api/v2/{parent}/{{campaign_id}}/{many}"
+    cid, aid = _path_param("campaign_id"), _path_param("action_id")
+    return {
+        base: {
+            "parameters": [cid],
+            "get": _list(list_summary, item, f"osdi:{many}", codes=(400, 404)),
+            "post": _op(f"Record-{item.lower()} helper", _ref(item), 404, 409, body="HelperInput"),
+        },
+        f"{base}/{{action_id}}": {"parameters": [cid, aid], "get": _op(one_summary, _ref(item), 404)},
+    }
+
+
 def paths() -> dict:
-    cid, aid, pid, tid, tgid = (
-        _path_param(n) for n in ("campaign_id", "action_id", "person_id", "tag_id", "tagging_id")
+    cid, pid, tid, tgid, sid = (
+        _path_param(n) for n in ("campaign_id", "person_id", "tag_id", "tagging_id", "sign_on_id")
     )
     email_filter = {"name": "filter", "in": "query", "schema": {"type": "string"}}
     return {
@@ -225,14 +279,27 @@ def paths() -> dict:
             "get": _op("One petition", _ref("Petition"), 404),
             "put": _op("Change a petition (its owner only)", _ref("Petition"), 403, 404, body="PetitionInput"),
         },
-        "/api/v2/petitions/{campaign_id}/signatures": {
+        **_actions("petitions", "Signature", "Signatures this member may see", "One signature"),
+        "/api/v2/petitions/{campaign_id}/sign_ons": {
             "parameters": [cid],
-            "get": _list("Signatures this member may see", "Signature", "osdi:signatures", codes=(400, 404)),
-            "post": _op("Record-signature helper", _ref("Signature"), 404, 409, body="HelperInput"),
+            "get": _list(
+                "Organizations' sign-ons on a statement (Chorus's own): approved ones, and all made through "
+                "the key's member's site, with their contact",
+                "SignOn",
+                "chorus:sign_ons",
+                codes=(400, 404),
+            ),
+            "post": _op(
+                "Record-sign-on helper: the sign-on waits for the coalition's moderators",
+                _ref("SignOn"),
+                404,
+                409,
+                body="SignOnInput",
+            ),
         },
-        "/api/v2/petitions/{campaign_id}/signatures/{action_id}": {
-            "parameters": [cid, aid],
-            "get": _op("One signature", _ref("Signature"), 404),
+        "/api/v2/petitions/{campaign_id}/sign_ons/{sign_on_id}": {
+            "parameters": [cid, sid],
+            "get": _op("One sign-on", _ref("SignOn"), 404),
         },
         "/api/v2/advocacy_campaigns": {
             "get": _list("Letter campaigns the key's member hosts", "AdvocacyCampaign", "osdi:advocacy_campaigns"),
@@ -241,15 +308,7 @@ def paths() -> dict:
             "parameters": [cid],
             "get": _op("One letter campaign", _ref("AdvocacyCampaign"), 404),
         },
-        "/api/v2/advocacy_campaigns/{campaign_id}/outreaches": {
-            "parameters": [cid],
-            "get": _list("Letters this member may see", "Outreach", "osdi:outreaches", codes=(400, 404)),
-            "post": _op("Record-outreach helper", _ref("Outreach"), 404, 409, body="HelperInput"),
-        },
-        "/api/v2/advocacy_campaigns/{campaign_id}/outreaches/{action_id}": {
-            "parameters": [cid, aid],
-            "get": _op("One letter", _ref("Outreach"), 404),
-        },
+        **_actions("advocacy_campaigns", "Outreach", "Letters this member may see", "One letter"),
         "/api/v2/people": {
             "get": _list("People this member may see", "Person", "osdi:people", email_filter),
             "post": _op("Person-signup helper (upserts by e-mail)", _ref("Person"), body="PersonSignupInput"),

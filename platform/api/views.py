@@ -5,16 +5,18 @@ from __future__ import annotations
 from flask import g, jsonify, request
 from sqlalchemy import select
 
+from chorus import tenancy
 from chorus.api import ApiError, bp, inputs
 from chorus.api.openapi import document as openapi_document
 from chorus.extensions import db
-from chorus.models import Action, Campaign, Tag, Tagging
+from chorus.models import Action, Campaign, SignOn, Tag, Tagging
 from chorus.models.api import person_uuid_for
-from chorus.services import osdi, signing
+from chorus.services import osdi, signing, statements
 from chorus.services.osdi import href, seek_page
 
 PETITION_KINDS = ("petition", "statement")
 LETTER_KINDS = ("letter",)
+STATEMENT_KINDS = ("statement",)
 
 
 def _cache_key(*parts) -> str:
@@ -185,34 +187,69 @@ def _record(kinds: tuple[str, ...], campaign_id: str):
     return jsonify(doc)
 
 
-@bp.get("/petitions/<campaign_id>/signatures", strict_slashes=False)
-def signatures(campaign_id: str):
-    return _actions(PETITION_KINDS, campaign_id, "petitions", "osdi:signatures")
+def _action_routes(parent: str, kinds: tuple[str, ...], key: str, one: str) -> None:
+    """A campaign's actions, the same three routes for signatures and outreaches: the list, one
+    action, and the record helper (POST). Endpoints: `signatures`, `signature`, `record_signature`..."""
+    many = key.split(":")[1]
+    base = f"/{parent}/<campaign_id>/{many}"
+
+    def listed(campaign_id: str):
+        return _actions(kinds, campaign_id, parent, key)
+
+    def single(campaign_id: str, action_id: str):
+        return _one_action(kinds, campaign_id, action_id)
+
+    def record(campaign_id: str):
+        return _record(kinds, campaign_id)
+
+    bp.add_url_rule(base, many, listed, methods=["GET"], strict_slashes=False)
+    bp.add_url_rule(f"{base}/<action_id>", one, single, methods=["GET"], strict_slashes=False)
+    bp.add_url_rule(base, f"record_{one}", record, methods=["POST"], strict_slashes=False)
 
 
-@bp.get("/petitions/<campaign_id>/signatures/<action_id>", strict_slashes=False)
-def signature(campaign_id: str, action_id: str):
-    return _one_action(PETITION_KINDS, campaign_id, action_id)
+_action_routes("petitions", PETITION_KINDS, "osdi:signatures", "signature")
+_action_routes("advocacy_campaigns", LETTER_KINDS, "osdi:outreaches", "outreach")
 
 
-@bp.post("/petitions/<campaign_id>/signatures", strict_slashes=False)
-def record_signature(campaign_id: str):
-    return _record(PETITION_KINDS, campaign_id)
+# --- organizations' sign-ons on statements (Chorus's own extension) ----------------------------
 
 
-@bp.get("/advocacy_campaigns/<campaign_id>/outreaches", strict_slashes=False)
-def outreaches(campaign_id: str):
-    return _actions(LETTER_KINDS, campaign_id, "advocacy_campaigns", "osdi:outreaches")
+@bp.get("/petitions/<campaign_id>/sign_ons", strict_slashes=False)
+def sign_ons(campaign_id: str):
+    campaign = _campaign_or_404(STATEMENT_KINDS, campaign_id)
+    return _collection(
+        f"petitions/{campaign.uuid}/sign_ons",
+        "chorus:sign_ons",
+        _cache_key("sign-ons", campaign.id),
+        osdi.sign_ons_of(campaign),
+        SignOn.id,
+        lambda rows: [osdi.sign_on_doc(row.SignOn, g.org) for row in rows],
+    )
 
 
-@bp.get("/advocacy_campaigns/<campaign_id>/outreaches/<action_id>", strict_slashes=False)
-def outreach(campaign_id: str, action_id: str):
-    return _one_action(LETTER_KINDS, campaign_id, action_id)
+@bp.get("/petitions/<campaign_id>/sign_ons/<sign_on_id>", strict_slashes=False)
+def sign_on(campaign_id: str, sign_on_id: str):
+    found = osdi.find_sign_on(_campaign_or_404(STATEMENT_KINDS, campaign_id), sign_on_id)
+    if found is None:
+        raise ApiError(404, "No such sign-on visible to this API key's organization.")
+    return jsonify(osdi.sign_on_doc(found, g.org))
 
 
-@bp.post("/advocacy_campaigns/<campaign_id>/outreaches", strict_slashes=False)
-def record_outreach(campaign_id: str):
-    return _record(LETTER_KINDS, campaign_id)
+@bp.post("/petitions/<campaign_id>/sign_ons", strict_slashes=False)
+def record_sign_on(campaign_id: str):
+    """The record-sign-on helper: the key's member vouches for the contact, so the sign-on skips the
+    e-mail confirmation and waits for the coalition's moderators, as one confirmed on the site does."""
+    campaign = _campaign_or_404(STATEMENT_KINDS, campaign_id)
+    signature = inputs.sign_on(inputs.body())
+    if not campaign.accepting_actions:
+        raise ApiError(409, f"This statement is {campaign.status} and takes no sign-ons now.")
+    found = statements.sign_on(campaign, g.org, signature, vouched=True)
+    if found is None:  # the same contact, concurrently
+        raise ApiError(409, "This sign-on is being recorded by another request; try again.")
+    if not tenancy.sees_sign_on_contact(found):
+        raise ApiError(409, "This contact already signed this organization on through another member's site.")
+    g.api_audit_detail = f"statement {campaign.uuid} sign-on {found.uuid} ({found.status})"
+    return jsonify(osdi.sign_on_doc(found, g.org))
 
 
 # --- people ------------------------------------------------------------------------------------

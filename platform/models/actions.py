@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, func
@@ -122,6 +123,13 @@ class AuditEntry(db.Model):
     actor: Mapped[str] = mapped_column(String(64))
     #: JSON of ids, e.g. {"actions": [1, 2]}
     subject: Mapped[str] = mapped_column(Text, default="{}")
+
+    @classmethod
+    def record(cls, event: str, actor: str, **ids: list[int] | int) -> AuditEntry:
+        """Add one entry to the session (ids only; the caller commits)."""
+        entry = cls(event=event, actor=actor, subject=json.dumps(ids, sort_keys=True))
+        db.session.add(entry)
+        return entry
 
 
 class Suppression(db.Model):

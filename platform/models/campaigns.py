@@ -43,6 +43,8 @@ class Campaign(db.Model):
     #: The owner may keep actions recorded through members' API keys out of the shared tally.
     count_api_actions: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+    #: Any change to the campaign row (an approved statement version included): the API's modified_date.
+    updated_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow, onupdate=utcnow)
     ends_at: Mapped[datetime | None] = mapped_column(Timestamp())
     image: Mapped[str] = mapped_column(String(200), default="")  # a file in the owner's uploads
     image_alt: Mapped[str] = mapped_column(String(300), default="")

@@ -11,12 +11,15 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from chorus.extensions import db
 from chorus.models.actions import Action
 from chorus.models.base import BigId, Timestamp, utcnow
+from chorus.models.statements import SignOn
 
 UNFINISHED = sql_text("status IN ('queued', 'sending')")
 
 
 class SupporterMail(db.Model):
-    """One mail to the supporter of one action (its confirmation, the copy of their letter, ...).
+    """One mail to the supporter of one action (its confirmation, the copy of their letter, ...), or
+    to the contact of one organization's sign-on on a statement (its confirmation, a moderator's
+    decision, a new version of the text: `ref` then names the version).
 
     Written in the action's own transaction, claimed by a worker with a lease, recorded as sent right
     after the SMTP server accepted it: a dead worker's mails go out again when the lease ends, and at
@@ -26,6 +29,8 @@ class SupporterMail(db.Model):
     __tablename__ = "supporter_mails"
     __table_args__ = (
         UniqueConstraint("action_id", "kind", name="uq_supporter_mails_action_kind"),
+        UniqueConstraint("sign_on_id", "kind", "ref", name="uq_supporter_mails_sign_on_kind"),
+        CheckConstraint("(action_id IS NULL) != (sign_on_id IS NULL)", name="one_recipient"),
         CheckConstraint("status IN ('queued', 'sending', 'sent', 'failed', 'skipped')", name="status"),
         Index(
             "ix_supporter_mails_claim", "next_attempt_at", "id", postgresql_where=UNFINISHED, sqlite_where=UNFINISHED
@@ -33,7 +38,9 @@ class SupporterMail(db.Model):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"))
+    action_id: Mapped[int | None] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"))
+    sign_on_id: Mapped[int | None] = mapped_column(ForeignKey("sign_ons.id", ondelete="CASCADE"))
+    ref: Mapped[int] = mapped_column(Integer, default=0)  # a sign-on's new-version notice: the version id
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -43,4 +50,5 @@ class SupporterMail(db.Model):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
 
-    action: Mapped[Action] = relationship()
+    action: Mapped[Action | None] = relationship()
+    sign_on: Mapped[SignOn | None] = relationship()

@@ -23,6 +23,8 @@ from chorus.models.orgs import Organization
 VERSION_STATUSES = ("draft", "pending", "approved", "rejected")
 #: "merged": a second sign-on under an already approved name, folded into the approved entry.
 SIGN_ON_STATUSES = ("pending-confirmation", "pending", "approved", "rejected", "hidden", "retracted", "merged")
+#: Sign-ons whose contact is asked to keep or withdraw the signature when a new text is approved.
+ASKED_ON_NEW_VERSION = ("approved", "hidden", "pending")
 MESSAGE_STATUSES = ("pending", "approved", "rejected", "hidden")
 ORDERINGS = ("alphabetical", "time")
 

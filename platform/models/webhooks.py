@@ -63,6 +63,7 @@ class WebhookEvent(db.Model):
     endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
     action_id: Mapped[int | None] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"))
+    sign_on_id: Mapped[int | None] = mapped_column(ForeignKey("sign_ons.id", ondelete="CASCADE"))
     email_normalized: Mapped[str] = mapped_column(String(254), default="")  # unsubscribes
     status: Mapped[str] = mapped_column(String(16), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)

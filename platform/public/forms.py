@@ -262,9 +262,13 @@ class LetterForm(ActionForm):
         return replace(super().supporter(), subject=self.subject.data, body=self.body.data)
 
 
+#: A website as organizations give it: its full address (the form and the API check the same).
+WEBSITE = re.compile(r"https?://[^\s/?#]+\.[^\s/?#]+(?:[/?#]\S*)?", re.IGNORECASE)
+
+
 def valid_website(form, field):
     value = (field.data or "").strip()
-    if value and not re.fullmatch(r"https?://[^\s/?#]+\.[^\s/?#]+(?:[/?#]\S*)?", value, re.IGNORECASE):
+    if value and not WEBSITE.fullmatch(value):
         raise ValidationError(_("Enter the website's full address, starting with https://"))
 
 
@@ -305,6 +309,12 @@ class SignOnForm(PublicForm):
 
 def form_for(campaign: Campaign, site: Organization) -> ActionForm:
     return (LetterForm if campaign.kind == "letter" else ActionForm).for_campaign(campaign, site)
+
+
+class MyDataForm(PublicForm):
+    """The address whose "manage my data" link to mail (chorus.services.my_data)."""
+
+    email = StringField(_l("Email"), [clean_text(254), required, valid_email])
 
 
 class ButtonForm(PublicForm):

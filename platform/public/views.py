@@ -21,9 +21,9 @@ from werkzeug.routing import BaseConverter
 from chorus import tenancy
 from chorus.extensions import csrf, db
 from chorus.i18n import gettext as _
-from chorus.public.forms import ButtonForm, SignOnForm, form_for
-from chorus.services import campaigns, ratelimit, signing, statements, supporter_mail, tally
-from chorus.services.mail import read_token, read_unsubscribe
+from chorus.public.forms import ButtonForm, MyDataForm, SignOnForm, form_for
+from chorus.services import campaigns, my_data, ratelimit, signing, statements, supporter_mail, supporters, tally
+from chorus.services.mail import ExpiredLink, read_manage, read_token, read_unsubscribe
 from chorus.services.storage import storage
 from chorus.services.uploads import upload_key
 from chorus.templating import render_for
@@ -40,7 +40,10 @@ SITE_PAGES = {
     "public.thanks",
     "public.embed",
     "public.tally_json",
+    "public.my_data_request",
 }
+#: Of those, the pages the coalition's shared host also serves at its root.
+COALITION_PAGES = {"public.coalition", "public.my_data_request"}
 PUBLIC_MAX_BODY = 288 * 1024  # a few fields, or an organization's logo under 256 kB with its sign-on
 SIGN_ONS_PER_HOUR = 10  # from one address: a coalition gets dozens of sign-ons, not hundreds an hour
 ASSET_TYPES = {".svg", ".png", ".jpg", ".jpeg", ".webp", ".css"}
@@ -61,7 +64,7 @@ def _resolve_member(endpoint: str | None, values: dict | None) -> None:
             if slug is not None:  # /<org>/... on a member's own host: that page lives elsewhere
                 abort(redirect(_canonical(slug, site), 308))
             slug = site
-        elif slug is None and endpoint != "public.coalition":
+        elif slug is None and endpoint not in COALITION_PAGES:
             # A rule of members' own hosts reached on the shared host: /<x> is member x's site.
             if endpoint == "public.campaign" and request.method == "GET":
                 abort(redirect(f"/{values['campaign']}/", 308))
@@ -330,6 +333,90 @@ def unsubscribe(token: str):
     if request.method == "POST":
         supporter_mail.unsubscribe(found[1], None if everything else org.id)
     return render_template("unsubscribe.html", done=request.method == "POST", member=org, everything=everything)
+
+
+@bp.route("/<slug:org>/my-data", methods=["GET", "POST"])
+@bp.route("/my-data", methods=["GET", "POST"])
+@csrf.exempt  # MyDataForm checks its own signed token
+def my_data_request():
+    """Ask for the link to one's own data. The answer is the same 303 and page whether or not the
+    address is known (no membership oracle); only a known address gets the mail."""
+    form = MyDataForm(meta={"csrf_context": "my-data"})
+    if request.method == "GET":
+        return _my_data_request_page(form, sent=bool(request.args.get("sent")))
+    if not ratelimit.allow(f"my-data-client:{request.remote_addr}", my_data.PER_CLIENT, 3600):
+        form.form_errors.append(_("Too many submissions from your network; please try again in a minute."))
+        return _my_data_request_page(form, status=429)
+    if not form.validate():
+        return _my_data_request_page(form, status=422)
+    my_data.request_link(form.email.data, g.get("org"))
+    return redirect(url_for(".my_data_request", sent=1), 303)
+
+
+def _my_data_request_page(form, sent: bool = False, expired: bool = False, status: int = 200):
+    return _branded("my_data_request.html", form=form, sent=sent, expired=expired), status
+
+
+def _branded(template: str, **context) -> str:
+    """A page in the member's branding when the request is on one (g.org), else the coalition's."""
+    org = g.get("org")
+    return render_for(org.slug, template, org=org, **context) if org else render_template(template, org=None, **context)
+
+
+@bp.route("/my-data/<token>", methods=["GET", "POST"])
+@csrf.exempt  # ButtonForm checks its own signed token
+def my_data_page(token: str):
+    """The page a supporter's mailed link opens: what is held, the export, each consent, erasure.
+    Opening it changes nothing; every change is a POST carrying the page's token."""
+    try:
+        found = read_manage(token)
+    except ExpiredLink:
+        return _my_data_request_page(MyDataForm(meta={"csrf_context": "my-data"}), expired=True, status=410)
+    if found is None:
+        abort(404)
+    slug, address = found
+    org = supporter_mail.member(slug)
+    if org is not None:
+        g.org, g.org_slug = org, org.slug  # branding only: the page reads this one address's data
+    form = ButtonForm(meta={"csrf_context": token})
+    done, status = "", 200
+    if request.method == "POST":
+        step = request.form.get("step", "")
+        if not form.validate():
+            done, status = "", 422
+        elif step == "export":
+            document = supporters.export(address, my_data.ACTOR)
+            if document is not None:
+                response = current_app.response_class(supporters.as_json(document) + "\n", mimetype="application/json")
+                response.headers["Content-Disposition"] = 'attachment; filename="my-data.json"'
+                response.headers["Cache-Control"] = "no-store"
+                return response
+        elif step in ("grant", "withdraw"):
+            try:
+                changed = my_data.change_consent(
+                    address,
+                    request.form.get("action", ""),
+                    request.form.get("member", ""),
+                    request.form.get("purpose", ""),
+                    grant=step == "grant",
+                )
+            except my_data.ConsentError:
+                abort(400)
+            done = step if changed else ""
+        elif step == "erase":
+            if request.form.get("confirm") != "yes":
+                done = "confirm-erase"
+            else:
+                supporters.erase(address, my_data.ACTOR)
+                done = "erased"
+        else:
+            abort(400)
+    held = my_data.holdings(address)
+    page = _branded("my_data.html", held=held, form=form, done=done, consent_text=signing.consent_text)
+    response = current_app.make_response((page, status))
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token is the supporter's whole authority
+    return response
 
 
 @bp.get("/favicon.ico")

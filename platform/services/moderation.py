@@ -1,6 +1,7 @@
 """One moderation queue: statement versions, organizations' sign-ons, solidarity messages and
 supporters' public comments. Every decision is written to the insert-only audit log in the same
-transaction as the change it records, and the signer is told by an RQ mail job (except "hide").
+transaction as the change it records, and so is the mail that tells the signer (except for "hide"):
+a `supporter_mails` row, sent by the mail sweep, so a lost job only delays it.
 
 Who may decide what is chorus.policy's table: coalition moderators (and platform admins) decide
 everything; a member's admins decide the public comments on campaigns their member owns. Nobody
@@ -20,7 +21,7 @@ from chorus.i18n import lazy_gettext as _l
 from chorus.models import Action, Campaign, ModerationDecision, Organization, PublicMessage, SignOn, StatementVersion
 from chorus.models.base import utcnow
 from chorus.models.statements import MESSAGE_STATUSES
-from chorus.services import content, statements, tally
+from chorus.services import content, statements, supporter_mail, tally
 
 #: reason code -> the label moderators pick (the free text is added to it)
 REASONS = {
@@ -163,7 +164,7 @@ def decide(user, kind: str, ids: list[int], decision: str, reason_code: str = ""
         if decision == "hide":
             raise ModerationError(_("A statement text can be approved or rejected."))
         return sum(_decide_version(user, i, decision == "approve", reason_code, reason) for i in ids)
-    changed, mails, forget = 0, [], set()
+    changed, mailed, forget = 0, False, set()
     for ident in ids:
         try:
             if kind == "sign_on":
@@ -176,21 +177,20 @@ def decide(user, kind: str, ids: list[int], decision: str, reason_code: str = ""
         if result is None:
             continue
         changed += 1
-        if result.mail:
-            mails.append(result.mail)
+        mailed = mailed or result.mailed
         if result.forget:
             forget.add(result.forget)
     db.session.commit()
     for slug in forget:
         tally.forget_campaign(slug)
-    for job_args in mails:
-        queues.enqueue(*job_args, queue_name="mail")
+    if mailed:
+        queues.kick_supporter_mail()
     return changed
 
 
 @dataclass
 class _Result:
-    mail: tuple | None = None
+    mailed: bool = False  # a decision mail was owed (in the decision's transaction)
     forget: str | None = None
 
 
@@ -211,9 +211,10 @@ def _decide_sign_on(user, ident: int, decision: str, reason_code: str, reason: s
     sign_on.decided_at = utcnow()
     _audit(user, "sign_on", sign_on, sign_on.campaign_id, audited, before, reason_code, reason)
     db.session.flush()
-    mail = None if decision == "hide" else (queues.SEND_DECISION_MAIL, "sign_on", sign_on.id)
+    if decision != "hide":
+        supporter_mail.owe_now("decision", sign_on_id=sign_on.id)
     listed = "approved" in (before, target)
-    return _Result(mail, sign_on.campaign.slug if listed else None)
+    return _Result(decision != "hide", sign_on.campaign.slug if listed else None)
 
 
 def _approved_under_name(sign_on: SignOn) -> int | None:
@@ -240,8 +241,10 @@ def _decide_message(user, kind: str, ident: int, decision: str, reason_code: str
         return None
     message.decided_at = utcnow()
     _audit(user, kind, message, message.campaign_id, decision, before, reason_code, reason)
-    mail = None if decision == "hide" else (queues.SEND_DECISION_MAIL, kind, message.id)
-    return _Result(mail)
+    mailed = decision != "hide" and message.action_id is not None
+    if mailed:
+        supporter_mail.owe_now("decision", action_id=message.action_id)
+    return _Result(mailed)
 
 
 def _decide_version(user, ident: int, approve: bool, reason_code: str, reason: str) -> int:
@@ -269,13 +272,19 @@ def _decide_version(user, ident: int, approve: bool, reason_code: str, reason: s
             _carry_sign_ons(previous, version)
         if campaign.status == "draft":
             campaign.status = "live"
+    campaign.updated_at = utcnow()  # the API's modified_date, even when the text is unchanged
     _audit(user, "version", version, campaign.id, "approve" if approve else "reject", "pending", reason_code, reason)
+    notices = approve and previous is not None and not version.same_text(previous)
+    if notices:  # owed with the approval: each signatory of an earlier version may keep or withdraw
+        db.session.flush()
+        for sign_on in statements.signed_before(version):
+            supporter_mail.owe_once("new_version", sign_on_id=sign_on.id, ref=version.id)
     db.session.commit()
     tally.forget_campaign(campaign.slug)
-    if not approve:
+    if not approve:  # to the author, a member's staff: no supporter mail
         queues.enqueue(queues.SEND_VERSION_MAIL, version.id, queue_name="mail")
-    elif previous is not None and not version.same_text(previous):
-        queues.enqueue(queues.SEND_NEW_VERSION_MAILS, version.id, queue_name="mail")
+    elif notices:
+        queues.kick_supporter_mail()
     return 1
 
 

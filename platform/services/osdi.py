@@ -19,10 +19,10 @@ from sqlalchemy.exc import IntegrityError
 
 from chorus import tenancy
 from chorus.extensions import db, redis_store
-from chorus.models import Action, Campaign, CampaignHost, Contact, Organization, Tag, Tagging
+from chorus.models import Action, Campaign, CampaignHost, Contact, Organization, SignOn, Tag, Tagging
 from chorus.models.api import person_uuid_for
 from chorus.models.base import utcnow
-from chorus.services import letters, supporter_mail, tally
+from chorus.services import letters, statements, supporter_mail, tally
 
 MAX_PER_PAGE = 25
 #: Seconds a collection's total and its page boundaries are reused: a client walking a million rows
@@ -80,7 +80,7 @@ def campaign_doc(campaign: Campaign, site: Organization) -> dict:
         "identifiers": identifiers(campaign.uuid),
         "origin_system": "Chorus",
         "created_date": iso(campaign.created_at),
-        "modified_date": iso(campaign.created_at),
+        "modified_date": iso(campaign.updated_at or campaign.created_at),
         "title": campaign.title,
         "description": campaign.summary,
         "browser_url": f"{base_url()}/{site.slug}/{campaign.slug}",
@@ -94,30 +94,52 @@ def campaign_doc(campaign: Campaign, site: Organization) -> dict:
         "chorus:count_api_actions": campaign.count_api_actions,
     }
     total = tally.read(campaign.id).total
+    many, one = ("outreaches", "outreach") if campaign.kind == "letter" else ("signatures", "signature")
+    doc["_links"] = {
+        "self": href(path),
+        f"osdi:{many}": href(f"{path}/{many}"),
+        f"osdi:record_{one}_helper": href(f"{path}/{many}"),
+        "action_network:embed": {"href": f"{base_url()}/{site.slug}/{campaign.slug}/embed"},
+    }
     if campaign.kind == "letter":
-        doc.update(
-            type="email",
-            targets=[target_doc(t.official) for t in campaign.targets],
-            total_outreaches=total,
-            _links={
-                "self": href(path),
-                "osdi:outreaches": href(f"{path}/outreaches"),
-                "osdi:record_outreach_helper": href(f"{path}/outreaches"),
-                "action_network:embed": {"href": f"{base_url()}/{site.slug}/{campaign.slug}/embed"},
-            },
-        )
+        doc.update(type="email", targets=[target_doc(t.official) for t in campaign.targets], total_outreaches=total)
     else:
-        doc.update(
-            petition_text=campaign.body,
-            target=[],
-            total_signatures=total,
-            _links={
-                "self": href(path),
-                "osdi:signatures": href(f"{path}/signatures"),
-                "osdi:record_signature_helper": href(f"{path}/signatures"),
-                "action_network:embed": {"href": f"{base_url()}/{site.slug}/{campaign.slug}/embed"},
-            },
-        )
+        doc.update(petition_text=campaign.body, target=[], total_signatures=total)
+    if campaign.kind == "statement":  # Chorus's own extension: organizations' sign-ons
+        meta = tally.campaign_meta(campaign.slug) if campaign.status != "draft" else None
+        doc["chorus:total_sign_ons"] = (meta.organizations if meta else 0) or 0  # approved, as tally.json
+        doc["_links"]["chorus:sign_ons"] = href(f"{path}/sign_ons")
+        doc["_links"]["chorus:record_sign_on_helper"] = href(f"{path}/sign_ons")
+    return doc
+
+
+def sign_on_doc(sign_on: SignOn, site: Organization) -> dict:
+    """An organization's sign-on on a statement. The contact (name, address) only for the member
+    whose site it came through (chorus.tenancy); a hidden one looks pending, as to its signer."""
+    parent = f"petitions/{sign_on.campaign.uuid}"
+    moments = [m for m in (sign_on.created_at, sign_on.confirmed_at, sign_on.decided_at) if m is not None]
+    doc = {
+        "identifiers": identifiers(sign_on.uuid),
+        "created_date": iso(sign_on.created_at),
+        "modified_date": iso(max(moments, key=_aware)),
+        "organization_name": sign_on.organization_name,
+        "website": sign_on.website,
+        "country": sign_on.country,
+        "status": statements.status_for_signer(sign_on),
+        "comments": sign_on.message if sign_on.status == "approved" or tenancy.sees_sign_on_contact(sign_on) else "",
+        "chorus:version": sign_on.version.number if sign_on.version else None,
+        "chorus:member": sign_on.member_org.slug if sign_on.member_org else None,
+        "chorus:site": sign_on.org.slug,
+        "action_network:petition_id": sign_on.campaign.uuid,
+    }
+    if tenancy.sees_sign_on_contact(sign_on):
+        doc["contact"] = {"name": sign_on.contact_name, "email": sign_on.email}
+    links = {"self": href(f"{parent}/sign_ons/{sign_on.uuid}"), "osdi:petition": href(parent)}
+    if sign_on.version:
+        links["chorus:version"] = {
+            "href": f"{base_url()}/{site.slug}/{sign_on.campaign.slug}/versions/{sign_on.version.number}"
+        }
+    doc["_links"] = links
     return doc
 
 
@@ -364,6 +386,21 @@ def actions_of(campaign: Campaign) -> Select:
 
 def find_action(campaign: Campaign, uuid: str) -> Action | None:
     return db.session.scalar(select(Action).where(Action.campaign_id == campaign.id, Action.uuid == parse_id(uuid)))
+
+
+def sign_ons_of(campaign: Campaign) -> Select:
+    """The statement's sign-ons this member may list (chorus.tenancy.visible_sign_ons)."""
+    return select(SignOn.id.label("key"), SignOn).where(
+        SignOn.campaign_id == campaign.id, tenancy.visible_sign_ons(SignOn)
+    )
+
+
+def find_sign_on(campaign: Campaign, uuid: str) -> SignOn | None:
+    return db.session.scalar(
+        select(SignOn).where(
+            SignOn.campaign_id == campaign.id, SignOn.uuid == parse_id(uuid), tenancy.visible_sign_ons(SignOn)
+        )
+    )
 
 
 def people_ids() -> Select:

@@ -13,8 +13,8 @@ SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 #: /<org>/thanks, /<campaign>/embed on a member's own host, /admin, /confirm/<token>, /api/v2/...
 RESERVED = frozenset(
     {
-        "account", "admin", "api", "assets", "branding", "campaigns", "confirm", "embed", "health",
-        "hosting", "invitations", "login", "logout", "moderation", "new", "organizations", "outbox",
+        "account", "admin", "api", "assets", "branding", "campaigns", "confirm", "data-rights", "embed", "health",
+        "hosting", "invitations", "login", "logout", "moderation", "my-data", "new", "organizations", "outbox",
         "platform-admins", "static", "supporters", "team", "thanks", "unsubscribe",
     }
 )  # fmt: skip

@@ -14,7 +14,7 @@ from typing import TextIO
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from chorus import queues
@@ -22,7 +22,8 @@ from chorus.extensions import db, redis_store
 from chorus.i18n import gettext as _
 from chorus.models import Campaign, CampaignHost, Organization, PublicMessage, SignOn, StatementVersion, User
 from chorus.models.base import utcnow
-from chorus.services import content, exports, tally, uploads
+from chorus.models.statements import ASKED_ON_NEW_VERSION
+from chorus.services import content, exports, supporter_mail, tally, uploads, webhooks
 from chorus.services.signing import normalize_email
 
 #: Sign-ons that the public list and the count show.
@@ -137,6 +138,19 @@ def propose(campaign: Campaign, author: User, draft: Draft) -> StatementVersion:
     return version
 
 
+def signed_before(version: StatementVersion) -> list[SignOn]:
+    """Sign-ons on an earlier version of the text than `version` (told when it is approved)."""
+    return list(
+        db.session.scalars(
+            select(SignOn).where(
+                SignOn.campaign_id == version.campaign_id,
+                SignOn.status.in_(ASKED_ON_NEW_VERSION),
+                or_(SignOn.version_id.is_(None), SignOn.version_id != version.id),
+            )
+        )
+    )
+
+
 def set_order(campaign: Campaign, order: str) -> None:
     campaign.signatory_order = order
     db.session.commit()
@@ -175,12 +189,14 @@ def _member_named(name_normalized: str) -> Organization | None:
     )
 
 
-def sign_on(campaign: Campaign, site: Organization, signature: OrgSignature) -> None:
-    """Record an organization's sign-on through `site`, or answer a repeat by e-mail only.
+def sign_on(campaign: Campaign, site: Organization, signature: OrgSignature, vouched: bool = False) -> SignOn | None:
+    """Record an organization's sign-on through `site`, or answer a repeat by e-mail only; returns
+    the sign-on (None when a concurrent request stored it). The public page shows none of this.
 
     A repeat by the same contact changes nothing (the contact is reminded by mail); a sign-on by
     another contact under a name already approved is stored as a claim on that entry, for the
-    moderators, and never changes it.
+    moderators, and never changes it. `vouched`: the site's member confirmed the contact (its API
+    key), so the sign-on goes straight to moderation and nobody is mailed until it is decided.
     """
     name = " ".join(signature.organization_name.split())
     name_normalized = normalize_name(name)
@@ -193,8 +209,9 @@ def sign_on(campaign: Campaign, site: Organization, signature: OrgSignature) -> 
         )
     )
     if existing is not None:
-        _repeat(existing)
-        return
+        if not vouched:
+            _repeat(existing)
+        return existing
     approved = db.session.scalar(
         select(SignOn.id).where(
             SignOn.campaign_id == campaign.id, SignOn.name_normalized == name_normalized, SignOn.status == "approved"
@@ -218,22 +235,31 @@ def sign_on(campaign: Campaign, site: Organization, signature: OrgSignature) -> 
         language=signature.language,
         verified_domain=verified_domain(email_normalized, signature.website),
         claim_of_id=approved,
+        status="pending" if vouched else "pending-confirmation",
+        confirmed_at=utcnow() if vouched else None,
     )
     db.session.add(record)
     try:
         db.session.flush()  # the uuid names the logo file
     except IntegrityError:  # the same contact, concurrently: the other request stored it
         db.session.rollback()
-        return
+        return None
     if signature.logo is not None:
         record.logo = uploads.store(campaign.owner.slug, f"signon-{record.uuid}", signature.logo)
+    if not vouched:  # owed in the sign-on's own transaction: a lost job costs a delay, never the mail
+        supporter_mail.owe_once("confirm", sign_on_id=record.id)
+    hooks = webhooks.owe_sign_on(record.id, site.id) if vouched else 0
     try:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         _remove_logo(campaign.owner, record.logo)
-        return
-    queues.enqueue(queues.SEND_SIGN_ON_MAIL, "confirm", record.id, queue_name="mail")
+        return None
+    if not vouched:
+        queues.kick_supporter_mail()
+    if hooks:
+        webhooks.kick()
+    return record
 
 
 def _remove_logo(owner: Organization, name: str) -> None:
@@ -245,7 +271,9 @@ def _repeat(existing: SignOn) -> None:
     """Tell the address owner, at most every ten minutes, instead of telling the page."""
     if redis_store.client.set(f"chorus:signon-repeat:{existing.id}", 1, nx=True, ex=600):
         kind = "confirm" if existing.status == "pending-confirmation" else "already"
-        queues.enqueue(queues.SEND_SIGN_ON_MAIL, kind, existing.id, queue_name="mail")
+        supporter_mail.owe_now(kind, sign_on_id=existing.id)
+        db.session.commit()
+        queues.kick_supporter_mail()
 
 
 def find_by_uuid(sign_on_uuid: str) -> SignOn | None:
@@ -258,7 +286,10 @@ def confirm(sign_on: SignOn) -> bool:
         return False
     sign_on.status = "pending"
     sign_on.confirmed_at = utcnow()
+    hooks = webhooks.owe_sign_on(sign_on.id, sign_on.org_id)  # the host member's systems hear of it
     db.session.commit()
+    if hooks:
+        webhooks.kick()
     return True
 
 

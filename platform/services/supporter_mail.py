@@ -1,5 +1,7 @@
-"""Mail to supporters (confirmations, copies of their letters, and any later kind), decided by the
-database: each mail is a `supporter_mails` row written in the same transaction as what owes it.
+"""Mail to supporters (confirmations, copies of their letters, and any later kind), and to the
+contacts of organizations' sign-ons on statements (chorus.services.statement_mail composes those),
+decided by the database: each mail is a `supporter_mails` row written in the same transaction as
+what owes it.
 
 Workers claim due rows with a lease, build each message inside its own try (one that cannot be built
 fails with its reason and the rest go out), send over one SMTP connection and record each mail as sent
@@ -17,7 +19,7 @@ import smtplib
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
+from email.message import Message
 
 from flask import current_app, g, render_template
 from sqlalchemy import and_, insert, or_, select, update
@@ -26,9 +28,9 @@ from sqlalchemy.orm import joinedload
 from chorus import queues, tenancy
 from chorus.extensions import db
 from chorus.i18n import gettext
-from chorus.models import Action, Organization, SupporterMail, Suppression
+from chorus.models import Action, AuditEntry, Consent, Organization, PublicMessage, SignOn, SupporterMail, Suppression
 from chorus.models.base import utcnow
-from chorus.services import content, letters, mail, webhooks
+from chorus.services import content, letters, mail, statement_mail, webhooks
 from chorus.services.periodic import periodic
 
 BATCH = 200
@@ -36,6 +38,11 @@ BATCH = 200
 #: Transactional mail answers something the supporter just did and goes out even to an address that
 #: left a member's list; the rest is stopped by any unsubscribe that covers its member.
 TRANSACTIONAL = frozenset({"confirm"})
+#: The link to the "manage my data" page, asked for on the site: an address that left everything
+#: still gets it (a data-rights request must reach its owner), without any text a stranger typed.
+REQUESTED = frozenset({"my_data"})
+#: A member's news to the supporters who asked it for e-mail updates (the "updates" consent).
+UPDATES = "updates"
 
 
 def lease_seconds() -> int:
@@ -73,6 +80,34 @@ def remind(action_id: int, kind: str) -> None:
     queues.kick_supporter_mail()
 
 
+def _row(kind: str, action_id: int | None, sign_on_id: int | None, ref: int) -> list:
+    subject = (
+        [SupporterMail.action_id == action_id] if action_id is not None else [SupporterMail.sign_on_id == sign_on_id]
+    )
+    return [*subject, SupporterMail.ref == ref, SupporterMail.kind == kind]
+
+
+def owe_once(kind: str, *, action_id: int | None = None, sign_on_id: int | None = None, ref: int = 0) -> bool:
+    """Owe a mail to an action's supporter or a sign-on's contact (`ref`: what it is about, e.g.
+    a new version) unless it is owed, or was sent, already. In the caller's transaction."""
+    if db.session.scalar(select(SupporterMail.id).where(*_row(kind, action_id, sign_on_id, ref))) is not None:
+        return False
+    db.session.execute(insert(SupporterMail).values(action_id=action_id, sign_on_id=sign_on_id, ref=ref, kind=kind))
+    return True
+
+
+def owe_now(kind: str, *, action_id: int | None = None, sign_on_id: int | None = None, ref: int = 0) -> None:
+    """Owe this mail now, in the caller's transaction: a new row, or the one owed (or sent) before
+    queued once more (a repeat the contact must hear of, a decision that changed)."""
+    if not owe_once(kind, action_id=action_id, sign_on_id=sign_on_id, ref=ref):
+        db.session.execute(
+            update(SupporterMail)
+            .where(*_row(kind, action_id, sign_on_id, ref), SupporterMail.status != "sending")
+            .values(status="queued", next_attempt_at=utcnow(), attempts=0, last_error="")
+            .execution_options(synchronize_session=False)
+        )
+
+
 # -- who may be mailed ----------------------------------------------------------------------------
 
 
@@ -82,11 +117,14 @@ class Decision(enum.Enum):
     SKIP = "skip"
 
 
-def decide(kind: str, action: Action, suppressions: list[Suppression]) -> Decision:
+def decide(kind: str, action: Action | SignOn | Sender, suppressions: list[Suppression]) -> Decision:
     """The unsubscribe scope, defined once. A member's unsubscribe link stops that member's
     non-transactional mail. "No mail from this coalition" stops everything, except the confirmation
-    of an action submitted after it, which then carries no name and no comment."""
+    of an action submitted after it, which then carries no name and no comment. An unsubscribe also
+    withdraws the "updates" consents whose mail it stops (see unsubscribe())."""
     coalition = [s for s in suppressions if s.org_id is None]
+    if kind in REQUESTED:
+        return Decision.SEND_ANONYMOUS if coalition else Decision.SEND
     if coalition:
         if kind in TRANSACTIONAL and all(_naive(action.created_at) > _naive(s.created_at) for s in coalition):
             return Decision.SEND_ANONYMOUS
@@ -94,6 +132,14 @@ def decide(kind: str, action: Action, suppressions: list[Suppression]) -> Decisi
     if kind not in TRANSACTIONAL and any(s.org_id == action.org_id for s in suppressions):
         return Decision.SKIP
     return Decision.SEND
+
+
+@dataclass
+class Sender:
+    """Who a mail would come from, for decide(): a member (org_id) about something of `created_at`."""
+
+    org_id: int
+    created_at: datetime
 
 
 def _naive(moment: datetime) -> datetime:
@@ -119,16 +165,43 @@ def unsubscribed(addresses: list[str], org_id: int | None) -> set[str]:
 
 
 def unsubscribe(email_normalized: str, org_id: int | None) -> None:
-    """Stop a member's mail (org_id) or all of the coalition's (None) to this address."""
-    exists = db.session.scalar(
-        select(Suppression.id).where(Suppression.email_normalized == email_normalized, Suppression.org_id == org_id)
+    """Stop a member's mail (org_id) or all of the coalition's (None) to this address, and withdraw
+    the "updates" consents that mail would answer (again, if the supporter gave one since)."""
+    suppression = db.session.scalar(
+        select(Suppression).where(Suppression.email_normalized == email_normalized, Suppression.org_id == org_id)
     )
-    if exists is None:
-        db.session.add(Suppression(email_normalized=email_normalized, org_id=org_id))
+    owed = False
+    if suppression is None:
+        suppression = Suppression(email_normalized=email_normalized, org_id=org_id)
+        db.session.add(suppression)
         owed = webhooks.owe_unsubscribe(email_normalized)  # members' systems hear of it
-        db.session.commit()
-        if owed:
-            webhooks.kick()
+    _withdraw_updates(email_normalized, suppression)
+    db.session.commit()
+    if owed:
+        webhooks.kick()
+
+
+def _withdraw_updates(email_normalized: str, suppression: Suppression) -> None:
+    """The "updates" consents of this address whose mail the unsubscribe now stops, as decide() says,
+    are withdrawn (the rows stay, with the time; the audit log says the supporter did it)."""
+    now = utcnow()
+    # The supporter's own consents wherever they acted: a deliberate cross-member read of one address.
+    held = db.session.scalars(
+        select(Consent)
+        .join(Action, Action.id == Consent.action_id)
+        .where(Action.email_normalized == email_normalized, Consent.purpose == UPDATES, Consent.withdrawn_at.is_(None))
+        .execution_options(all_orgs=True)
+    ).all()
+    stopped = [c for c in held if decide(UPDATES, Sender(c.org_id, now), [suppression]) is Decision.SKIP]
+    for consent in stopped:
+        consent.withdrawn_at = now
+    if stopped:
+        AuditEntry.record(
+            "consent.withdraw",
+            "supporter",
+            actions=sorted({c.action_id for c in stopped}),
+            organizations=sorted({c.org_id for c in stopped}),
+        )
 
 
 # -- composing ------------------------------------------------------------------------------------
@@ -143,13 +216,20 @@ class _Anonymous:
         self.uuid, self.language, self.email = action.uuid, action.language, action.email
 
 
-def build(row: SupporterMail, decision: Decision) -> EmailMessage:
-    """One supporter mail; raises if it cannot be built (the caller marks it failed with the reason)."""
+def build(row: SupporterMail, decision: Decision) -> Message:
+    """One supporter mail; raises if it cannot be built (the caller marks it failed with the reason),
+    statement_mail.NotOwed if it is no longer owed (the caller skips it)."""
+    anonymous = decision is Decision.SEND_ANONYMOUS
+    if row.sign_on is not None:
+        return statement_mail.sign_on_message(row.sign_on, row.kind, row.ref, anonymous)
     action = row.action
+    if row.kind == "decision":  # on the endorser's solidarity message or the supporter's comment
+        public = db.session.scalar(select(PublicMessage).where(PublicMessage.action_id == action.id))
+        return statement_mail.message_decision(action, public)
     site, campaign = action.org, action.campaign
     g.lang = action.language
     context = {
-        "action": _Anonymous(action) if decision is Decision.SEND_ANONYMOUS else action,
+        "action": _Anonymous(action) if anonymous else action,
         "campaign": campaign,
         "org": site,
         "campaign_url": f"{tenancy.site_root(site)}/{campaign.slug}",  # the member's own host if it has one
@@ -171,6 +251,10 @@ def build(row: SupporterMail, decision: Decision) -> EmailMessage:
             else gettext("You already signed: %(title)s", title=title)
         )
         message_id = f"repeat.{action.uuid}.{int(utcnow().timestamp()) // 3600}"
+    elif row.kind == "my_data":
+        context["manage_url"] = mail.manage_link(action.email_normalized, site)
+        subject = gettext("Your data at %(org)s", org=site.name)
+        message_id = f"my-data.{action.uuid}.{int(utcnow().timestamp())}"
     elif row.kind == "copy":
         body = action.body or content.text(campaign, "letter_body", action.language)
         context["letter"] = letters.compose(campaign, body, letters.signature_of(action), action.language)
@@ -178,14 +262,14 @@ def build(row: SupporterMail, decision: Decision) -> EmailMessage:
         subject = gettext("Your letter: %(title)s", title=title)
     else:
         raise ValueError(f"no template for mail kind {row.kind!r}")
-    return mail.new_message(
+    return mail.to_supporter(
         to=action.email,
+        site=site,
         subject=subject,
         text=render_template(f"@{site.slug}/mail/{row.kind}.txt", **context),
         html=render_template(f"@{site.slug}/mail/{row.kind}.html", **context) if row.kind == "confirm" else None,
-        sender=mail.default_sender(site.name),
         message_id=message_id,
-        unsubscribe=mail.unsubscribe_url(action.email_normalized, site.slug, tenancy.public_root(site)),
+        footer=row.kind not in REQUESTED,  # that mail is the link itself
     )
 
 
@@ -253,7 +337,7 @@ class Report:
 class _Outgoing:
     id: int
     attempts: int
-    message: EmailMessage
+    message: Message
 
 
 def run(max_seconds: float = 50.0, batch: int = BATCH) -> Report:
@@ -273,31 +357,43 @@ def _prepare(ids: list[int], report: Report) -> list[_Outgoing]:
         .options(
             joinedload(SupporterMail.action).joinedload(Action.campaign),
             joinedload(SupporterMail.action).joinedload(Action.org),
+            joinedload(SupporterMail.sign_on),
         )
         .order_by(SupporterMail.id)
         .execution_options(all_orgs=True)
     ).all()
-    addresses = {r.action.email_normalized for r in rows}
+    addresses = {_recipient(r).email_normalized for r in rows}
     suppressions: dict[str, list[Suppression]] = {}
     for s in db.session.scalars(select(Suppression).where(Suppression.email_normalized.in_(addresses))):
         suppressions.setdefault(s.email_normalized, []).append(s)
-    outgoing, skipped, failed = [], [], []
+    outgoing, skipped, moved_on, failed = [], [], [], []
     for row in rows:
+        recipient = _recipient(row)
         try:
-            decision = decide(row.kind, row.action, suppressions.get(row.action.email_normalized, []))
+            decision = decide(row.kind, recipient, suppressions.get(recipient.email_normalized, []))
             if decision is Decision.SKIP:
                 skipped.append(row.id)
                 continue
             outgoing.append(_Outgoing(row.id, row.attempts, build(row, decision)))
+        except statement_mail.NotOwed as reason:
+            moved_on.append((row.id, str(reason)))
         except Exception as error:  # noqa: BLE001 - one mail that cannot be built never stops the batch
             current_app.logger.warning("supporter mail %s cannot be built", row.id, exc_info=True)
             failed.append((row.id, f"cannot be built: {type(error).__name__}: {error}"))
     _record(skipped, "skipped", last_error="unsubscribed")
+    for mail_id, reason in moved_on:
+        _record([mail_id], "skipped", last_error=reason[:500])
     for mail_id, reason in failed:
         _record([mail_id], "failed", last_error=reason[:500])
-    report.skipped += len(skipped)
+    report.skipped += len(skipped) + len(moved_on)
     report.failed += len(failed)
     return outgoing
+
+
+def _recipient(row: SupporterMail) -> Action | SignOn:
+    """Whom the mail goes to: an action's supporter or a sign-on's contact (both carry the address,
+    the member site it came through and when)."""
+    return row.sign_on if row.sign_on is not None else row.action
 
 
 def _send_batch(ids: list[int], report: Report) -> None:

@@ -49,7 +49,7 @@ PERSONAL_COLUMNS = {
 
 def audit(event: str, actor: str, **ids: list[int] | int) -> None:
     """One audit entry (ids only; the caller commits)."""
-    db.session.add(AuditEntry(event=event, actor=actor, subject=json.dumps(ids, sort_keys=True)))
+    AuditEntry.record(event, actor, **ids)
 
 
 def _actions_of(email_normalized: str) -> list[Action]:
@@ -171,6 +171,11 @@ def export(address: str, actor: str) -> dict | None:
     audit("supporter.export", actor, actions=[a.id for a in actions])
     db.session.commit()
     return document
+
+
+def as_json(document: dict) -> str:
+    """The export as the command prints it and the pages download it."""
+    return json.dumps(document, indent=2, ensure_ascii=False)
 
 
 def _deliveries_of(action_ids: list[int]) -> list[Delivery]:

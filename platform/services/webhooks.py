@@ -1,7 +1,7 @@
-"""Webhooks: each confirmed action (and unsubscribe) becomes an outbox row per endpoint of every
-member that may see it, written in the transaction that confirms it; RQ jobs POST them in batches
-in Action Network's format, signed, with retries and backoff. An endpoint that keeps failing is
-paused and its admins are told by mail.
+"""Webhooks: each confirmed action (an organization's sign-on too, and an unsubscribe) becomes an
+outbox row per endpoint of every member that may see it, written in the transaction that confirms
+it; RQ jobs POST them in batches in Action Network's format, signed, with retries and backoff. An
+endpoint that keeps failing is paused and its admins are told by mail.
 
 Addresses are checked at every delivery, on the address actually connected to (no second DNS
 lookup between the check and the connection), and redirects are never followed: a member cannot
@@ -28,7 +28,17 @@ from sqlalchemy import func, insert, select, update
 from chorus import queues, tenancy
 from chorus.extensions import db, redis_store
 from chorus.i18n import gettext as _
-from chorus.models import Action, Consent, Contact, Membership, Organization, User, WebhookEndpoint, WebhookEvent
+from chorus.models import (
+    Action,
+    Consent,
+    Contact,
+    Membership,
+    Organization,
+    SignOn,
+    User,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 from chorus.models.base import new_uuid, utcnow
 from chorus.services.periodic import periodic
 
@@ -161,7 +171,13 @@ def log(endpoint: WebhookEndpoint) -> list[WebhookEvent]:
 # --- the outbox --------------------------------------------------------------------------------
 
 
-def _owe(kind: str, org_ids: list[int], action_id: int | None = None, email_normalized: str = "") -> int:
+def _owe(
+    kind: str,
+    org_ids: list[int],
+    action_id: int | None = None,
+    email_normalized: str = "",
+    sign_on_id: int | None = None,
+) -> int:
     """Outbox rows for every live endpoint of these members, in the caller's transaction."""
     endpoint_ids = db.session.scalars(
         select(WebhookEndpoint.id).where(WebhookEndpoint.org_id.in_(set(org_ids)), WebhookEndpoint.paused_at.is_(None))
@@ -175,6 +191,7 @@ def _owe(kind: str, org_ids: list[int], action_id: int | None = None, email_norm
                     "endpoint_id": endpoint_id,
                     "kind": kind,
                     "action_id": action_id,
+                    "sign_on_id": sign_on_id,
                     "email_normalized": email_normalized,
                     "status": "queued",
                     "attempts": 0,
@@ -191,6 +208,12 @@ def _owe(kind: str, org_ids: list[int], action_id: int | None = None, email_norm
 def owe_action(action_id: int, campaign_kind: str, org_ids: list[int]) -> int:
     """A confirmed action: owed to the members that may see it (its site and those it is shared with)."""
     return _owe(ACTION_KINDS[campaign_kind], org_ids, action_id=action_id)
+
+
+def owe_sign_on(sign_on_id: int, site_id: int) -> int:
+    """A confirmed sign-on (its contact confirmed, or a member's key vouched): owed to the member
+    whose site it came through, the one that may see its contact (chorus.tenancy)."""
+    return _owe("sign_on", [site_id], sign_on_id=sign_on_id)
 
 
 def owe_unsubscribe(email_normalized: str) -> int:
@@ -263,6 +286,12 @@ def _item(event: WebhookEvent, org: Organization) -> dict | None:
             return None
         doc = {"person": osdi.person_doc(person), "created_date": osdi.iso(event.created_at)}
         return {"chorus:unsubscription": doc, "action_network:sponsor": sponsor, "idempotency_key": event.uuid}
+    if event.kind == "sign_on":
+        sign_on = db.session.get(SignOn, event.sign_on_id) if event.sign_on_id else None
+        if sign_on is None or not tenancy.sees_sign_on_contact(sign_on):
+            return None
+        doc = osdi.sign_on_doc(sign_on, org)
+        return {"chorus:sign_on": doc, "action_network:sponsor": sponsor, "idempotency_key": event.uuid}
     action = db.session.scalar(select(Action).where(Action.id == event.action_id))
     if action is None:
         return None
