@@ -23,9 +23,13 @@ from flask import Flask, current_app, g, has_app_context, has_request_context, r
 from flask_babel import Babel, Domain, gettext, lazy_gettext, ngettext
 from werkzeug.datastructures import LanguageAccept
 
-__all__ = ["LANGUAGES", "current_lang", "gettext", "lazy_gettext", "ngettext", "KIND_NAMES"]
+__all__ = ["LANGUAGES", "LANGUAGE_NAMES", "current_lang", "gettext", "lazy_gettext", "ngettext", "KIND_NAMES"]
 
+#: The app's languages, each named in itself (the language menu). The first is the one admins write
+#: campaigns in; the others are the languages of translations (chorus.services.content).
 LANGUAGES = {"en": "English", "es": "Español"}
+#: The same languages named in the reader's language ("shown in English" / "se muestra en inglés").
+LANGUAGE_NAMES = {"en": lazy_gettext("English"), "es": lazy_gettext("Spanish")}
 CATALOGUES = Path(__file__).resolve().parent / "translations"
 
 KIND_NAMES = {"petition": lazy_gettext("petition"), "letter": lazy_gettext("letter"),

@@ -9,6 +9,7 @@ organization: `can(user, "moderate")`. Platform admins have every permission eve
 
 from __future__ import annotations
 
+from chorus.i18n import lazy_gettext as _l
 from chorus.models import Campaign, Organization, User
 
 #: permission -> the org roles that have it (platform admins have every permission everywhere)
@@ -33,9 +34,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 
 #: How roles read on screen.
 ROLE_LABELS = {
-    "platform-admin": "Platform admin",
-    "org-admin": "Organization admin",
-    "org-editor": "Organization editor",
+    "platform-admin": _l("Platform admin"),
+    "org-admin": _l("Organization admin"),
+    "org-editor": _l("Organization editor"),
 }
 
 

@@ -19,7 +19,7 @@ from jinja2 import BaseLoader, FileSystemLoader, TemplateNotFound
 from markupsafe import Markup
 
 from chorus.config import PROJECT_ROOT
-from chorus.services import theme
+from chorus.services import content, theme
 
 _NAMESPACED = re.compile(r"^@([a-z0-9-]+)/(.+)$")
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -92,3 +92,4 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(render_markdown, "markdown")
     app.add_template_filter(theme_style, "theme_style")
     app.jinja_env.globals["milestone"] = milestone
+    app.jinja_env.globals.update(tr=content.text, content_notice=content.notice)

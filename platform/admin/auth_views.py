@@ -15,6 +15,7 @@ from chorus.admin.blueprint import bp
 from chorus.admin.forms import AcceptInvitationForm, CodeForm, LoginForm, TwoFactorForm
 from chorus.extensions import db
 from chorus.guards import safe_next
+from chorus.i18n import gettext as _
 from chorus.models import User
 from chorus.public.forms import Form
 from chorus.services import accounts
@@ -41,10 +42,10 @@ def login():
         return render_template("admin/login.html", form=form), 422 if form.is_submitted() else 200
     result = accounts.authenticate(form.email.data, form.password.data, request.remote_addr or "")
     if result.throttled:
-        form.form_errors.append("Too many failed attempts. Wait 15 minutes, then try again.")
+        form.form_errors.append(_("Too many failed attempts. Wait 15 minutes, then try again."))
         return render_template("admin/login.html", form=form), 429
     if result.user is None:
-        form.form_errors.append("Wrong e-mail or password.")
+        form.form_errors.append(_("Wrong e-mail or password."))
         return render_template("admin/login.html", form=form), 422
     if result.user.totp_secret:
         session.clear()
@@ -68,9 +69,9 @@ def login_second_factor():
             return _finish_login(user)
         if outcome is accounts.CodeCheck.LOCKED:
             session.clear()  # the password step again, itself refused while the account waits
-            flash("Too many wrong codes. Wait 15 minutes, then sign in again.")
+            flash(_("Too many wrong codes. Wait 15 minutes, then sign in again."))
             return redirect(url_for("admin.login"))
-        form.code.errors.append("That code is not valid (or was already used).")
+        form.code.errors.append(_("That code is not valid (or was already used)."))
     return render_template("admin/code.html", form=form), 422 if form.is_submitted() else 200
 
 
@@ -98,7 +99,7 @@ def two_factor():
             form.form_errors.append(str(error))
         else:
             session.pop("totp_pending")
-            flash("Two-factor authentication is on.")
+            flash(_("Two-factor authentication is on."))
             return redirect(url_for("admin.home"))
     uri = pyotp.TOTP(secret).provisioning_uri(name=current_user.email, issuer_name="Chorus")
     qr = Markup(segno.make(uri, error="m").svg_inline(scale=4, title="QR code for your authenticator app"))
@@ -121,7 +122,7 @@ def accept_invitation(token: str):
         except accounts.AccountError as error:
             form.form_errors.append(str(error))
         else:
-            flash("Welcome to Chorus.")
+            flash(_("Welcome to Chorus."))
             return _finish_login(user) if signed_in is None else redirect(url_for("admin.home"))
     return render_template(
         "admin/invitation.html", form=form, invitation=invitation, signed_in=signed_in, min_password=MIN_PASSWORD

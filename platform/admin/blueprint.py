@@ -11,7 +11,10 @@ from sqlalchemy import select
 
 from chorus import policy, tenancy
 from chorus.extensions import db, login_manager
+from chorus.i18n import gettext as _
+from chorus.i18n import lazy_gettext as _l
 from chorus.models import Organization, User
+from chorus.services import campaign_admin
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -23,7 +26,26 @@ SETUP_ENDPOINTS = OPEN_ENDPOINTS | {"admin.two_factor"}
 
 @bp.app_template_filter("role_label")
 def role_label(role: str | None) -> str:
-    return policy.ROLE_LABELS.get(role or "", role or "")
+    return str(policy.ROLE_LABELS.get(role or "", role or ""))
+
+
+@bp.app_template_global("status_name")
+def status_name(status: str) -> str:
+    return campaign_admin.status_name(status)
+
+
+@bp.context_processor
+def _words() -> dict:
+    """Names of lifecycle buttons and version states, in the admin's language."""
+    return {"action_names": campaign_admin.ACTION_NAMES, "version_status_names": VERSION_STATUS_NAMES}
+
+
+VERSION_STATUS_NAMES = {
+    "draft": _l("draft"),
+    "pending": _l("waiting for moderation"),
+    "approved": _l("approved"),
+    "rejected": _l("rejected"),
+}
 
 
 @login_manager.user_loader
@@ -43,7 +65,7 @@ def require_login():
         if now - session.get("seen", 0) > IDLE_TIMEOUT:
             logout_user()
             session.clear()
-            flash("You were signed out after 30 minutes without activity.")
+            flash(_("You were signed out after 30 minutes without activity."))
             return redirect(url_for("admin.login", next=request.full_path))
         session["seen"] = now
         if (
@@ -52,7 +74,7 @@ def require_login():
             and not current_user.totp_secret
             and request.endpoint not in SETUP_ENDPOINTS
         ):
-            flash("Platform admins must set up two-factor authentication first.")
+            flash(_("Platform admins must set up two-factor authentication first."))
             return redirect(url_for("admin.two_factor"))
         return None
     if request.endpoint not in OPEN_ENDPOINTS:

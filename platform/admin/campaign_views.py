@@ -11,9 +11,11 @@ from chorus import policy, tenancy
 from chorus.admin.blueprint import bp, requires
 from chorus.admin.forms import CampaignForm
 from chorus.extensions import db
+from chorus.i18n import gettext as _
+from chorus.i18n import ngettext
 from chorus.models import Campaign, CampaignHost, Official, Organization
 from chorus.public.forms import Form, form_for
-from chorus.services import campaign_admin, osdi, retention, tally
+from chorus.services import campaign_admin, content, osdi, retention, tally
 from chorus.services.mail import external_url
 from chorus.templating import render_for
 
@@ -65,7 +67,7 @@ def new_campaign():
         except campaign_admin.CampaignError as error:
             form.slug.errors.append(str(error))
         else:
-            flash("Draft saved. Preview it, then publish it when it is ready.")
+            flash(_("Draft saved. Preview it, then publish it when it is ready."))
             return redirect(url_for("admin.campaign_dashboard", campaign=campaign.slug))
     return _form_page(form)
 
@@ -87,7 +89,7 @@ def edit_campaign(campaign: str):
         except campaign_admin.CampaignError as error:
             form.slug.errors.append(str(error))
         else:
-            flash("Saved.")
+            flash(_("Saved."))
             return redirect(url_for("admin.campaign_dashboard", campaign=found.slug))
     return _form_page(form, found)
 
@@ -128,6 +130,7 @@ def campaign_dashboard(campaign: str):
         can_edit=policy.can_edit(current_user, found, g.org),
         owner=found.owner_org_id == g.org.id,
         retention=retention.schedule(found),
+        translations=content.missing_report(found),
         embed_url=f"{tenancy.site_root(g.org)}/{found.slug}/embed",  # the member's own host when it has one
         embed_script=external_url("/static/embed.js"),
     )
@@ -139,7 +142,7 @@ def count_api_actions(campaign: str):
     """The owner decides whether actions recorded through members' API keys count in the shared tally."""
     found = owned_or_404(campaign)
     osdi.update_campaign(found, {"count_api_actions": request.form.get("count") == "1"})
-    flash("Saved: the shared tally was recounted.")
+    flash(_("Saved: the shared tally was recounted."))
     return redirect(url_for("admin.campaign_dashboard", campaign=campaign))
 
 
@@ -154,7 +157,7 @@ def change_campaign_status(campaign: str):
     except campaign_admin.CampaignError as error:
         flash(str(error))
     else:
-        flash(f"The campaign is now {found.status}.")
+        flash(_("The campaign is now %(status)s.", status=campaign_admin.status_name(found.status)))
     return redirect(url_for("admin.campaign_dashboard", campaign=found.slug))
 
 
@@ -176,10 +179,14 @@ def share_campaign(campaign: str):
         except campaign_admin.CampaignError as error:
             flash(str(error))
         else:
-            flash(f"{target.name} no longer hosts this campaign.")
+            flash(_("%(name)s no longer hosts this campaign.", name=target.name))
     else:
         added = campaign_admin.invite_hosts(found, list(orgs))
-        flash(f"Asked {added} member(s) to host this campaign.")
+        flash(
+            ngettext(
+                "Asked %(num)d member to host this campaign.", "Asked %(num)d members to host this campaign.", added
+            )
+        )
     return redirect(url_for("admin.campaign_dashboard", campaign=found.slug))
 
 
@@ -195,5 +202,9 @@ def respond_to_hosting(campaign: str):
     except campaign_admin.CampaignError as error:
         flash(str(error))
     else:
-        flash(f"{'Now hosting' if accept else 'No longer shown on our site'}: {found.title}.")
+        flash(
+            _("Now hosting: %(title)s.", title=found.title)
+            if accept
+            else _("No longer shown on our site: %(title)s.", title=found.title)
+        )
     return redirect(url_for("admin.org_home"))

@@ -10,6 +10,7 @@ from flask_login import current_user
 from chorus import policy
 from chorus.admin.blueprint import bp
 from chorus.admin.forms import AddressForm
+from chorus.i18n import gettext as _
 from chorus.services import supporters
 
 
@@ -32,8 +33,13 @@ def data_rights():
             erased = supporters.erase(address, actor)
             if erased is not None:
                 flash(
-                    f"Erased: {erased.actions} action(s) anonymized, {erased.export_files} export file(s) "
-                    f"rewritten, {erased.outbox_files} outbox file(s) deleted."
+                    _(
+                        "Erased: %(actions)d action(s) anonymized, %(exports)d export file(s) rewritten, "
+                        "%(outbox)d outbox file(s) deleted.",
+                        actions=erased.actions,
+                        exports=erased.export_files,
+                        outbox=erased.outbox_files,
+                    )
                 )
                 return redirect(url_for("admin.data_rights"))
         elif step == "erase":
@@ -41,6 +47,6 @@ def data_rights():
         else:
             abort(400)
         if not confirming:
-            form.email.errors.append("Nothing is held about this address.")
+            form.email.errors.append(_("Nothing is held about this address."))
     status = 422 if form.errors else 200
     return render_template("admin/data_rights.html", form=form, confirming=confirming), status

@@ -13,6 +13,7 @@ from flask import abort, flash, g, jsonify, redirect, url_for
 from flask_login import current_user
 
 from chorus.admin.blueprint import bp, requires
+from chorus.i18n import gettext as _
 from chorus.models import Export
 from chorus.services import exports
 from chorus.services.storage import storage
@@ -31,7 +32,7 @@ def start_export(campaign: str):
     if found is None:
         abort(404)
     exports.create_export(g.org, found, current_user)
-    flash("Export started: the file appears below when it is ready.")
+    flash(_("Export started: the file appears below when it is ready."))
     return redirect(url_for("admin.campaign_dashboard", campaign=found.slug) + "#exports")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from chorus.admin.blueprint import bp, requires
+from chorus.i18n import gettext as _
 from chorus.models import WebhookEndpoint
 from chorus.services import apikeys, webhooks
 
@@ -43,7 +44,7 @@ def create_api_key():
 def revoke_api_key(key_uuid: str):
     if not apikeys.revoke(g.org, key_uuid):
         abort(404)
-    flash("API key revoked: tools using it are refused from now on.")
+    flash(_("API key revoked: tools using it are refused from now on."))
     return redirect(url_for("admin.integrations"))
 
 
@@ -55,7 +56,7 @@ def add_webhook():
         endpoint = webhooks.register(g.org, url)
     except webhooks.WebhookError as error:
         return _page(422, url_error=str(error), url=url[:500])
-    flash("Webhook added. Confirmed actions are posted to it from now on.")
+    flash(_("Webhook added. Confirmed actions are posted to it from now on."))
     return redirect(url_for("admin.webhook_log", endpoint_uuid=endpoint.uuid))
 
 
@@ -78,7 +79,7 @@ def webhook_log(endpoint_uuid: str):
 def resume_webhook(endpoint_uuid: str):
     webhooks.resume(_endpoint_or_404(endpoint_uuid))
     webhooks.kick()
-    flash("Webhook resumed; waiting events go out now.")
+    flash(_("Webhook resumed; waiting events go out now."))
     return redirect(url_for("admin.webhook_log", endpoint_uuid=endpoint_uuid))
 
 
@@ -86,7 +87,7 @@ def resume_webhook(endpoint_uuid: str):
 @requires("manage_integrations")
 def delete_webhook(endpoint_uuid: str):
     webhooks.remove(_endpoint_or_404(endpoint_uuid))
-    flash("Webhook removed.")
+    flash(_("Webhook removed."))
     return redirect(url_for("admin.integrations"))
 
 
@@ -96,5 +97,5 @@ def resend_webhook_event(endpoint_uuid: str, event_uuid: str):
     if not webhooks.send_again(_endpoint_or_404(endpoint_uuid), event_uuid):
         abort(404)
     webhooks.kick()
-    flash("The event will be sent again in a moment.")
+    flash(_("The event will be sent again in a moment."))
     return redirect(url_for("admin.webhook_log", endpoint_uuid=endpoint_uuid))

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from chorus import queues
 from chorus.admin.blueprint import bp, requires
 from chorus.extensions import db
+from chorus.i18n import gettext as _
 from chorus.models import Campaign, Delivery, DeliveryEvent
 from chorus.public.forms import Form
 from chorus.services import delivery, letters
@@ -43,5 +44,5 @@ def retry_delivery(uuid: str):
         abort(400)
     letters.retry(found)
     queues.kick_delivery()
-    flash("The letter is queued again.")
+    flash(_("The letter is queued again."))
     return redirect(url_for("admin.campaign_dashboard", campaign=found.campaign.slug))

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from chorus import queues, tenancy
 from chorus.admin.blueprint import bp, requires
 from chorus.extensions import db
+from chorus.i18n import gettext as _
 from chorus.models import Action, Campaign, SignOn, SupporterMail
 from chorus.services import supporter_mail
 
@@ -52,5 +53,5 @@ def retry_supporter_mail(mail_id: int):
         abort(400)
     supporter_mail.retry(found.id)
     queues.kick_supporter_mail()
-    flash("The mail is queued again.")
+    flash(_("The mail is queued again."))
     return redirect(url_for("admin.campaign_dashboard", campaign=(found.action or found.sign_on).campaign.slug))

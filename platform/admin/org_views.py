@@ -15,6 +15,7 @@ from chorus import policy
 from chorus.admin.blueprint import bp, platform_admin_only, requires
 from chorus.admin.forms import BrandingForm, HostForm, InviteForm, NewOrganizationForm
 from chorus.extensions import db
+from chorus.i18n import gettext as _
 from chorus.models import Campaign, CampaignHost, Invitation, Membership, Organization, User
 from chorus.services import accounts, branding
 
@@ -68,7 +69,7 @@ def team():
         except accounts.AccountError as error:
             form.email.errors.append(str(error))
         else:
-            flash(f"Invitation sent to {form.email.data}.")
+            flash(_("Invitation sent to %(email)s.", email=form.email.data))
             return redirect(url_for("admin.team"))
     members = db.session.scalars(
         select(User).join(Membership).where(Membership.org_id == g.org.id).order_by(User.email)
@@ -87,7 +88,7 @@ def edit_branding():
     form = BrandingForm(obj=g.org)
     if form.validate_on_submit():
         branding.update(g.org, form)
-        flash("Branding saved.")
+        flash(_("Branding saved."))
         return redirect(url_for("admin.edit_branding"))
     return _branding_page(form, HostForm(formdata=None))
 
@@ -108,8 +109,15 @@ def request_host():
         except branding.BrandingError as error:
             form.host.errors.append(str(error))
         else:
-            waits = "" if added.approved else ", once a platform admin approves it"
-            flash(f"{added.host} will show your site{waits}. Point its DNS at Chorus (see the README).")
+            flash(
+                _("%(host)s will show your site. Point its DNS at Chorus (see the README).", host=added.host)
+                if added.approved
+                else _(
+                    "%(host)s will show your site once a platform admin approves it. Point its DNS at Chorus "
+                    "(see the README).",
+                    host=added.host,
+                )
+            )
             return redirect(url_for("admin.edit_branding"))
     return _branding_page(BrandingForm(obj=g.org, formdata=None), form)
 
@@ -123,7 +131,7 @@ def decide_host(host_id: int):
     host = branding.decide_host(host_id, approve)
     if host is None:
         abort(404)
-    flash(f"{host} {'approved' if approve else 'removed'}.")
+    flash(_("%(host)s approved.", host=host) if approve else _("%(host)s removed.", host=host))
     return redirect(url_for("admin.home"))
 
 
@@ -140,7 +148,7 @@ def new_organization():
         except branding.BrandingError as error:
             form.slug.errors.append(str(error))
         else:
-            flash(f"{org.name} added. Invite its first admin from its Team page.")
+            flash(_("%(name)s added. Invite its first admin from its Team page.", name=org.name))
             return redirect(url_for("admin.org_home", org=org.slug))
     return render_template("admin/new_organization.html", form=form), 422 if form.is_submitted() else 200
 
@@ -178,5 +186,5 @@ def invite_platform_admin():
     except accounts.AccountError as error:
         flash(str(error))
     else:
-        flash(f"Invitation sent to {email}.")
+        flash(_("Invitation sent to %(email)s.", email=email))
     return redirect(url_for("admin.home"))

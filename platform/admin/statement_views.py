@@ -15,13 +15,17 @@ from chorus.admin.blueprint import bp, requires
 from chorus.admin.campaign_views import hosted_or_404, owned_or_404
 from chorus.admin.forms import NewStatementForm, OrderForm, StatementForm
 from chorus.extensions import db
+from chorus.i18n import gettext as _
 from chorus.models import Organization
 from chorus.services import statements, tally
 
 
 def _draft(form) -> statements.Draft:
     return statements.Draft(
-        title=form.title.data.strip(), body=form.body.data, call_to_action=(form.call_to_action.data or "").strip()
+        title=form.title.data.strip(),
+        body=form.body.data,
+        call_to_action=(form.call_to_action.data or "").strip(),
+        translations=form.translations(),
     )
 
 
@@ -40,7 +44,7 @@ def new_statement():
         except statements.StatementError as error:
             form.slug.errors.append(str(error))
         else:
-            flash("The statement waits for a coalition moderator; it is published on every host once approved.")
+            flash(_("The statement waits for a coalition moderator; it is published on every host once approved."))
             return redirect(url_for("admin.statement", campaign=campaign.slug))
     status = 422 if form.is_submitted() else 200
     return render_template("admin/statement_form.html", org=g.org, form=form), status
@@ -82,7 +86,7 @@ def propose_version(campaign: str):
     except statements.StatementError as error:
         flash(str(error))
     else:
-        flash("The new version waits for a coalition moderator; the page shows the approved one meanwhile.")
+        flash(_("The new version waits for a coalition moderator; the page shows the approved one meanwhile."))
     return redirect(url_for("admin.statement", campaign=found.slug))
 
 
@@ -94,7 +98,7 @@ def statement_order(campaign: str):
     if found.kind != "statement" or not form.validate_on_submit():
         abort(400)
     statements.set_order(found, form.order.data)
-    flash("Saved.")
+    flash(_("Saved."))
     return redirect(url_for("admin.statement", campaign=found.slug))
 
 

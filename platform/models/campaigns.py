@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from chorus.extensions import db
@@ -76,6 +76,11 @@ class Campaign(db.Model):
     public_comments: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Statements: the "Signed," list in alphabetical order or by time of approval.
     signatory_order: Mapped[str] = mapped_column(String(16), default="alphabetical")
+    #: The message on the thanks page, after the standard "check your inbox" (may be empty).
+    thanks_text: Mapped[str] = mapped_column(Text, default="")
+    #: The texts above in other languages: {"es": {"title": "…", "body": "…"}} (chorus.services.content).
+    #: The columns hold the source language. A statement's mirror its approved version's.
+    translations: Mapped[dict] = mapped_column(JSON, default=dict)
 
     owner: Mapped[Organization] = relationship(lazy="joined")
     targets: Mapped[list[CampaignTarget]] = relationship(cascade="all, delete-orphan", lazy="selectin")

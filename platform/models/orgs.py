@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from chorus.extensions import db
@@ -28,6 +28,8 @@ class Organization(db.Model):
     #: Set when a person saves the branding in the admin: `chorus tenants sync` then leaves it alone
     #: unless run with --force.
     edited_in_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Tagline, intro and footer in other languages: {"es": {"tagline": "…"}} (chorus.services.content).
+    translations: Mapped[dict] = mapped_column(JSON, default=dict)
 
     hosts: Mapped[list[MemberHost]] = relationship(
         back_populates="org", cascade="all, delete-orphan", order_by="MemberHost.id"

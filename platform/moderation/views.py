@@ -11,6 +11,9 @@ from sqlalchemy import select
 from chorus import policy
 from chorus.admin.blueprint import require_login
 from chorus.extensions import db
+from chorus.i18n import gettext as _
+from chorus.i18n import lazy_gettext as _l
+from chorus.i18n import ngettext
 from chorus.models import Campaign, Organization
 from chorus.services import moderation
 
@@ -27,6 +30,21 @@ def _moderation_link() -> dict:
 def _moderators_only():
     if current_user.is_authenticated and not moderation.visible_to(current_user):
         abort(404)
+
+
+#: The queue's filter and the headings of its groups, in the moderator's language.
+KIND_NAMES = {
+    "version": _l("statement text"),
+    "sign_on": _l("sign-on"),
+    "message": _l("message"),
+    "comment": _l("comment"),
+}
+GROUP_NAMES = {
+    "version": _l("Statement texts"),
+    "sign_on": _l("Organizations' sign-ons"),
+    "message": _l("Solidarity messages"),
+    "comment": _l("Public comments"),
+}
 
 
 def _int_arg(name: str) -> int | None:
@@ -47,6 +65,8 @@ def queue():
         campaign_id=campaign_id,
         org_id=org_id,
         kinds=moderation.KINDS,
+        kind_names=KIND_NAMES,
+        group_names=GROUP_NAMES,
         reasons=moderation.REASONS,
         statements=db.session.scalars(
             select(Campaign).where(Campaign.kind == "statement").order_by(Campaign.title)
@@ -63,7 +83,7 @@ def decide():
         abort(400)
     ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
     if not ids:
-        flash("Tick at least one item.")
+        flash(_("Tick at least one item."))
         return redirect(request.referrer or url_for(".queue"))
     try:
         changed = moderation.decide(
@@ -79,7 +99,7 @@ def decide():
     except moderation.ModerationError as error:
         flash(str(error))
         return redirect(url_for(".queue")), 303
-    flash(f"{changed} item(s) decided.")
+    flash(ngettext("%(num)d item decided.", "%(num)d items decided.", changed))
     return redirect(url_for(".queue", kind=request.form.get("kind", "")), 303)
 
 

@@ -26,7 +26,7 @@ from chorus.i18n import current_lang
 from chorus.i18n import gettext as _
 from chorus.i18n import lazy_gettext as _l
 from chorus.models import Campaign, Organization
-from chorus.services import letters, uploads
+from chorus.services import content, letters, uploads
 from chorus.services.signing import Supporter, validated_email
 from chorus.services.statements import SIGN_ON_LOGO_MAX_BYTES, OrgSignature
 from chorus.text import header_unsafe
@@ -276,8 +276,8 @@ class LetterForm(ActionForm):
         form = super().for_campaign(campaign, site)
         form.campaign = campaign
         if not form.is_submitted():
-            form.subject.data = campaign.letter_subject
-            form.body.data = campaign.letter_body
+            form.subject.data = content.text(campaign, "letter_subject")
+            form.body.data = content.text(campaign, "letter_body")
         return form
 
     def validate_body(self, field):
@@ -287,7 +287,7 @@ class LetterForm(ActionForm):
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
-        fixed = {"greeting": self.campaign.letter_greeting, "closing": self.campaign.letter_closing}
+        fixed = {name: content.text(self.campaign, f"letter_{name}") for name in ("greeting", "closing")}
         if any(name in request.form and request.form[name].strip() != text.strip() for name, text in fixed.items()):
             self.form_errors.append(_("The greeting and closing of this letter cannot be changed."))
             valid = False

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from chorus import queues
 from chorus.extensions import db, redis_store
+from chorus.i18n import gettext as _
 from chorus.models import Invitation, Membership, Organization, User
 from chorus.models.accounts import ORG_ROLES, new_session_token
 from chorus.models.base import utcnow
@@ -57,9 +58,9 @@ def normalize(email: str) -> str:
 
 def check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise AccountError(f"The password must have at least {MIN_PASSWORD} characters.")
+        raise AccountError(_("The password must have at least %(num)d characters.", num=MIN_PASSWORD))
     if len(password) > 1024:
-        raise AccountError("The password is too long.")
+        raise AccountError(_("The password is too long."))
 
 
 def hash_password(password: str) -> str:
@@ -172,13 +173,13 @@ def replace_second_factor(user: User, password: str, current_code: str, secret: 
     code of the new secret, all within the code attempt limits. Raises AccountError with the reason."""
     within = ratelimit.allow(f"code:attempt:{key}", CODE_ATTEMPTS_PER_SIGN_IN, FAILURE_WINDOW)
     if not (within and ratelimit.allow(_code_bucket(user), CODE_ATTEMPTS_PER_ACCOUNT, FAILURE_WINDOW)):
-        raise AccountError("Too many attempts. Wait 15 minutes, then try again.")
+        raise AccountError(_("Too many attempts. Wait 15 minutes, then try again."))
     if not check_password(user, password):
-        raise AccountError("Wrong password.")
+        raise AccountError(_("Wrong password."))
     if user.totp_secret and not verify_totp(user, current_code):
-        raise AccountError("The code from your current authenticator is not valid.")
+        raise AccountError(_("The code from your current authenticator is not valid."))
     if not verify_totp(user, new_code, secret=secret):
-        raise AccountError("The code for the new key is not valid; check your phone's clock and try again.")
+        raise AccountError(_("The code for the new key is not valid; check your phone's clock and try again."))
     ratelimit.release(_code_bucket(user))
     user.totp_secret = secret
     db.session.commit()
@@ -202,9 +203,9 @@ def verify_totp(user: User, code: str, secret: str | None = None) -> bool:
 def invite(email: str, role: str, org: Organization | None, invited_by: User | None) -> Invitation:
     email = checked_email(email)
     if role not in ("platform-admin", *ORG_ROLES):  # moderators are made with `chorus admin create`
-        raise AccountError("Unknown role.")
+        raise AccountError(_("Unknown role."))
     if (role == "platform-admin") != (org is None):
-        raise AccountError("Org roles need an organization; platform admins have none.")
+        raise AccountError(_("Org roles need an organization; platform admins have none."))
     invitation = Invitation(
         email=email,
         role=role,
@@ -243,7 +244,7 @@ def accept_invitation(invitation: Invitation, user: User | None, name: str = "",
     The invitation is spent by a conditional UPDATE first: of two acceptances at once, the second
     finds it spent (PostgreSQL makes it wait for the first) and gets an AccountError, not a 500."""
     if user is not None and user.email != invitation.email:
-        raise AccountError("This invitation was sent to another e-mail address.")
+        raise AccountError(_("This invitation was sent to another e-mail address."))
     password_hash = hash_password(password) if user is None else ""  # before the write: it takes a while
     spent = db.session.execute(
         update(Invitation)
@@ -253,7 +254,7 @@ def accept_invitation(invitation: Invitation, user: User | None, name: str = "",
     )
     if spent.rowcount != 1:
         db.session.rollback()
-        raise AccountError("This invitation was already used.")
+        raise AccountError(_("This invitation was already used."))
     if user is None:
         if db.session.scalar(select(func.count()).select_from(User).where(User.email == invitation.email)):
             db.session.rollback()

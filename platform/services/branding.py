@@ -6,13 +6,15 @@ from sqlalchemy import select
 
 from chorus import tenancy
 from chorus.extensions import db
+from chorus.i18n import gettext as _
 from chorus.models import MemberHost, Organization
-from chorus.services import uploads
+from chorus.services import content, uploads
 from chorus.services.tenants import TenantError, check_host
 
 
 class BrandingError(ValueError):
     """The request cannot be done; the message says why."""
+
 
 TEXT_FIELDS = ("name", "tagline", "intro", "website", "primary_color", "accent_color", "footer")
 
@@ -20,6 +22,7 @@ TEXT_FIELDS = ("name", "tagline", "intro", "website", "primary_color", "accent_c
 def update(org: Organization, form) -> None:
     for field in TEXT_FIELDS:
         setattr(org, field, (getattr(form, field).data or "").strip())
+    content.set_translations(org, form.translations())
     if form.logo.image is not None:
         org.logo = uploads.store(org.slug, "logo", form.logo.image)
     org.edited_in_admin = True  # `chorus tenants sync` keeps these edits unless --force
@@ -29,7 +32,7 @@ def update(org: Organization, form) -> None:
 def create_org(name: str, slug: str, tagline: str, primary: str, accent: str) -> Organization:
     """A member added in the admin (its slug and colours already checked by the form)."""
     if db.session.scalar(select(Organization.id).where(Organization.slug == slug)) is not None:
-        raise BrandingError(f"Another member already uses the address {slug}.")
+        raise BrandingError(_("Another member already uses the address %(slug)s.", slug=slug))
     org = Organization(
         slug=slug, name=name.strip(), tagline=tagline.strip(), primary_color=primary, accent_color=accent,
         edited_in_admin=True,
@@ -46,7 +49,7 @@ def request_host(org: Organization, value: str, approved: bool) -> MemberHost:
     except TenantError as error:
         raise BrandingError(str(error)) from error
     if db.session.scalar(select(MemberHost.id).where(MemberHost.host == host)) is not None:
-        raise BrandingError(f"{host} is already listed for a member.")
+        raise BrandingError(_("%(host)s is already listed for a member.", host=host))
     record = MemberHost(org_id=org.id, host=host, approved=approved)
     db.session.add(record)
     db.session.commit()

@@ -8,9 +8,11 @@ from datetime import UTC, datetime, time
 from sqlalchemy import select
 
 from chorus.extensions import db
+from chorus.i18n import gettext as _
+from chorus.i18n import lazy_gettext as _l
 from chorus.models import Campaign, CampaignHost, CampaignTarget, Organization
 from chorus.models.base import new_uuid, utcnow
-from chorus.services import slugs, tally, uploads
+from chorus.services import content, slugs, tally, uploads
 
 #: action -> (statuses it applies to, the status it leads to)
 TRANSITIONS = {
@@ -19,6 +21,19 @@ TRANSITIONS = {
     "close": (("live", "paused"), "closed"),
     "reopen": (("closed",), "live"),
 }
+
+
+#: A campaign's status in the admin's language.
+STATUS_NAMES = {"draft": _l("draft"), "live": _l("live"), "paused": _l("paused"), "closed": _l("closed")}
+
+
+#: The lifecycle's buttons.
+ACTION_NAMES = {"publish": _l("Publish"), "pause": _l("Pause"), "close": _l("Close"), "reopen": _l("Reopen")}
+ACTION_DONE = {"publish": _l("published"), "pause": _l("paused"), "close": _l("closed"), "reopen": _l("reopened")}
+
+
+def status_name(status: str) -> str:
+    return str(STATUS_NAMES.get(status, status))
 
 
 LETTER_FIELDS = (
@@ -52,6 +67,8 @@ def _apply(campaign: Campaign, form) -> None:
     ends = form.ends_at.data
     campaign.ends_at = datetime.combine(ends, time.max, tzinfo=UTC) if ends else None
     campaign.image_alt = (form.image_alt.data or "").strip()
+    campaign.thanks_text = (form.thanks_text.data or "").strip()
+    content.set_translations(campaign, form.translations())
     if form.image.image is not None:  # named by the campaign's uuid, set before this runs, and the content
         campaign.image = uploads.store(campaign.owner.slug, f"campaign-{campaign.uuid}", form.image.image)
     if campaign.kind == "letter":
@@ -69,7 +86,7 @@ def _check_slug(slug: str, campaign_id: int | None) -> None:
     if why:
         raise CampaignError(why)
     if _slug_taken(slug, campaign_id):
-        raise CampaignError("Another campaign already uses this address.")
+        raise CampaignError(_("Another campaign already uses this address."))
 
 
 def _slug_taken(slug: str, campaign_id: int | None) -> bool:
@@ -98,12 +115,18 @@ def update(campaign: Campaign, form) -> None:
 
 def change_status(campaign: Campaign, action: str) -> None:
     if action not in TRANSITIONS:
-        raise CampaignError("Unknown action.")
+        raise CampaignError(_("Unknown action."))
     allowed_from, target = TRANSITIONS[action]
     if campaign.status not in allowed_from:
-        raise CampaignError(f"A {campaign.status} campaign cannot be {action}d… choose another action.")
+        raise CampaignError(
+            _(
+                "A %(status)s campaign cannot be %(action)s… choose another action.",
+                status=status_name(campaign.status),
+                action=ACTION_DONE[action],
+            )
+        )
     if campaign.kind == "statement" and campaign.status == "draft":
-        raise CampaignError("A statement is published when a coalition moderator approves its text.")
+        raise CampaignError(_("A statement is published when a coalition moderator approves its text."))
     campaign.status = target
     campaign.closed_at = utcnow() if target == "closed" else None  # retention counts from here
     db.session.commit()
@@ -122,7 +145,7 @@ def invite_hosts(campaign: Campaign, orgs: list[Organization]) -> int:
 def respond_to_hosting(campaign: Campaign, org: Organization, accept: bool) -> None:
     host = next((h for h in campaign.hosts if h.org_id == org.id), None)
     if host is None or host.org_id == campaign.owner_org_id:
-        raise CampaignError("There is no hosting request for this campaign.")
+        raise CampaignError(_("There is no hosting request for this campaign."))
     if accept:
         host.accepted = True
     else:

@@ -260,7 +260,7 @@ def _gate(delivery: Delivery, now: datetime) -> datetime | None:
 
 def _letter_message(delivery: Delivery) -> Message:
     action, campaign, official = delivery.action, delivery.campaign, delivery.official
-    text = letters.compose(campaign, action.body or campaign.letter_body, letters.signature_of(action))
+    text = letters.compose(campaign, action.body or campaign.letter_body, letters.signature_of(action), action.language)
     headers = {
         "From": f'"{action.full_name.replace(chr(34), chr(39))} via Chorus" <letters@{mail.mail_domain()}>',
         "Reply-To": action.email,
@@ -290,7 +290,9 @@ def _digest_message(deliveries: list[Delivery], now: datetime) -> tuple[EmailMes
         f"“{campaign.title}” since the last digest. Their letters are attached, one file each.\n"
     )
     for n, d in enumerate(deliveries, start=1):
-        letter = letters.compose(campaign, d.action.body or campaign.letter_body, letters.signature_of(d.action))
+        letter = letters.compose(
+            campaign, d.action.body or campaign.letter_body, letters.signature_of(d.action), d.action.language
+        )
         msg.add_attachment(
             f"Subject: {d.action.subject or campaign.letter_subject}\n\n{letter}\n", filename=f"letter-{n:04d}.txt"
         )

@@ -46,6 +46,28 @@ CAMPAIGNS = [
             "3. **guarantee legal counsel** to every child in immigration court.\n\n"
             "Sign through any member's site: every signature counts in one shared total."
         ),
+        "thanks_text": "Thank you. One more step doubles your impact: send this page to two people you trust.",
+        "translations": {
+            "es": {
+                "title": "Que las familias sigan juntas en la frontera",
+                "summary": "Los niños deben estar con sus padres, no en centros de detención. Suma tu nombre para "
+                "pedir a nuestros representantes que terminen este año con la detención de familias.",
+                "body": (
+                    "Cada semana, familias que llegan pidiendo protección son separadas y retenidas por "
+                    "meses. Los padres pierden el rastro de sus hijos; los niños pierden años de escuela.\n\n"
+                    "Los miembros de nuestra coalición (sindicatos, congregaciones, clínicas de asistencia "
+                    "legal y grupos dirigidos por migrantes) vemos el daño todos los días. Juntos pedimos a "
+                    "nuestros representantes:\n\n"
+                    "1. **terminar con la detención de niños** y mantener unidas a las familias mientras se "
+                    "resuelven sus casos;\n"
+                    "2. **financiar el acompañamiento comunitario**, que cuesta una fracción de la detención;\n"
+                    "3. **garantizar un abogado** a cada niño ante los tribunales de inmigración.\n\n"
+                    "Firma desde el sitio de cualquier miembro: cada firma cuenta en un solo total compartido."
+                ),
+                "thanks_text": "Gracias. Un paso más duplica tu impacto: envía esta página a dos personas "
+                "de confianza.",
+            }
+        },
     },
     {
         "slug": "fair-shifts",
@@ -86,6 +108,23 @@ LETTER = {
     "allowed to stay safely. Our legal aid clinics are ready to do this work; they need stable funding.\n\n"
     "I ask you to include funding for legal counsel for every child in this year's budget.",
     "letter_closing": "Thank you for your attention. I look forward to your answer.",
+    "translations": {
+        "es": {
+            "title": "Escribe al Gobernador: abogados para todos los niños",
+            "summary": "Hay niños que enfrentan solos a un juez de inmigración. Pide al Gobernador y al Fiscal "
+            "General que financien un abogado para cada niño.",
+            "body": "Lee el borrador, hazlo tuyo (una frase sobre por qué te importa ayuda mucho) y envíalo. "
+            "Recibirás una copia por correo.",
+            "letter_subject": "Financien la defensa legal de cada niño ante los tribunales de inmigración",
+            "letter_greeting": "Estimados Gobernadora Alvarez y Fiscal General Okafor:",
+            "letter_body": "Vivo en nuestro estado y les escribo porque niños de apenas cinco años se presentan "
+            "ante los tribunales de inmigración sin abogado.\n\nCon un abogado, un niño tiene varias veces "
+            "más posibilidades de quedarse a salvo. Nuestras clínicas de asistencia legal están listas para "
+            "hacer este trabajo; necesitan fondos estables.\n\n"
+            "Les pido que incluyan en el presupuesto de este año fondos para la defensa legal de cada niño.",
+            "letter_closing": "Gracias por su atención. Quedo a la espera de su respuesta.",
+        }
+    },
     "targets": [
         {
             "name": "Elena Alvarez",
@@ -124,6 +163,28 @@ STATEMENT = {
         "2. **reunite every separated family** and publish how many remain apart;\n"
         "3. **give every child a lawyer** and every family a fair hearing."
     ),
+    "translations": {
+        "es": {
+            "title": "Ningún niño debe estar detenido: declaración de la coalición",
+            "call_to_action": "Pedimos a aliados de todas partes que se adhieran, envíen un mensaje de "
+            "solidaridad y lleven este llamado a sus propios representantes.",
+            "body": (
+                "Somos sindicatos, congregaciones, clínicas legales y grupos dirigidos por migrantes que "
+                "recibimos a las familias en las estaciones de autobús, en los tribunales y en los sótanos de "
+                "las iglesias. Lo que nos cuentan se ha vuelto rutina, y nunca debería serlo: niños retenidos "
+                "semanas en salas hechas para adultos, padres que no logran saber adónde llevaron a sus hijos, "
+                "adolescentes que comparecen ante un juez sin nadie a su lado.\n\n"
+                "Detener a niños no da más seguridad a nadie. Cuesta más que el cuidado comunitario, daña a los "
+                "niños durante años después de su liberación y castiga a quienes piden una protección que la "
+                "ley les reconoce.\n\n"
+                "Juntos pedimos a nuestros gobiernos:\n\n"
+                "1. **liberar a los niños y a sus familias** hacia programas comunitarios mientras se resuelven "
+                "sus solicitudes;\n"
+                "2. **reunir a cada familia separada** y publicar cuántas siguen separadas;\n"
+                "3. **dar un abogado a cada niño** y una audiencia justa a cada familia."
+            ),
+        }
+    },
     "moderators": [
         ("amara.moderator@demo.invalid", "Amara (demo moderator)"),
         ("luis.moderator@demo.invalid", "Luis (demo moderator)"),
@@ -162,6 +223,8 @@ def load() -> list[str]:
             goal=spec["goal"],
             addressee=spec["addressee"],
             ask_location=spec["ask_location"],
+            thanks_text=spec.get("thanks_text", ""),
+            translations=spec.get("translations", {}),
             status="live",
             hosts=[CampaignHost(org_id=orgs[slug].id, accepted=True) for slug in spec["hosts"]],
         )
@@ -174,7 +237,27 @@ def load() -> list[str]:
     if not db.session.scalar(select(Campaign.id).where(Campaign.slug == STATEMENT["slug"])):
         _statement(orgs)
         created.append(STATEMENT["slug"])
+    _translate()
     return created
+
+
+def _translate() -> None:
+    """Demo databases loaded before translations existed get the Spanish texts (only where none is written)."""
+    from chorus.services import content, statements
+
+    for spec in [*CAMPAIGNS, LETTER, STATEMENT]:
+        campaign = db.session.scalar(select(Campaign).where(Campaign.slug == spec["slug"]))
+        if campaign is None or not spec.get("translations"):
+            continue
+        if campaign.kind == "statement":
+            version = statements.current_version(campaign)
+            if version is not None and not version.translations:
+                version.translations = spec["translations"]
+                content.mirror_version(campaign, version)
+        elif not campaign.translations:
+            campaign.translations = spec["translations"]
+            campaign.thanks_text = campaign.thanks_text or spec.get("thanks_text", "")
+    db.session.commit()
 
 
 def _statement(orgs: dict[str, Organization]) -> None:
@@ -183,7 +266,9 @@ def _statement(orgs: dict[str, Organization]) -> None:
     from chorus.services import moderation, statements, tally
 
     author, approver = (_moderator(email, name) for email, name in STATEMENT["moderators"])
-    draft = statements.Draft(STATEMENT["title"], STATEMENT["body"], STATEMENT["call_to_action"])
+    draft = statements.Draft(
+        STATEMENT["title"], STATEMENT["body"], STATEMENT["call_to_action"], STATEMENT["translations"]
+    )
     hosts = [orgs[slug] for slug in STATEMENT["hosts"]]
     campaign = statements.create(orgs[STATEMENT["owner"]], author, STATEMENT["slug"], draft, hosts, "alphabetical")
     version = statements.current_version(campaign) or statements.versions(campaign)[0]

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from chorus.extensions import db
 from chorus.models import Action, Campaign, Delivery, DeliveryEvent, Official
 from chorus.models.base import utcnow
+from chorus.services import content
 from chorus.text import header_unsafe
 
 DIGEST_HOUR = 17  # UTC, when a digest campaign has no sending window
@@ -33,9 +34,11 @@ def targets_for(campaign: Campaign, country: str = "", postal_code: str = "") ->
     return [o for o in candidates if any(code.startswith(p.upper()) for p in o.postal_prefixes.split())]
 
 
-def compose(campaign: Campaign, body: str, signature: str) -> str:
-    """The letter as the target reads it: the fixed greeting and closing around the supporter's text."""
-    parts = [campaign.letter_greeting.strip(), body.strip(), campaign.letter_closing.strip(), signature.strip()]
+def compose(campaign: Campaign, body: str, signature: str, lang: str | None = None) -> str:
+    """The letter as the target reads it: the fixed greeting and closing around the supporter's text,
+    in the language the supporter wrote in (`lang`: the action's; the request's by default)."""
+    greeting, closing = (content.text(campaign, f, lang) for f in ("letter_greeting", "letter_closing"))
+    parts = [greeting.strip(), body.strip(), closing.strip(), signature.strip()]
     return "\n\n".join(p for p in parts if p)
 
 

@@ -12,26 +12,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from chorus import policy, queues
 from chorus.extensions import db
+from chorus.i18n import gettext as _
+from chorus.i18n import lazy_gettext as _l
 from chorus.models import Action, Campaign, ModerationDecision, Organization, PublicMessage, SignOn, StatementVersion
 from chorus.models.base import utcnow
 from chorus.models.statements import MESSAGE_STATUSES
-from chorus.services import statements, supporter_mail, tally
+from chorus.services import content, statements, supporter_mail, tally
 
 #: reason code -> the label moderators pick (the free text is added to it)
 REASONS = {
-    "": "No reason given",
-    "spam": "Spam or advertising",
-    "abuse": "Abusive or hateful",
-    "off-topic": "Not about this statement",
-    "not-an-organization": "Not an organization",
-    "duplicate": "Already listed",
-    "unverified": "We could not verify this organization",
-    "text": "The text needs changes",
-    "other": "Other",
+    "": _l("No reason given"),
+    "spam": _l("Spam or advertising"),
+    "abuse": _l("Abusive or hateful"),
+    "off-topic": _l("Not about this statement"),
+    "not-an-organization": _l("Not an organization"),
+    "duplicate": _l("Already listed"),
+    "unverified": _l("We could not verify this organization"),
+    "text": _l("The text needs changes"),
+    "other": _l("Other"),
 }
 DECISIONS = ("approve", "reject", "hide")
 KINDS = ("version", "sign_on", "message", "comment")
@@ -79,7 +81,13 @@ def pending(user, kind: str = "", campaign_id: int | None = None, org_id: int | 
         for v in db.session.scalars(query):
             if org_id and v.campaign.owner_org_id != org_id:
                 continue
-            detail = {"number": v.number, "author": v.author.email if v.author else "", "author_id": v.author_id}
+            detail = {
+                "number": v.number,
+                "author": v.author.email if v.author else "",
+                "author_id": v.author_id,
+                "translations": v.translations or {},  # moderated with the text they translate
+                "same_text": v.same_text(statements.current_version(v.campaign)),
+            }
             items.append(Item("version", v.id, v.campaign, v.campaign.owner, v.title, v.body, detail, v.created_at))
     if coalition and kind in ("", "sign_on"):
         query = select(SignOn).where(SignOn.status == "pending")
@@ -143,18 +151,18 @@ def _audit(user, kind: str, obj, campaign_id: int, decision: str, before: str, r
 
 def _reason(reason_code: str, reason: str) -> tuple[str, str]:
     if reason_code not in REASONS:
-        raise ModerationError("Choose a reason from the list.")
+        raise ModerationError(_("Choose a reason from the list."))
     return reason_code, " ".join(reason.split())[:2000]
 
 
 def decide(user, kind: str, ids: list[int], decision: str, reason_code: str = "", reason: str = "") -> int:
     """Apply one decision to several items of one kind (bulk); all or nothing. Returns how many changed."""
     if kind not in KINDS or decision not in DECISIONS:
-        raise ModerationError("Unknown decision.")
+        raise ModerationError(_("Unknown decision."))
     reason_code, reason = _reason(reason_code, reason)
     if kind == "version":
         if decision == "hide":
-            raise ModerationError("A statement text can be approved or rejected.")
+            raise ModerationError(_("A statement text can be approved or rejected."))
         return sum(_decide_version(user, i, decision == "approve", reason_code, reason) for i in ids)
     changed, mailed, forget = 0, False, set()
     for ident in ids:
@@ -188,7 +196,7 @@ class _Result:
 
 def _decide_sign_on(user, ident: int, decision: str, reason_code: str, reason: str) -> _Result | None:
     if not policy.can(user, "moderate"):
-        raise NotAllowed("Only coalition moderators decide sign-ons.")
+        raise NotAllowed(_("Only coalition moderators decide sign-ons."))
     sign_on = db.session.get(SignOn, ident)
     if sign_on is None or sign_on.status not in ("pending", "approved", "hidden"):
         return None
@@ -226,7 +234,7 @@ def _decide_message(user, kind: str, ident: int, decision: str, reason_code: str
         return None
     allowed = policy.can(user, "moderate") if kind == "message" else may_moderate_comments_of(user, message.campaign)
     if not allowed:
-        raise NotAllowed("You cannot moderate this message.")
+        raise NotAllowed(_("You cannot moderate this message."))
     before = message.status
     message.status = {"approve": "approved", "reject": "rejected", "hide": "hidden"}[decision]
     if message.status == before:
@@ -243,22 +251,25 @@ def _decide_version(user, ident: int, approve: bool, reason_code: str, reason: s
     """Approve (publish on every host, tell earlier signatories when the text changed) or reject
     (the author sees the reason). The author of a version can never approve it."""
     if not policy.can(user, "moderate"):
-        raise NotAllowed("Only coalition moderators publish statements.")
+        raise NotAllowed(_("Only coalition moderators publish statements."))
     version = db.session.get(StatementVersion, ident)
     if version is None or version.status != "pending":
         return 0
     if version.author_id == user.id:
-        raise NotAllowed("You wrote this version: another moderator must decide on it.")
+        raise NotAllowed(_("You wrote this version: another moderator must decide on it."))
     campaign = version.campaign
     previous = statements.current_version(campaign)
     version.status = "approved" if approve else "rejected"
     version.reason = (
-        REASONS[reason_code] + (f": {reason}" if reason else "") if not approve and (reason or reason_code) else ""
+        str(REASONS[reason_code]) + (f": {reason}" if reason else "") if not approve and (reason or reason_code) else ""
     )
     version.approver_id = user.id
     version.decided_at = utcnow()
     if approve:
         campaign.title, campaign.body, campaign.summary = version.title, version.body, version.call_to_action
+        content.mirror_version(campaign, version)
+        if previous is not None and version.same_text(previous):
+            _carry_sign_ons(previous, version)
         if campaign.status == "draft":
             campaign.status = "live"
     campaign.updated_at = utcnow()  # the API's modified_date, even when the text is unchanged
@@ -275,6 +286,12 @@ def _decide_version(user, ident: int, approve: bool, reason_code: str, reason: s
     elif notices:
         queues.kick_supporter_mail()
     return 1
+
+
+def _carry_sign_ons(previous: StatementVersion, version: StatementVersion) -> None:
+    """A version that changes only translations keeps the text organizations signed: their signatures
+    move to it without asking them again."""
+    db.session.execute(update(SignOn).where(SignOn.version_id == previous.id).values(version_id=version.id))
 
 
 def audit_log(limit: int = 500) -> list[ModerationDecision]:

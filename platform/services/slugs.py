@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from chorus.i18n import gettext as _
+
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 #: Path segments of the platform itself. A member or campaign taking one would shadow a page:
 #: /<org>/thanks, /<campaign>/embed on a member's own host, /admin, /confirm/<token>, /api/v2/...
@@ -21,9 +23,9 @@ RESERVED = frozenset(
 def problem(slug: str, max_length: int = 63) -> str | None:
     """Why `slug` cannot be used, or None."""
     if not SLUG.match(slug or "") or len(slug) > max_length:
-        return "Use lowercase letters, digits and hyphens only, starting with a letter or digit."
+        return _("Use lowercase letters, digits and hyphens only, starting with a letter or digit.")
     if slug in RESERVED:
-        return f"“{slug}” is a name the platform uses for its own pages; choose another."
+        return _("“%(slug)s” is a name the platform uses for its own pages; choose another.", slug=slug)
     return None
 
 

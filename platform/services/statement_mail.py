@@ -18,7 +18,7 @@ from chorus.i18n import lazy_gettext
 from chorus.models import Action, PublicMessage, SignOn, StatementVersion
 from chorus.models.base import utcnow
 from chorus.models.statements import ASKED_ON_NEW_VERSION
-from chorus.services import mail
+from chorus.services import content, mail
 
 SIGN_ON_SUBJECTS = {
     "confirm": lazy_gettext("Please confirm your organization's signature: %(title)s"),
@@ -48,7 +48,7 @@ def statement_message(
     return mail.to_supporter(
         to=to,
         site=site,
-        subject=str(subject) % {"title": context["campaign"].title},
+        subject=str(subject) % {"title": content.text(context["campaign"], "title", language)},
         text=render_template(template, **context),
         html=None,
         message_id=message_id,

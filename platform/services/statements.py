@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TextIO
 from urllib.parse import urlsplit
 
@@ -19,10 +19,11 @@ from sqlalchemy.exc import IntegrityError
 
 from chorus import queues
 from chorus.extensions import db, redis_store
+from chorus.i18n import gettext as _
 from chorus.models import Campaign, CampaignHost, Organization, PublicMessage, SignOn, StatementVersion, User
 from chorus.models.base import utcnow
 from chorus.models.statements import ASKED_ON_NEW_VERSION
-from chorus.services import exports, supporter_mail, tally, uploads, webhooks
+from chorus.services import content, exports, supporter_mail, tally, uploads, webhooks
 from chorus.services.signing import normalize_email
 
 #: Sign-ons that the public list and the count show.
@@ -75,6 +76,8 @@ class Draft:
     title: str
     body: str
     call_to_action: str
+    #: {"es": {"title": "…"}}: the same text in other languages, part of the version.
+    translations: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def create(
@@ -83,7 +86,7 @@ def create(
     """A new statement: a draft campaign hosted by the chosen members and its first version, waiting
     in the moderation queue. Approving that version publishes it on every host."""
     if db.session.scalar(select(Campaign.id).where(Campaign.slug == slug)) is not None:
-        raise StatementError("Another campaign already uses this address.")
+        raise StatementError(_("Another campaign already uses this address."))
     campaign = Campaign(
         slug=slug,
         kind="statement",
@@ -97,7 +100,9 @@ def create(
     )
     db.session.add(campaign)
     db.session.flush()
-    db.session.add(_version(campaign, author, draft, 1))
+    version = _version(campaign, author, draft, 1)
+    db.session.add(version)
+    content.mirror_version(campaign, version)
     db.session.commit()
     return campaign
 
@@ -113,6 +118,7 @@ def _version(campaign: Campaign, author: User, draft: Draft, number: int) -> Sta
         title=draft.title,
         body=draft.body,
         call_to_action=draft.call_to_action,
+        translations=content.translations_for(draft.translations, content.VERSION_FIELDS),
         status="pending",
         author_id=author.id,
     )
@@ -121,7 +127,7 @@ def _version(campaign: Campaign, author: User, draft: Draft, number: int) -> Sta
 def propose(campaign: Campaign, author: User, draft: Draft) -> StatementVersion:
     """An edit: a new version that waits for moderation while the page keeps the approved one."""
     if any(v.status == "pending" for v in versions(campaign)):
-        raise StatementError("A version of this statement is already waiting for moderation.")
+        raise StatementError(_("A version of this statement is already waiting for moderation."))
     number = (
         db.session.scalar(select(func.max(StatementVersion.number)).where(StatementVersion.campaign_id == campaign.id))
         or 0

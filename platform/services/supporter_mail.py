@@ -30,7 +30,7 @@ from chorus.extensions import db
 from chorus.i18n import gettext
 from chorus.models import Action, AuditEntry, Consent, Organization, PublicMessage, SignOn, SupporterMail, Suppression
 from chorus.models.base import utcnow
-from chorus.services import letters, mail, statement_mail, webhooks
+from chorus.services import content, letters, mail, statement_mail, webhooks
 from chorus.services.periodic import periodic
 
 BATCH = 200
@@ -257,19 +257,20 @@ def build(row: SupporterMail, decision: Decision) -> Message:
         "campaign_url": f"{tenancy.site_root(site)}/{campaign.slug}",  # the member's own host if it has one
     }
     is_letter = campaign.kind == "letter"
+    title = content.text(campaign, "title", action.language)
     message_id = f"{row.kind}.{action.uuid}"
     if row.kind == "confirm":
         context["confirm_url"] = f"{tenancy.public_root(site)}/confirm/{mail.make_token('confirm', action.uuid)}"
         subject = (
-            gettext("Please confirm your letter: %(title)s", title=campaign.title)
+            gettext("Please confirm your letter: %(title)s", title=title)
             if is_letter
-            else gettext("Please confirm your signature: %(title)s", title=campaign.title)
+            else gettext("Please confirm your signature: %(title)s", title=title)
         )
     elif row.kind == "repeat":
         subject = (
-            gettext("You already sent this letter: %(title)s", title=campaign.title)
+            gettext("You already sent this letter: %(title)s", title=title)
             if is_letter
-            else gettext("You already signed: %(title)s", title=campaign.title)
+            else gettext("You already signed: %(title)s", title=title)
         )
         message_id = f"repeat.{action.uuid}.{int(utcnow().timestamp()) // 3600}"
     elif row.kind == "my_data":
@@ -277,9 +278,10 @@ def build(row: SupporterMail, decision: Decision) -> Message:
         subject = gettext("Your data at %(org)s", org=site.name)
         message_id = f"my-data.{action.uuid}.{int(utcnow().timestamp())}"
     elif row.kind == "copy":
-        context["letter"] = letters.compose(campaign, action.body or campaign.letter_body, letters.signature_of(action))
+        body = action.body or content.text(campaign, "letter_body", action.language)
+        context["letter"] = letters.compose(campaign, body, letters.signature_of(action), action.language)
         context["targets"] = letters.targets_for(campaign, action.country, action.postal_code)
-        subject = gettext("Your letter: %(title)s", title=campaign.title)
+        subject = gettext("Your letter: %(title)s", title=title)
     else:
         raise ValueError(f"no template for mail kind {row.kind!r}")
     return mail.to_supporter(

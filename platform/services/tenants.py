@@ -12,7 +12,7 @@ from sqlalchemy import select
 from chorus import tenancy
 from chorus.extensions import db
 from chorus.models import MemberHost, Organization
-from chorus.services import slugs, uploads
+from chorus.services import content, slugs, uploads
 from chorus.text import header_unsafe
 
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -47,6 +47,8 @@ def read_tenant(folder: Path) -> dict:
         data = tomllib.loads(manifest.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise TenantError(f"{manifest}: {error}") from error
+    languages = content.translation_languages()
+    translations = {lang: data.pop(lang) for lang in languages if lang in data}
     unknown = set(data) - set(KEYS)
     if unknown:
         raise TenantError(f"{manifest}: unknown keys {', '.join(sorted(unknown))}")
@@ -58,6 +60,7 @@ def read_tenant(folder: Path) -> dict:
         if key in data and not COLOR.match(str(data[key])):
             raise TenantError(f"{manifest}: {key} must look like #1f4e79")
     record = {"slug": slug, **{k: str(v) for k, v in data.items() if k != "hosts"}}
+    record["translations"] = _translations(manifest, translations)
     hosts = data.get("hosts", [])
     if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
         raise TenantError(f"{manifest}: hosts must be a list of host names")
@@ -68,6 +71,17 @@ def read_tenant(folder: Path) -> dict:
     if data.get("logo"):
         record["logo"] = _checked_logo(folder / str(data["logo"]), manifest)
     return record
+
+
+def _translations(manifest: Path, tables: dict) -> dict[str, dict[str, str]]:
+    """`[es]` tables: the tagline, intro and footer in another language of the app."""
+    for lang, table in tables.items():
+        if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+            raise TenantError(f"{manifest}: [{lang}] must be a table of texts")
+        unknown = set(table) - set(content.ORG_FIELDS)
+        if unknown:
+            raise TenantError(f"{manifest}: unknown keys in [{lang}]: {', '.join(sorted(unknown))}")
+    return content.translations_for(tables, content.ORG_FIELDS)
 
 
 def _checked_logo(path: Path, manifest: Path) -> uploads.CheckedImage:
@@ -109,6 +123,7 @@ def sync(tenants_dir: Path, force: bool = False) -> SyncReport:
                 org.logo = uploads.store(record["slug"], "logo", record["logo"])
             elif key in record:
                 setattr(org, key, record[key])
+        org.translations = record["translations"]
         org.edited_in_admin = False
         present = {h.host: h for h in org.hosts}
         for host in record["hosts"]:

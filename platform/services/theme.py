@@ -6,6 +6,9 @@ rows) are adjusted when the page is drawn, so no page ever ships unreadable text
 
 from __future__ import annotations
 
+from chorus.i18n import gettext as _
+from chorus.i18n import lazy_gettext as _l
+
 WHITE, BLACK, PAGE = "#ffffff", "#000000", "#fafafa"
 AA = 4.5
 
@@ -28,16 +31,21 @@ def contrast(a: str, b: str) -> float:
 def pairs(primary: str, accent: str) -> list[tuple[str, str, str, str]]:
     """(which colour, what it is, text, background) for every text the theme draws in the member's colours."""
     return [
-        ("primary", "white text on the main colour (page header, buttons)", WHITE, primary),
-        ("primary", "the main colour as text on the page (links, counters)", primary, PAGE),
-        ("accent", "black text on the accent colour (campaign labels)", BLACK, accent),
+        ("primary", _l("white text on the main colour (page header, buttons)"), WHITE, primary),
+        ("primary", _l("the main colour as text on the page (links, counters)"), primary, PAGE),
+        ("accent", _l("black text on the accent colour (campaign labels)"), BLACK, accent),
     ]
 
 
 def problems(primary: str, accent: str, which: str) -> list[str]:
     """One sentence per pair of colour `which` ("primary" or "accent") below AA, naming the pair."""
     return [
-        f"Not enough contrast for {what}: {contrast(fg, bg):.1f}:1, at least {AA}:1 is needed."
+        _(
+            "Not enough contrast for %(what)s: %(ratio).1f:1, at least %(needed)s:1 is needed.",
+            what=what,
+            ratio=contrast(fg, bg),
+            needed=AA,
+        )
         for key, what, fg, bg in pairs(primary, accent)
         if key == which and contrast(fg, bg) < AA
     ]

@@ -27,6 +27,7 @@ from sqlalchemy import func, insert, select, update
 
 from chorus import queues, tenancy
 from chorus.extensions import db, redis_store
+from chorus.i18n import gettext as _
 from chorus.models import (
     Action,
     Consent,
@@ -67,17 +68,17 @@ def check_url(url: str) -> str:
     no credentials, a host that resolves to public addresses only."""
     url = url.strip()
     if len(url) > 500:
-        raise WebhookError("The address is too long (500 characters at most).")
+        raise WebhookError(_("The address is too long (500 characters at most)."))
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as error:
-        raise WebhookError("This is not a valid web address.") from error
+        raise WebhookError(_("This is not a valid web address.")) from error
     schemes = ("https", "http") if _allow_private() else ("https",)
     if parts.scheme not in schemes:
-        raise WebhookError("The address must start with https://.")
+        raise WebhookError(_("The address must start with https://."))
     if not parts.hostname or parts.username or parts.password:
-        raise WebhookError("The address needs a host name and no user name or password.")
+        raise WebhookError(_("The address needs a host name and no user name or password."))
     resolve(parts.hostname, port or (443 if parts.scheme == "https" else 80))
     return url
 
@@ -94,12 +95,18 @@ def resolve(host: str, port: int) -> str:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:
-        raise WebhookError(f"The host name {host} does not resolve.") from error
+        raise WebhookError(_("The host name %(host)s does not resolve.", host=host)) from error
     addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
     if not _allow_private():
         bad = [a for a in addresses if _forbidden(a)]
         if bad:
-            raise WebhookError(f"{host} resolves to a non-public address ({bad[0]}); webhooks go to public hosts only.")
+            raise WebhookError(
+                _(
+                    "%(host)s resolves to a non-public address (%(address)s); webhooks go to public hosts only.",
+                    host=host,
+                    address=bad[0],
+                )
+            )
     return str(addresses[0])
 
 
