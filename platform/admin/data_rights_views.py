@@ -32,7 +32,8 @@ def data_rights():
             erased = supporters.erase(address, actor)
             if erased is not None:
                 flash(
-                    f"Erased: {erased.actions} action(s) anonymized, {erased.export_files} export file(s) "
+                    f"Erased: {erased.actions} action(s) anonymized, {erased.sign_ons} sign-on contact(s) "
+                    f"blanked, {erased.export_files} export file(s) "
                     f"rewritten, {erased.outbox_files} outbox file(s) deleted."
                 )
                 return redirect(url_for("admin.data_rights"))

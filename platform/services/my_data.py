@@ -1,7 +1,8 @@
 """The supporter's own "manage my data" page: asking for its link, what it shows, consent changes.
 
 Asking answers the same whether or not the address is known (no membership oracle): the link goes
-by mail, only to an address that acted, through the supporter mail outbox (kind "my_data"), at most
+by mail, only to an address something is held about (an action, an organization's sign-on it is the
+contact of, or only an unsubscribe), through the supporter mail outbox (kind "my_data"), at most
 PER_ADDRESS times an hour. The link (chorus.services.mail.manage_url, signed, 48 hours) is the
 supporter's whole authority: the page reads across members for that one address, on purpose
 (`all_orgs=True`), and export and erasure are the ones `chorus supporters` runs.
@@ -15,9 +16,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from chorus import queues
 from chorus.extensions import db
 from chorus.i18n import current_lang
-from chorus.models import Action, AuditEntry, Consent, Organization, Suppression
+from chorus.models import Action, AuditEntry, Consent, Organization, SignOn, Suppression
 from chorus.models.base import utcnow
 from chorus.services import ratelimit, supporter_mail
 from chorus.services.signing import consent_text, email_hash, normalize_email
@@ -30,21 +32,25 @@ ACTOR = "supporter"
 
 
 def request_link(address: str, site: Organization | None) -> None:
-    """Owe the link mail when the address acted (on `site` preferably); otherwise do nothing.
-    The caller answers the same in both cases."""
+    """Owe the link mail when anything is held about the address (what it did on `site` preferably:
+    the mail comes from that member); otherwise do nothing. The caller answers the same in both cases."""
     normalized = normalize_email(address)
     if not ratelimit.allow(f"my-data:{email_hash(normalized)}", PER_ADDRESS, 3600):
         return
-    preferred = Action.org_id == site.id if site is not None else Action.id.is_(None)
-    action_id = db.session.scalar(
-        select(Action.id)
-        .where(Action.email_normalized == normalized)
-        .order_by(preferred.desc(), Action.id.desc())
-        .limit(1)
-        .execution_options(all_orgs=True)
-    )
-    if action_id is not None:
-        supporter_mail.remind(action_id, "my_data")
+    for model, column in ((Action, "action_id"), (SignOn, "sign_on_id"), (Suppression, "suppression_id")):
+        preferred = model.org_id == site.id if site is not None else model.id.is_(None)
+        found = db.session.scalar(
+            select(model.id)
+            .where(model.email_normalized == normalized)
+            .order_by(preferred.desc(), model.id.desc())
+            .limit(1)
+            .execution_options(all_orgs=True)
+        )
+        if found is not None:
+            supporter_mail.owe_now("my_data", **{column: found})
+            db.session.commit()
+            queues.kick_supporter_mail()
+            return
 
 
 @dataclass
