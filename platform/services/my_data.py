@@ -22,6 +22,7 @@ from chorus.i18n import current_lang
 from chorus.models import Action, AuditEntry, Consent, Organization, SignOn, Suppression
 from chorus.models.base import utcnow
 from chorus.services import ratelimit, supporter_mail
+from chorus.services.mail import make_token
 from chorus.services.signing import consent_text, email_hash, normalize_email
 
 #: Link mails to one address an hour, at most: the form cannot be used to flood an inbox.
@@ -73,14 +74,29 @@ class Held:
 
 
 @dataclass
+class HeldSignOn:
+    """An organization's sign-on whose contact this address is, and the path of its own page
+    (confirm, keep, withdraw the signature)."""
+
+    sign_on: SignOn
+    path: str
+
+
+@dataclass
 class Holdings:
     address: str
     actions: list[Held]
     unsubscribes: list[tuple[Organization | None, datetime]]
+    sign_ons: list[HeldSignOn] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not self.actions and not self.unsubscribes
+        return not self.actions and not self.sign_ons and not self.unsubscribes
+
+    @property
+    def everything_stopped(self) -> bool:
+        """An unsubscribe from every member: no news goes out, whatever "updates" box is ticked."""
+        return any(member is None for member, _at in self.unsubscribes)
 
 
 def _actions(normalized: str) -> list[Action]:
@@ -110,10 +126,14 @@ def holdings(address: str) -> Holdings:
     suppressions = db.session.scalars(
         select(Suppression).where(Suppression.email_normalized == normalized).order_by(Suppression.id)
     ).all()
+    sign_ons = db.session.scalars(
+        select(SignOn).where(SignOn.email_normalized == normalized).order_by(SignOn.created_at, SignOn.id)
+    ).all()
     return Holdings(
         address=normalized,
         actions=[Held(a, choices_for(a)) for a in _actions(normalized)],
-        unsubscribes=[(s.org_id and db.session.get(Organization, s.org_id), s.created_at) for s in suppressions],
+        unsubscribes=[(s.org, s.created_at) for s in suppressions],
+        sign_ons=[HeldSignOn(s, f"/signon/{make_token('signon', s.uuid)}") for s in sign_ons],
     )
 
 
@@ -121,9 +141,11 @@ class ConsentError(ValueError):
     """The change names no action of this address, or a member the campaign never offered."""
 
 
-def change_consent(address: str, action_uuid: str, org_slug: str, purpose: str, grant: bool) -> bool:
-    """Grant or withdraw one consent of one of the address's actions; True when something changed.
-    A grant records the words shown on the page, in the supporter's language. Audited."""
+def change_consent(address: str, action_uuid: str, org_slug: str, purpose: str, grant: bool) -> str:
+    """Grant or withdraw one consent of one of the address's actions; what changed: "" (nothing),
+    "grant", "withdraw", or "resubscribed" (a grant of updates from a member the address had
+    unsubscribed from: the person asking again wins, so that unsubscribe is lifted). A grant records
+    the words shown on the page, in the supporter's language. Audited."""
     normalized = normalize_email(address)
     action = next((a for a in _actions(normalized) if a.uuid == action_uuid), None)
     if action is None:
@@ -132,7 +154,7 @@ def change_consent(address: str, action_uuid: str, org_slug: str, purpose: str, 
     if choice is None or (grant and choice.org not in action.campaign.host_orgs()):
         raise ConsentError("no such choice")
     if choice.granted == grant:
-        return False
+        return ""
     now = utcnow()
     if not grant:
         choice.record.withdrawn_at = now
@@ -153,9 +175,41 @@ def change_consent(address: str, action_uuid: str, org_slug: str, purpose: str, 
     AuditEntry.record(
         "consent.grant" if grant else "consent.withdraw", ACTOR, actions=[action.id], organizations=[choice.org.id]
     )
+    lifted = grant and purpose == supporter_mail.UPDATES and _lift(normalized, choice.org.id)
     try:
         db.session.commit()
     except IntegrityError:  # the same grant pressed twice at once: the other press recorded it
         db.session.rollback()
+        return ""
+    return "resubscribed" if lifted else "grant" if grant else "withdraw"
+
+
+def _lift(normalized: str, org_id: int | None) -> bool:
+    """Remove the address's unsubscribe from this member (None: from every member), audited; the
+    caller commits. The "updates" consents it withdrew stay withdrawn: news needs a new "yes"."""
+    suppression = db.session.scalar(
+        select(Suppression).where(
+            Suppression.email_normalized == normalized,
+            Suppression.org_id.is_(None) if org_id is None else Suppression.org_id == org_id,
+        )
+    )
+    if suppression is None:
         return False
+    db.session.delete(suppression)
+    members = [org_id] if org_id else []
+    AuditEntry.record("unsubscribe.lift", ACTOR, suppressions=[suppression.id], organizations=members)
+    return True
+
+
+def lift_unsubscribe(address: str, org_slug: str) -> bool:
+    """The supporter asks for mail again from one member (`org_slug`) or from every member (""):
+    True when an unsubscribe was lifted. Audited."""
+    org_id = None
+    if org_slug:
+        org_id = db.session.scalar(select(Organization.id).where(Organization.slug == org_slug))
+        if org_id is None:
+            raise ConsentError("no such member")
+    if not _lift(normalize_email(address), org_id):
+        return False
+    db.session.commit()
     return True
