@@ -219,12 +219,18 @@ def test_platform_admin_exports_and_erases_an_address_with_a_confirmation_step(c
     alpha = make_org("alpha")
     petition = make_campaign(alpha, require_confirmation=False)
     sign(client, "alpha", petition.slug, supporter(ADDRESS, first_name="Itzel"))
+    statement = make_statement(alpha)
+    sign(client, "alpha", statement.slug, org_sign_on("Colectivo Garza", ADDRESS, contact_name="Itzel Mendoza"))
     admin = make_user("secretariat@example.org", "platform-admin")
     login(client, "secretariat@example.org")
     token = session_csrf(client, "/admin/data-rights")
 
     download = client.post("/admin/data-rights", data={"csrf_token": token, "email": ADDRESS, "step": "export"})
-    assert download.status_code == 200 and json.loads(download.get_data())["email"] == ADDRESS
+    document = json.loads(download.get_data())
+    assert download.status_code == 200 and document["email"] == ADDRESS
+    assert [(s["organization"], s["contact_name"]) for s in document["sign_ons"]] == [
+        ("Colectivo Garza", "Itzel Mendoza")
+    ]
     unknown = client.post("/admin/data-rights", data={"csrf_token": token, "email": "no@example.org", "step": "export"})
     assert unknown.status_code == 422 and "Nothing is held" in unknown.get_data(as_text=True)
 
@@ -236,6 +242,8 @@ def test_platform_admin_exports_and_erases_an_address_with_a_confirmation_step(c
     )
     assert done.status_code == 302
     assert not _rows_naming(ADDRESS)
+    sign_on = db.session.scalar(select(SignOn))
+    assert (sign_on.organization_name, sign_on.contact_name, sign_on.email) == ("Colectivo Garza", "", "")
     entries = db.session.execute(select(AuditEntry.event, AuditEntry.actor).order_by(AuditEntry.id)).all()
     assert [tuple(e) for e in entries] == [
         ("supporter.export", f"user:{admin.id}"),
