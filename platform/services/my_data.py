@@ -21,7 +21,7 @@ from chorus.extensions import db
 from chorus.i18n import current_lang
 from chorus.models import Action, AuditEntry, Consent, Organization, SignOn, Suppression
 from chorus.models.base import utcnow
-from chorus.services import ratelimit, supporter_mail
+from chorus.services import ratelimit, supporter_mail, supporters
 from chorus.services.mail import make_token
 from chorus.services.signing import consent_text, email_hash, normalize_email
 
@@ -126,14 +126,14 @@ def holdings(address: str) -> Holdings:
     suppressions = db.session.scalars(
         select(Suppression).where(Suppression.email_normalized == normalized).order_by(Suppression.id)
     ).all()
-    sign_ons = db.session.scalars(
-        select(SignOn).where(SignOn.email_normalized == normalized).order_by(SignOn.created_at, SignOn.id)
-    ).all()
     return Holdings(
         address=normalized,
         actions=[Held(a, choices_for(a)) for a in _actions(normalized)],
         unsubscribes=[(s.org, s.created_at) for s in suppressions],
-        sign_ons=[HeldSignOn(s, f"/signon/{make_token('signon', s.uuid)}") for s in sign_ons],
+        sign_ons=[
+            HeldSignOn(s, f"/signon/{make_token('signon', s.uuid)}")
+            for s in supporters.sign_ons_of(normalized)
+        ],
     )
 
 

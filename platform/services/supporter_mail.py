@@ -307,7 +307,9 @@ def _my_data_message(row: SupporterMail) -> Message:
     elif row.sign_on is not None:
         address, site, g.lang, key = row.sign_on.email, row.sign_on.org, row.sign_on.language, row.sign_on.uuid
     else:
+        # An unsubscribe records no language: English, like any mail whose language is unknown.
         address, site, key = row.suppression.email_normalized, row.suppression.org or _Coalition, f"s{row.id}"
+        g.lang = "en"
     return mail.to_supporter(
         to=address,
         site=site,

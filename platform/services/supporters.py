@@ -110,7 +110,8 @@ def anonymize(action_ids: list[int], keep_contact: bool = False) -> None:
 SIGN_ON_CONTACT = {"contact_name": "", "email": "", "message": ""}
 
 
-def _sign_ons_of(email_normalized: str) -> list[SignOn]:
+def sign_ons_of(email_normalized: str) -> list[SignOn]:
+    """The sign-ons whose contact is this address (sign-ons are not scoped to a member)."""
     rows = db.session.scalars(select(SignOn).where(SignOn.email_normalized == email_normalized).order_by(SignOn.id))
     return list(rows)
 
@@ -141,7 +142,7 @@ def _iso(moment: datetime | None) -> str | None:
 def export(address: str, actor: str) -> dict | None:
     """Everything held about `address` as JSON-ready data; None when nothing is held. Audited."""
     normalized = normalize_email(address)
-    actions, sign_ons = _actions_of(normalized), _sign_ons_of(normalized)
+    actions, sign_ons = _actions_of(normalized), sign_ons_of(normalized)
     suppressions = db.session.scalars(select(Suppression).where(Suppression.email_normalized == normalized)).all()
     if not actions and not sign_ons and not suppressions:
         return None
@@ -275,7 +276,7 @@ class Erasure:
 def erase(address: str, actor: str) -> Erasure | None:
     """Remove the personal data of `address` everywhere; None when nothing is held. Audited."""
     normalized = normalize_email(address)
-    actions, sign_ons = _actions_of(normalized), _sign_ons_of(normalized)
+    actions, sign_ons = _actions_of(normalized), sign_ons_of(normalized)
     suppressions = db.session.scalars(select(Suppression).where(Suppression.email_normalized == normalized)).all()
     if not actions and not sign_ons and not suppressions:
         return None
