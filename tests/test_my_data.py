@@ -334,6 +334,9 @@ def test_an_address_known_only_by_an_unsubscribe_or_a_sign_on_gets_the_link_too(
     left = _link_for(client, mailbox, "alpha", "left@example.org")  # from the member it left
     page = client.get(left).get_data(as_text=True)
     assert "Unsubscribed" in page and "Alpha" in page and "We hold nothing" not in page
+    document = json.loads(_post(client, left, step="export").get_data())
+    assert document["unsubscribes"][0]["member"] == "alpha"
+    assert [(m["kind"], m.get("unsubscribed_address")) for m in document["mails_sent"]] == [("my_data", True)]
     mailbox.clear()
     _ask(client, "/my-data", "gone@example.org")  # left every member: the coalition's own site sends it
     run_jobs()

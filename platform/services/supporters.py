@@ -33,7 +33,6 @@ from chorus.models import (
     Delivery,
     DeliveryEvent,
     Export,
-    Organization,
     PublicMessage,
     SignOn,
     SupporterMail,
@@ -216,19 +215,21 @@ def export(address: str, actor: str) -> dict | None:
         "mails_sent": [
             {
                 "kind": m.kind,
-                **({"action": m.action.uuid} if m.action_id else {"sign_on": m.sign_on.uuid}),
+                **_mail_subject(m),
                 "sent_at": _iso(m.sent_at),
             }
             for m in db.session.scalars(
                 select(SupporterMail)
-                .where(_mails_of([a.id for a in actions], [s.id for s in sign_ons]), SupporterMail.sent_at.is_not(None))
+                .where(
+                    _mails_of([a.id for a in actions], [s.id for s in sign_ons], [s.id for s in suppressions]),
+                    SupporterMail.sent_at.is_not(None),
+                )
                 .order_by(SupporterMail.id)
             )
         ]
         + [{"kind": "outbox file", "file": p.name} for p in _outbox_files(normalized, actions, sign_ons)],
         "unsubscribes": [
-            {"member": s.org_id and db.session.get(Organization, s.org_id).slug, "at": _iso(s.created_at)}
-            for s in suppressions
+            {"member": s.org.slug if s.org else None, "at": _iso(s.created_at)} for s in suppressions
         ],
     }
     audit("supporter.export", actor, actions=[a.id for a in actions], sign_ons=[s.id for s in sign_ons])
@@ -249,9 +250,22 @@ def _message_json(message: PublicMessage | None) -> dict | None:
     return {"author_name": message.author_name, "body": message.body, "status": message.status}
 
 
-def _mails_of(action_ids: list[int], sign_on_ids: list[int]):
-    """The supporter_mails rows to this address: to its actions' supporter or its sign-ons' contact."""
-    return or_(SupporterMail.action_id.in_(action_ids), SupporterMail.sign_on_id.in_(sign_on_ids))
+def _mails_of(action_ids: list[int], sign_on_ids: list[int], suppression_ids: list[int] = ()):
+    """The supporter_mails rows to this address: to its actions' supporter, its sign-ons' contact, or
+    (the "manage my data" link) to it as an unsubscribed address."""
+    return or_(
+        SupporterMail.action_id.in_(action_ids),
+        SupporterMail.sign_on_id.in_(sign_on_ids),
+        SupporterMail.suppression_id.in_(suppression_ids),
+    )
+
+
+def _mail_subject(mail: SupporterMail) -> dict[str, str | bool]:
+    if mail.action_id:
+        return {"action": mail.action.uuid}
+    if mail.sign_on_id:
+        return {"sign_on": mail.sign_on.uuid}
+    return {"unsubscribed_address": True}
 
 
 def as_json(document: dict) -> str:
