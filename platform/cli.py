@@ -317,7 +317,8 @@ def supporters() -> None:
 @supporters.command("export")
 @click.argument("email")
 def supporters_export(email: str) -> None:
-    """Print everything held about EMAIL as JSON (actions, consents, deliveries, mails, unsubscribes)."""
+    """Print everything held about EMAIL as JSON (actions, consents, deliveries, statement sign-ons,
+    mails, unsubscribes)."""
     from chorus.services import supporters as service
 
     with app_context():
@@ -338,7 +339,8 @@ def supporters_erase(email: str) -> None:
     if erased is None:
         raise click.ClickException(f"nothing is held about {email!r}")
     click.echo(
-        f"erased {erased.actions} action(s); rewrote {erased.export_files} export file(s); "
+        f"erased {erased.actions} action(s) and {erased.sign_ons} sign-on contact(s); "
+        f"rewrote {erased.export_files} export file(s); "
         f"deleted {erased.outbox_files} outbox file(s)",
         err=True,
     )

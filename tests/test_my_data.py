@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 
 from chorus.cli import cli
 from chorus.extensions import db
-from chorus.models import Action, AuditEntry, Consent
+from chorus.models import Action, AuditEntry, Consent, SignOn, Suppression
 from chorus.services import mail
 from tests.factories import (
     csrf_token,
@@ -219,12 +219,18 @@ def test_platform_admin_exports_and_erases_an_address_with_a_confirmation_step(c
     alpha = make_org("alpha")
     petition = make_campaign(alpha, require_confirmation=False)
     sign(client, "alpha", petition.slug, supporter(ADDRESS, first_name="Itzel"))
+    statement = make_statement(alpha)
+    sign(client, "alpha", statement.slug, org_sign_on("Colectivo Garza", ADDRESS, contact_name="Itzel Mendoza"))
     admin = make_user("secretariat@example.org", "platform-admin")
     login(client, "secretariat@example.org")
     token = session_csrf(client, "/admin/data-rights")
 
     download = client.post("/admin/data-rights", data={"csrf_token": token, "email": ADDRESS, "step": "export"})
-    assert download.status_code == 200 and json.loads(download.get_data())["email"] == ADDRESS
+    document = json.loads(download.get_data())
+    assert download.status_code == 200 and document["email"] == ADDRESS
+    assert [(s["organization"], s["contact_name"]) for s in document["sign_ons"]] == [
+        ("Colectivo Garza", "Itzel Mendoza")
+    ]
     unknown = client.post("/admin/data-rights", data={"csrf_token": token, "email": "no@example.org", "step": "export"})
     assert unknown.status_code == 422 and "Nothing is held" in unknown.get_data(as_text=True)
 
@@ -236,6 +242,8 @@ def test_platform_admin_exports_and_erases_an_address_with_a_confirmation_step(c
     )
     assert done.status_code == 302
     assert not _rows_naming(ADDRESS)
+    sign_on = db.session.scalar(select(SignOn))
+    assert (sign_on.organization_name, sign_on.contact_name, sign_on.email) == ("Colectivo Garza", "", "")
     entries = db.session.execute(select(AuditEntry.event, AuditEntry.actor).order_by(AuditEntry.id)).all()
     assert [tuple(e) for e in entries] == [
         ("supporter.export", f"user:{admin.id}"),
@@ -308,3 +316,91 @@ def test_every_supporter_mail_carries_the_link_to_manage_its_data(client, mailbo
         if html is not None:
             assert MANAGE.search(html.get_content()), message["Subject"]
     assert kinds >= {"<confirm", "<repeat", "<copy", "<signon-confirm"}
+
+
+def test_an_address_known_only_by_an_unsubscribe_or_a_sign_on_gets_the_link_too(client, mailbox):
+    alpha = make_org("alpha", name="Alpha")
+    statement = make_statement(alpha, title="Families together")
+    db.session.add_all(
+        [
+            Suppression(email_normalized="left@example.org", org_id=alpha.id),
+            Suppression(email_normalized="gone@example.org"),
+        ]
+    )
+    db.session.commit()
+    sign(client, "alpha", statement.slug, org_sign_on("Colectivo Garza", ADDRESS, message="With you"))
+    run_jobs()
+
+    left = _link_for(client, mailbox, "alpha", "left@example.org")  # from the member it left
+    page = client.get(left).get_data(as_text=True)
+    assert "Unsubscribed" in page and "Alpha" in page and "We hold nothing" not in page
+    document = json.loads(_post(client, left, step="export").get_data())
+    assert document["unsubscribes"][0]["member"] == "alpha"
+    assert [(m["kind"], m.get("unsubscribed_address")) for m in document["mails_sent"]] == [("my_data", True)]
+    mailbox.clear()
+    _ask(client, "/my-data", "gone@example.org")  # left every member: the coalition's own site sends it
+    run_jobs()
+    [message] = _to(mailbox, "gone@example.org")
+    assert message["Subject"] == "Your data at Chorus" and "Every member of the coalition" in client.get(
+        _manage_link(message)
+    ).get_data(as_text=True)
+
+    link = _link_for(client, mailbox, "alpha")  # the contact of an organization's sign-on
+    page = client.get(link).get_data(as_text=True)
+    for shown in (
+        "Families together",
+        "Colectivo Garza",
+        "Rosa Díaz",
+        ADDRESS,
+        "With you",
+        "waiting for your confirmation",
+    ):
+        assert shown in page, shown
+    document = json.loads(_post(client, link, step="export").get_data())
+    assert [(s["organization"], s["contact_name"], s["message"]) for s in document["sign_ons"]] == [
+        ("Colectivo Garza", "Rosa Díaz", "With you")
+    ]
+    assert "Your data is erased" in _post(client, link, step="erase", confirm="yes").get_data(as_text=True)
+    sign_on = db.session.scalar(select(SignOn))
+    assert (sign_on.organization_name, sign_on.contact_name, sign_on.email, sign_on.message) == (
+        "Colectivo Garza",
+        "",
+        "",
+        "",
+    )
+    assert "@" not in sign_on.email_normalized
+    assert "We hold nothing about this address" in client.get(link).get_data(as_text=True)
+
+
+def test_granting_updates_again_lifts_that_members_unsubscribe(client, mailbox):
+    alpha, beta = make_org("alpha", name="Alpha"), make_org("beta", name="Beta")
+    petition = make_campaign(alpha, hosts=[beta], require_confirmation=False)
+    sign(client, "alpha", petition.slug, {**supporter(ADDRESS), "updates_from": ["alpha", "beta"]})
+    run_jobs()
+    unsubscribe = mail.unsubscribe_url(ADDRESS, "alpha").replace("http://chorus.test", "")
+    client.post(unsubscribe, data={"List-Unsubscribe": "One-Click"})  # alpha's mail only
+    action_uuid = db.session.scalar(select(Action.uuid).execution_options(all_orgs=True))
+
+    link = _link_for(client, mailbox, "alpha")
+    assert "Receive mail again" in client.get(link).get_data(as_text=True)
+    granted = _post(client, link, step="grant", action=action_uuid, member="alpha", purpose="updates")
+    assert "your unsubscribe is lifted" in granted.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(Suppression.id))) == 0
+    events = db.session.scalars(select(AuditEntry.event).order_by(AuditEntry.id)).all()
+    assert events[-2:] == ["consent.grant", "unsubscribe.lift"]
+    mailbox.clear()
+    sign(client, "alpha", petition.slug, supporter(ADDRESS))  # alpha's "you already signed" reaches them again
+    run_jobs()
+    assert [m["Subject"] for m in _to(mailbox, ADDRESS)] == [f"You already signed: {petition.title}"]
+
+    # After leaving every member, a "yes" to one member's news is recorded, and the page says no news
+    # goes while that unsubscribe stands; lifting it is the supporter's own button.
+    client.post(unsubscribe, data={"scope": "coalition"})
+    _post(client, link, step="grant", action=action_uuid, member="beta", purpose="updates")
+    page = client.get(link).get_data(as_text=True)
+    assert "No news is sent while you are unsubscribed from every member" in page
+    lifted = _post(client, link, step="resubscribe", member="")
+    assert "your unsubscribe is lifted" in lifted.get_data(as_text=True)
+    assert "No news is sent" not in lifted.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(Suppression.id))) == 0
+    assert _post(client, link, step="resubscribe", member="nobody").status_code == 400

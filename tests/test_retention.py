@@ -7,10 +7,10 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from chorus.extensions import db
-from chorus.models import Action, Consent
+from chorus.models import Action, Consent, SignOn
 from chorus.models.base import utcnow
 from chorus.services import periodic, retention
-from tests.factories import add_actions, login, make_campaign, make_org, make_user
+from tests.factories import add_actions, login, make_campaign, make_org, make_statement, make_user
 
 
 def _actions(campaign) -> dict[str, Action]:
@@ -37,7 +37,7 @@ def test_retention_job_deletes_old_unconfirmed_and_anonymizes_closed_campaigns(a
     page = client.get(f"/admin/alpha/campaigns/{live.slug}?lang=es").get_data(as_text=True)
     assert "3 acciones sin confirmar." in page and "se eliminan 10 días después" in page
 
-    assert retention.apply() == {"deleted": 2, "anonymized": 1}
+    assert retention.apply() == {"deleted": 2, "anonymized": 1, "sign_ons_deleted": 0, "sign_ons_anonymized": 0}
     assert sorted(_actions(live)) == ["New001"]
     db.session.expire_all()
     anonymous = db.session.scalars(
@@ -48,4 +48,46 @@ def test_retention_job_deletes_old_unconfirmed_and_anonymizes_closed_campaigns(a
     assert kept.email == "gone002@example.org" and kept.postal_code == ""
     confirmed = select(func.count(Action.id)).where(Action.campaign_id == closed.id, Action.status == "confirmed")
     assert db.session.scalar(confirmed.execution_options(all_orgs=True)) == 2  # the tally stays
-    assert retention.apply() == {"deleted": 0, "anonymized": 0}
+    assert retention.apply() == {"deleted": 0, "anonymized": 0, "sign_ons_deleted": 0, "sign_ons_anonymized": 0}
+
+
+def _sign_on(campaign, site, name: str, status: str, created_at) -> SignOn:
+    row = SignOn(
+        campaign_id=campaign.id,
+        org_id=site.id,
+        organization_name=name,
+        name_normalized=name.lower(),
+        contact_name=f"Contact of {name}",
+        email=f"{name.lower()}@example.org",
+        email_normalized=f"{name.lower()}@example.org",
+        message=f"{name} stands with you",
+        status=status,
+        created_at=created_at,
+    )
+    db.session.add(row)
+    return row
+
+
+def test_retention_deletes_unconfirmed_sign_ons_and_blanks_closed_statements_contacts(app):
+    org = make_org("alpha")
+    now = utcnow()
+    live = make_statement(org, slug="live-statement")
+    live.unconfirmed_retention_days = 10
+    _sign_on(live, org, "Stale", "pending-confirmation", now - timedelta(days=20))
+    _sign_on(live, org, "Fresh", "pending-confirmation", now - timedelta(days=2))
+    _sign_on(live, org, "Listed", "approved", now - timedelta(days=20))
+    closed = make_statement(org, slug="closed-statement")
+    closed.status, closed.closed_at, closed.closed_retention_days = "closed", now - timedelta(days=40), 30
+    _sign_on(closed, org, "Finished", "approved", now - timedelta(days=60))
+    db.session.commit()
+
+    done = retention.apply()
+    assert (done["sign_ons_deleted"], done["sign_ons_anonymized"]) == (1, 1)
+    db.session.expire_all()
+    rows = {s.organization_name: s for s in db.session.scalars(select(SignOn))}
+    assert sorted(rows) == ["Finished", "Fresh", "Listed"]
+    assert rows["Listed"].email == "listed@example.org"  # confirmed and listed: its contact stays while live
+    finished = rows["Finished"]  # the organization stays listed; its contact is gone
+    assert finished.status == "approved" and (finished.contact_name, finished.email, finished.message) == ("", "", "")
+    assert "@" not in finished.email_normalized
+    assert retention.apply()["sign_ons_anonymized"] == 0

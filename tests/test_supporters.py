@@ -12,10 +12,29 @@ from chorus.cli import cli
 from chorus.extensions import db
 from chorus.models import AuditEntry
 from chorus.services import exports
-from tests.factories import make_campaign, make_letter_campaign, make_org, run_deliveries, run_jobs, sign, supporter
+from tests.factories import (
+    make_campaign,
+    make_letter_campaign,
+    make_org,
+    make_statement,
+    org_sign_on,
+    run_deliveries,
+    run_jobs,
+    sign,
+    supporter,
+)
 
 ADDRESS = "xochitl.quetzal@example.org"
-TRACES = [ADDRESS, "Xochitl", "Quetzalmecatl", "99577", "ocelot-lantern", "zebra crossing of my street"]
+TRACES = [
+    ADDRESS,
+    "Xochitl",
+    "Quetzalmecatl",
+    "99577",
+    "ocelot-lantern",
+    "zebra crossing of my street",
+    "axolotl-harbour",  # a solidarity message on a statement
+    "heron-of-the-marsh",  # the message of the organization whose contact they are
+]
 
 
 def _dump() -> str:
@@ -47,6 +66,14 @@ def test_export_then_erase_removes_every_trace_and_keeps_tallies(app, app_env, c
     sign(client, "beta", petition.slug, {**person, "comment": "ocelot-lantern", **consents})
     sign(client, "alpha", letter.slug, {**person, "subject": "Counsel", "body": "zebra crossing of my street"})
     sign(client, "alpha", petition.slug, supporter("other@example.org"))
+    statement = make_statement(alpha)
+    sign(client, "alpha", statement.slug, {**person, "comment": "axolotl-harbour"})
+    sign(
+        client,
+        "alpha",
+        statement.slug,
+        org_sign_on("Colectivo Garza", ADDRESS, contact_name="Xochitl Quetzalmecatl", message="heron-of-the-marsh"),
+    )
     run_jobs()
     run_deliveries()
     exports.create_export(alpha, petition, None)
@@ -68,6 +95,24 @@ def test_export_then_erase_removes_every_trace_and_keeps_tallies(app, app_env, c
     assert by_campaign[letter.slug]["letter"]["body"] == "zebra crossing of my street"
     assert [d["status"] for d in by_campaign[letter.slug]["deliveries"]] == ["sent"]
     assert document["mails_sent"]
+    statement_action = by_campaign[statement.slug]
+    assert statement_action["public_message"] == {
+        "author_name": "Xochitl Q.",
+        "body": "axolotl-harbour",
+        "status": "pending",
+    }
+    [sign_on] = document["sign_ons"]
+    assert {k: sign_on[k] for k in ("organization", "contact_name", "email", "message", "status", "version")} == {
+        "organization": "Colectivo Garza",
+        "contact_name": "Xochitl Quetzalmecatl",
+        "email": ADDRESS,
+        "message": "heron-of-the-marsh",
+        "status": "pending-confirmation",
+        "version": 1,
+    }
+    assert {"kind": "confirm", "sign_on": sign_on["id"]} in [
+        {k: v for k, v in m.items() if k != "sent_at"} for m in document["mails_sent"]
+    ]
 
     erased = runner.invoke(cli, ["supporters", "erase", ADDRESS], env=app_env)
     assert erased.exit_code == 0, erased.output
@@ -79,6 +124,7 @@ def test_export_then_erase_removes_every_trace_and_keeps_tallies(app, app_env, c
         assert trace.lower() not in dump.lower(), trace
         assert trace.lower().encode() not in files, trace
     assert "other@example.org" in dump  # nobody else's data
+    assert "Colectivo Garza" in dump  # an organization's name is not personal data: its signature stays
     assert _totals(client, petition, letter) == before
 
     again = sign(client, "alpha", petition.slug, supporter(ADDRESS))  # the same person: still counted once

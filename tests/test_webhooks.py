@@ -50,13 +50,18 @@ class Receiver:
     def items(self) -> list[dict]:
         return [item for _headers, body in self.requests for item in json.loads(body)]
 
+    def __enter__(self) -> Receiver:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
 
 @pytest.fixture
 def receiver():
-    server = Receiver()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
+    with Receiver() as server:
+        yield server
 
 
 @pytest.fixture

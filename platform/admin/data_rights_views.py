@@ -34,9 +34,10 @@ def data_rights():
             if erased is not None:
                 flash(
                     _(
-                        "Erased: %(actions)d action(s) anonymized, %(exports)d export file(s) rewritten, "
-                        "%(outbox)d outbox file(s) deleted.",
+                        "Erased: %(actions)d action(s) anonymized, %(sign_ons)d sign-on contact(s) blanked, "
+                        "%(exports)d export file(s) rewritten, %(outbox)d outbox file(s) deleted.",
                         actions=erased.actions,
+                        sign_ons=erased.sign_ons,
                         exports=erased.export_files,
                         outbox=erased.outbox_files,
                     )

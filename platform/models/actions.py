@@ -142,3 +142,5 @@ class Suppression(db.Model):
     email_normalized: Mapped[str] = mapped_column(String(254), index=True)
     org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
+
+    org: Mapped[Organization | None] = relationship()

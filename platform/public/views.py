@@ -399,7 +399,7 @@ def my_data_page(token: str):
                 return response
         elif step in ("grant", "withdraw"):
             try:
-                changed = my_data.change_consent(
+                done = my_data.change_consent(
                     address,
                     request.form.get("action", ""),
                     request.form.get("member", ""),
@@ -408,7 +408,11 @@ def my_data_page(token: str):
                 )
             except my_data.ConsentError:
                 abort(400)
-            done = step if changed else ""
+        elif step == "resubscribe":
+            try:
+                done = "resubscribed" if my_data.lift_unsubscribe(address, request.form.get("member", "")) else ""
+            except my_data.ConsentError:
+                abort(400)
         elif step == "erase":
             if request.form.get("confirm") != "yes":
                 done = "confirm-erase"

@@ -4,7 +4,10 @@ Run by the workers' ticker (chorus.services.periodic, hourly): unconfirmed actio
 the campaign's `unconfirmed_retention_days` (default 30; they never counted), and a closed
 campaign's actions are anonymized `closed_retention_days` after it closed (chorus.services.supporters
 .anonymize: tallies stay), except the contact details of supporters who asked a member for e-mail
-updates, which that member keeps. Chorus stores no IP addresses (rate limits keep a counter per
+updates, which that member keeps. Statements' sign-ons follow the same periods for their contacts:
+one never confirmed is deleted (it was never public), and a closed statement's sign-ons keep the
+organizations' signatures without their contacts (chorus.services.supporters.anonymize_sign_ons).
+Chorus stores no IP addresses (rate limits keep a counter per
 address in Redis for one minute), so there is none to expire.
 """
 
@@ -16,10 +19,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, select
 
 from chorus.extensions import db
-from chorus.models import Action, Campaign, Consent
+from chorus.models import Action, Campaign, Consent, SignOn
 from chorus.models.base import utcnow
+from chorus.services import uploads
 from chorus.services.periodic import periodic
-from chorus.services.supporters import anonymize, audit
+from chorus.services.supporters import anonymize, anonymize_sign_ons, audit
 
 
 def _aware(moment: datetime) -> datetime:
@@ -34,7 +38,7 @@ def _ids(statement) -> list[int]:
 def apply(now: datetime | None = None) -> dict[str, int]:
     """One pass over every campaign; safe to run any number of times."""
     now = now or utcnow()
-    done = {"deleted": 0, "anonymized": 0}
+    done = {"deleted": 0, "anonymized": 0, "sign_ons_deleted": 0, "sign_ons_anonymized": 0}
     for campaign in db.session.scalars(select(Campaign).order_by(Campaign.id)).all():
         cutoff = now - timedelta(days=campaign.unconfirmed_retention_days)
         stale = _ids(
@@ -50,6 +54,7 @@ def apply(now: datetime | None = None) -> dict[str, int]:
             )
             audit("retention.delete_unconfirmed", "system", campaign=campaign.id, actions=len(stale))
             done["deleted"] += len(stale)
+        done["sign_ons_deleted"] += _delete_unconfirmed_sign_ons(campaign, cutoff)
         due = anonymize_on(campaign)
         if due is not None and due <= now:
             named = _ids(select(Action.id).where(Action.campaign_id == campaign.id, Action.email != ""))
@@ -66,8 +71,35 @@ def apply(now: datetime | None = None) -> dict[str, int]:
                     anonymize(sorted(keep), keep_contact=True)
                 audit("retention.anonymize_closed", "system", campaign=campaign.id, actions=len(named))
                 done["anonymized"] += len(named) - len(keep)
+            contacts = db.session.scalars(
+                select(SignOn.id).where(SignOn.campaign_id == campaign.id, SignOn.email != "")
+            ).all()
+            if contacts:
+                anonymize_sign_ons(list(contacts))
+                audit("retention.anonymize_closed", "system", campaign=campaign.id, sign_ons=len(contacts))
+                done["sign_ons_anonymized"] += len(contacts)
         db.session.commit()
     return done
+
+
+def _delete_unconfirmed_sign_ons(campaign: Campaign, cutoff: datetime) -> int:
+    """Sign-ons whose contact never confirmed were never public: the row (and its logo) goes."""
+    stale = db.session.scalars(
+        select(SignOn).where(
+            SignOn.campaign_id == campaign.id, SignOn.status == "pending-confirmation", SignOn.created_at < cutoff
+        )
+    ).all()
+    if not stale:
+        return 0
+    logos = [s.logo for s in stale if s.logo]
+    db.session.execute(
+        delete(SignOn).where(SignOn.id.in_([s.id for s in stale])).execution_options(synchronize_session=False)
+    )
+    audit("retention.delete_unconfirmed", "system", campaign=campaign.id, sign_ons=len(stale))
+    db.session.commit()
+    for logo in logos:  # after the commit: a rolled-back deletion keeps its file
+        uploads.remove(campaign.owner.slug, logo)
+    return len(stale)
 
 
 def anonymize_on(campaign: Campaign) -> datetime | None:

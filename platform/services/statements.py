@@ -263,8 +263,7 @@ def sign_on(campaign: Campaign, site: Organization, signature: OrgSignature, vou
 
 
 def _remove_logo(owner: Organization, name: str) -> None:
-    if name:
-        (uploads.uploads_dir(owner.slug) / name).unlink(missing_ok=True)
+    uploads.remove(owner.slug, name)
 
 
 def _repeat(existing: SignOn) -> None:

@@ -55,6 +55,9 @@ class LocalStorage:
             shutil.copyfileobj(source, out)
         os.replace(partial, target)
 
+    def delete(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)
+
     def send(self, key: str, **options) -> Response | None:
         """The file as a response (conditional: ETag, Last-Modified, ranges), or None if absent."""
         path = self.path(key)
@@ -83,6 +86,10 @@ class S3Storage:
             source.unlink()
         else:
             self.client.upload_fileobj(source, self.bucket, self._key(key))
+
+    def delete(self, key: str) -> None:
+        """S3 answers a missing key with success too."""
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
     def send(
         self,

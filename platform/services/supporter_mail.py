@@ -102,29 +102,53 @@ def remind(action_id: int, kind: str) -> None:
     queues.kick_supporter_mail()
 
 
-def _row(kind: str, action_id: int | None, sign_on_id: int | None, ref: int) -> list:
-    subject = (
-        [SupporterMail.action_id == action_id] if action_id is not None else [SupporterMail.sign_on_id == sign_on_id]
-    )
-    return [*subject, SupporterMail.ref == ref, SupporterMail.kind == kind]
+def _row(kind: str, recipient: dict[str, int], ref: int) -> list:
+    """The row of this mail to this recipient (`recipient`: {"action_id": id} or the like, one key)."""
+    [(column, value)] = recipient.items()
+    return [getattr(SupporterMail, column) == value, SupporterMail.ref == ref, SupporterMail.kind == kind]
 
 
-def owe_once(kind: str, *, action_id: int | None = None, sign_on_id: int | None = None, ref: int = 0) -> bool:
-    """Owe a mail to an action's supporter or a sign-on's contact (`ref`: what it is about, e.g.
-    a new version) unless it is owed, or was sent, already. In the caller's transaction."""
-    if db.session.scalar(select(SupporterMail.id).where(*_row(kind, action_id, sign_on_id, ref))) is not None:
+def _recipient_of(action_id: int | None, sign_on_id: int | None, suppression_id: int | None) -> dict[str, int]:
+    given = {"action_id": action_id, "sign_on_id": sign_on_id, "suppression_id": suppression_id}
+    named = {k: v for k, v in given.items() if v is not None}
+    if len(named) != 1:
+        raise ValueError("a supporter mail has exactly one recipient")
+    return named
+
+
+def owe_once(
+    kind: str,
+    *,
+    action_id: int | None = None,
+    sign_on_id: int | None = None,
+    suppression_id: int | None = None,
+    ref: int = 0,
+) -> bool:
+    """Owe a mail to an action's supporter, a sign-on's contact or an address known only by its
+    unsubscribe (`ref`: what it is about, e.g. a new version) unless it is owed, or was sent,
+    already. In the caller's transaction."""
+    recipient = _recipient_of(action_id, sign_on_id, suppression_id)
+    if db.session.scalar(select(SupporterMail.id).where(*_row(kind, recipient, ref))) is not None:
         return False
-    db.session.execute(insert(SupporterMail).values(action_id=action_id, sign_on_id=sign_on_id, ref=ref, kind=kind))
+    db.session.execute(insert(SupporterMail).values(**recipient, ref=ref, kind=kind))
     return True
 
 
-def owe_now(kind: str, *, action_id: int | None = None, sign_on_id: int | None = None, ref: int = 0) -> None:
+def owe_now(
+    kind: str,
+    *,
+    action_id: int | None = None,
+    sign_on_id: int | None = None,
+    suppression_id: int | None = None,
+    ref: int = 0,
+) -> None:
     """Owe this mail now, in the caller's transaction: a new row, or the one owed (or sent) before
     queued once more (a repeat the contact must hear of, a decision that changed)."""
-    if not owe_once(kind, action_id=action_id, sign_on_id=sign_on_id, ref=ref):
+    recipient = _recipient_of(action_id, sign_on_id, suppression_id)
+    if not owe_once(kind, **recipient, ref=ref):
         db.session.execute(
             update(SupporterMail)
-            .where(*_row(kind, action_id, sign_on_id, ref), SupporterMail.status != "sending")
+            .where(*_row(kind, recipient, ref), SupporterMail.status != "sending")
             .values(status="queued", next_attempt_at=utcnow(), attempts=0, last_error="")
             .execution_options(synchronize_session=False)
         )
@@ -242,6 +266,8 @@ def build(row: SupporterMail, decision: Decision) -> Message:
     """One supporter mail; raises if it cannot be built (the caller marks it failed with the reason),
     statement_mail.NotOwed if it is no longer owed (the caller skips it)."""
     anonymous = decision is Decision.SEND_ANONYMOUS
+    if row.kind in REQUESTED:
+        return _my_data_message(row)
     if row.sign_on is not None:
         return statement_mail.sign_on_message(row.sign_on, row.kind, row.ref, anonymous)
     action = row.action
@@ -273,10 +299,6 @@ def build(row: SupporterMail, decision: Decision) -> Message:
             else gettext("You already signed: %(title)s", title=title)
         )
         message_id = f"repeat.{action.uuid}.{int(utcnow().timestamp()) // 3600}"
-    elif row.kind == "my_data":
-        context["manage_url"] = mail.manage_link(action.email_normalized, site)
-        subject = gettext("Your data at %(org)s", org=site.name)
-        message_id = f"my-data.{action.uuid}.{int(utcnow().timestamp())}"
     elif row.kind == "copy":
         body = action.body or content.text(campaign, "letter_body", action.language)
         context["letter"] = letters.compose(campaign, body, letters.signature_of(action), action.language)
@@ -291,7 +313,39 @@ def build(row: SupporterMail, decision: Decision) -> Message:
         text=render_template(f"@{site.slug}/mail/{row.kind}.txt", **context),
         html=render_template(f"@{site.slug}/mail/{row.kind}.html", **context) if row.kind == "confirm" else None,
         message_id=message_id,
-        footer=row.kind not in REQUESTED,  # that mail is the link itself
+    )
+
+
+class _Coalition:
+    """The sender of a link asked for by an address that unsubscribed from every member and holds
+    nothing else: the coalition's own site (no member's host, no member's unsubscribe scope)."""
+
+    name, slug, hosts = "Chorus", None, ()
+
+
+def _my_data_message(row: SupporterMail) -> Message:
+    """The "manage my data" link, from the member the address knows (the site of its action or
+    sign-on, or the member it unsubscribed from), in its language; nothing anyone typed."""
+    if row.action is not None:
+        address, site, g.lang, key = row.action.email, row.action.org, row.action.language, row.action.uuid
+    elif row.sign_on is not None:
+        address, site, g.lang, key = row.sign_on.email, row.sign_on.org, row.sign_on.language, row.sign_on.uuid
+    else:
+        # An unsubscribe records no language: English, like any mail whose language is unknown.
+        address, site, key = row.suppression.email_normalized, row.suppression.org or _Coalition, f"s{row.id}"
+        g.lang = "en"
+    return mail.to_supporter(
+        to=address,
+        site=site,
+        subject=gettext("Your data at %(org)s", org=site.name),
+        text=render_template(
+            f"@{site.slug}/mail/my_data.txt" if site.slug else "mail/my_data.txt",
+            org=site,
+            manage_url=mail.manage_link(address, site),
+        ),
+        html=None,
+        message_id=f"my-data.{key}.{int(utcnow().timestamp())}",
+        footer=False,  # that mail is the link itself
     )
 
 
@@ -380,6 +434,7 @@ def _prepare(ids: list[int], report: Report) -> list[_Outgoing]:
             joinedload(SupporterMail.action).joinedload(Action.campaign),
             joinedload(SupporterMail.action).joinedload(Action.org),
             joinedload(SupporterMail.sign_on),
+            joinedload(SupporterMail.suppression),
         )
         .order_by(SupporterMail.id)
         .execution_options(all_orgs=True)
@@ -412,10 +467,10 @@ def _prepare(ids: list[int], report: Report) -> list[_Outgoing]:
     return outgoing
 
 
-def _recipient(row: SupporterMail) -> Action | SignOn:
-    """Whom the mail goes to: an action's supporter or a sign-on's contact (both carry the address,
-    the member site it came through and when)."""
-    return row.sign_on if row.sign_on is not None else row.action
+def _recipient(row: SupporterMail) -> Action | SignOn | Suppression:
+    """Whom the mail goes to: an action's supporter, a sign-on's contact or an unsubscribed address
+    (each carries the address, the member it concerns and when)."""
+    return row.sign_on or row.suppression or row.action
 
 
 def _send_batch(ids: list[int], report: Report) -> None:

@@ -3,8 +3,14 @@
 Both cross members on purpose (the supporter's own data wherever they acted), so every query here opts
 in with `all_orgs=True`. Erasure keeps each action as an anonymous row (status, member, dates, country)
 with the keyed hash of the address, so tallies do not move and the same person acting again still
-counts once; it blanks the personal columns, rewrites export files without the rows, deletes outbox
-files that carry the address, and drops the address's queued mails. The audit log gets ids only.
+counts once; it blanks the personal columns, removes their solidarity messages and comments, rewrites
+export files without the rows, deletes outbox files that carry the address, and drops the address's
+queued mails. The audit log gets ids only.
+
+An organization's sign-on on a statement is the organization's act, made by a person: its contact.
+The organization's name (as approved), website, country and logo are its public signature, not
+personal data, and stay listed; the contact's name, address and message are the person's, and are
+exported and erased with the rest (the address becomes its keyed hash, as in actions).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, or_, select, text, update
 
 from chorus.extensions import db
 from chorus.models import (
@@ -27,7 +33,8 @@ from chorus.models import (
     Delivery,
     DeliveryEvent,
     Export,
-    Organization,
+    PublicMessage,
+    SignOn,
     SupporterMail,
     Suppression,
     WebhookEvent,
@@ -98,6 +105,35 @@ def anonymize(action_ids: list[int], keep_contact: bool = False) -> None:
     )
 
 
+#: What erasure blanks in an organization's sign-on: its contact, not the organization.
+SIGN_ON_CONTACT = {"contact_name": "", "email": "", "message": ""}
+
+
+def sign_ons_of(email_normalized: str) -> list[SignOn]:
+    """The sign-ons whose contact is this address (sign-ons are not scoped to a member)."""
+    rows = db.session.scalars(select(SignOn).where(SignOn.email_normalized == email_normalized).order_by(SignOn.id))
+    return list(rows)
+
+
+def anonymize_sign_ons(sign_on_ids: list[int]) -> None:
+    """Blank the contact of these sign-ons; the organization's signature (name, website, country,
+    logo, status, version) stays as approved. The address becomes its keyed hash, so the row keeps
+    its unique key and holds no address. The caller commits."""
+    rows = db.session.execute(select(SignOn.id, SignOn.email_normalized).where(SignOn.id.in_(sign_on_ids))).all()
+    for row in rows:
+        hashed = row.email_normalized if _is_hash(row.email_normalized) else email_hash(row.email_normalized)
+        db.session.execute(
+            update(SignOn)
+            .where(SignOn.id == row.id)
+            .values(email_normalized=hashed, **SIGN_ON_CONTACT)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _is_hash(value: str) -> bool:
+    return len(value) == 64 and "@" not in value
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
@@ -105,11 +141,12 @@ def _iso(moment: datetime | None) -> str | None:
 def export(address: str, actor: str) -> dict | None:
     """Everything held about `address` as JSON-ready data; None when nothing is held. Audited."""
     normalized = normalize_email(address)
-    actions = _actions_of(normalized)
+    actions, sign_ons = _actions_of(normalized), sign_ons_of(normalized)
     suppressions = db.session.scalars(select(Suppression).where(Suppression.email_normalized == normalized)).all()
-    if not actions and not suppressions:
+    if not actions and not sign_ons and not suppressions:
         return None
     deliveries = _deliveries_of([a.id for a in actions])
+    messages = _public_messages_of([a.id for a in actions])
     document = {
         "email": normalized,
         "actions": [
@@ -151,26 +188,84 @@ def export(address: str, actor: str) -> dict | None:
                     for d in deliveries
                     if d.action_id == a.id
                 ],
+                "public_message": _message_json(messages.get(a.id)),
             }
             for a in actions
         ],
+        "sign_ons": [
+            {
+                "id": s.uuid,
+                "campaign": s.campaign.slug,
+                "campaign_title": s.campaign.title,
+                "site": s.org.slug,
+                "organization": s.organization_name,
+                "website": s.website,
+                "country": s.country,
+                "contact_name": s.contact_name,
+                "email": s.email,
+                "message": s.message,
+                "language": s.language,
+                "status": s.status,
+                "version": s.version.number if s.version else None,
+                "created_at": _iso(s.created_at),
+                "confirmed_at": _iso(s.confirmed_at),
+            }
+            for s in sign_ons
+        ],
         "mails_sent": [
-            {"kind": m.kind, "action": m.action.uuid, "sent_at": _iso(m.sent_at)}
+            {
+                "kind": m.kind,
+                **_mail_subject(m),
+                "sent_at": _iso(m.sent_at),
+            }
             for m in db.session.scalars(
-                select(SupporterMail).where(
-                    SupporterMail.action_id.in_([a.id for a in actions]), SupporterMail.sent_at.is_not(None)
+                select(SupporterMail)
+                .where(
+                    _mails_of([a.id for a in actions], [s.id for s in sign_ons], [s.id for s in suppressions]),
+                    SupporterMail.sent_at.is_not(None),
                 )
+                .order_by(SupporterMail.id)
             )
         ]
-        + [{"kind": "outbox file", "file": p.name} for p in _outbox_files(normalized, actions)],
+        + [{"kind": "outbox file", "file": p.name} for p in _outbox_files(normalized, actions, sign_ons)],
         "unsubscribes": [
-            {"member": s.org_id and db.session.get(Organization, s.org_id).slug, "at": _iso(s.created_at)}
-            for s in suppressions
+            {"member": s.org.slug if s.org else None, "at": _iso(s.created_at)} for s in suppressions
         ],
     }
-    audit("supporter.export", actor, actions=[a.id for a in actions])
+    audit("supporter.export", actor, actions=[a.id for a in actions], sign_ons=[s.id for s in sign_ons])
     db.session.commit()
     return document
+
+
+def _public_messages_of(action_ids: list[int]) -> dict[int, PublicMessage]:
+    if not action_ids:
+        return {}
+    rows = db.session.scalars(select(PublicMessage).where(PublicMessage.action_id.in_(action_ids)))
+    return {m.action_id: m for m in rows}
+
+
+def _message_json(message: PublicMessage | None) -> dict | None:
+    if message is None:
+        return None
+    return {"author_name": message.author_name, "body": message.body, "status": message.status}
+
+
+def _mails_of(action_ids: list[int], sign_on_ids: list[int], suppression_ids: list[int] = ()):
+    """The supporter_mails rows to this address: to its actions' supporter, its sign-ons' contact, or
+    (the "manage my data" link) to it as an unsubscribed address."""
+    return or_(
+        SupporterMail.action_id.in_(action_ids),
+        SupporterMail.sign_on_id.in_(sign_on_ids),
+        SupporterMail.suppression_id.in_(suppression_ids),
+    )
+
+
+def _mail_subject(mail: SupporterMail) -> dict[str, str | bool]:
+    if mail.action_id:
+        return {"action": mail.action.uuid}
+    if mail.sign_on_id:
+        return {"sign_on": mail.sign_on.uuid}
+    return {"unsubscribed_address": True}
 
 
 def as_json(document: dict) -> str:
@@ -187,6 +282,7 @@ def _deliveries_of(action_ids: list[int]) -> list[Delivery]:
 @dataclass
 class Erasure:
     actions: int
+    sign_ons: int
     export_files: int
     outbox_files: int
 
@@ -194,17 +290,23 @@ class Erasure:
 def erase(address: str, actor: str) -> Erasure | None:
     """Remove the personal data of `address` everywhere; None when nothing is held. Audited."""
     normalized = normalize_email(address)
-    actions = _actions_of(normalized)
+    actions, sign_ons = _actions_of(normalized), sign_ons_of(normalized)
     suppressions = db.session.scalars(select(Suppression).where(Suppression.email_normalized == normalized)).all()
-    if not actions and not suppressions:
+    if not actions and not sign_ons and not suppressions:
         return None
     ids, uuids = [a.id for a in actions], {a.uuid for a in actions}
-    needles = {normalized, *(a.email.lower() for a in actions if a.email)}
-    outbox = _outbox_files(normalized, actions)  # found before the rows that identify them go
+    sign_on_ids = [s.id for s in sign_ons]
+    needles = {normalized, *(r.email.lower() for r in [*actions, *sign_ons] if r.email)}
+    outbox = _outbox_files(normalized, actions, sign_ons)  # found before the rows that identify them go
     deliveries = _deliveries_of(ids)
     if ids:
         anonymize(ids)
         _scrub_delivery_logs(deliveries, needles)
+        # Solidarity messages and public comments are the person's words, signed with their name.
+        db.session.execute(delete(PublicMessage).where(PublicMessage.action_id.in_(ids)))
+    if sign_on_ids:
+        anonymize_sign_ons(sign_on_ids)
+    _scrub_webhook_logs(ids, sign_on_ids, needles)
     db.session.execute(delete(Suppression).where(Suppression.email_normalized == normalized))
     # People a member's API added, and pending unsubscribe webhooks, name the address too.
     db.session.execute(
@@ -216,14 +318,14 @@ def erase(address: str, actor: str) -> Erasure | None:
         .values(email_normalized="")
         .execution_options(all_orgs=True)
     )
-    audit("supporter.erase", actor, actions=ids)
+    _drop_queued_mails(ids, sign_on_ids)
+    audit("supporter.erase", actor, actions=ids, sign_ons=sign_on_ids)
     db.session.commit()
     export_files = _rewrite_exports(uuids)
     for path in outbox:
         path.unlink(missing_ok=True)
-    _drop_queued_mails(ids)
     _flush_sqlite()
-    return Erasure(actions=len(ids), export_files=export_files, outbox_files=len(outbox))
+    return Erasure(actions=len(ids), sign_ons=len(sign_on_ids), export_files=export_files, outbox_files=len(outbox))
 
 
 def _scrub_delivery_logs(deliveries: list[Delivery], needles: set[str]) -> None:
@@ -244,6 +346,21 @@ def _scrub_delivery_logs(deliveries: list[Delivery], needles: set[str]) -> None:
             event.detail = scrub(event.detail)
 
 
+def _scrub_webhook_logs(action_ids: list[int], sign_on_ids: list[int], needles: set[str]) -> None:
+    """A member's endpoint may have echoed the address in the answer logged with an event."""
+    events = db.session.scalars(
+        select(WebhookEvent)
+        .where(
+            or_(WebhookEvent.action_id.in_(action_ids), WebhookEvent.sign_on_id.in_(sign_on_ids)),
+            WebhookEvent.last_error != "",
+        )
+        .execution_options(all_orgs=True)
+    )
+    for event in events:
+        for needle in needles:
+            event.last_error = _replace_ci(event.last_error, needle, "[erased]")
+
+
 def _replace_ci(value: str, needle: str, replacement: str) -> str:
     lowered, out, start = value.lower(), [], 0
     while (found := lowered.find(needle, start)) >= 0:
@@ -252,12 +369,13 @@ def _replace_ci(value: str, needle: str, replacement: str) -> str:
     return "".join(out) + value[start:]
 
 
-def _outbox_files(normalized: str, actions: list[Action]) -> list[Path]:
-    """Outbox .eml files that carry the address or one of its actions (their letters' deliveries too)."""
+def _outbox_files(normalized: str, actions: list[Action], sign_ons: list[SignOn] = ()) -> list[Path]:
+    """Outbox .eml files that carry the address or one of its actions or sign-ons (their letters'
+    deliveries too)."""
     folder = Path(current_app.config["CHORUS_INSTANCE"]) / "outbox"
     if not folder.is_dir():
         return []
-    needles = {normalized.encode(), *(a.uuid.encode() for a in actions)}
+    needles = {normalized.encode(), *(r.uuid.encode() for r in [*actions, *sign_ons])}
     needles |= {d.uuid.encode() for d in _deliveries_of([a.id for a in actions])}
     return sorted(p for p in folder.glob("*.eml") if any(n in p.read_bytes().lower() for n in needles))
 
@@ -285,11 +403,10 @@ def _rewrite_exports(uuids: set[str]) -> int:
     return rewritten
 
 
-def _drop_queued_mails(action_ids: list[int]) -> None:
-    """Mails still owed to the erased actions are not sent (the sent ones are anonymous history)."""
-    db.session.execute(
-        delete(SupporterMail).where(SupporterMail.action_id.in_(action_ids), SupporterMail.sent_at.is_(None))
-    )
+def _drop_queued_mails(action_ids: list[int], sign_on_ids: list[int]) -> None:
+    """Mails still owed to the erased actions and sign-ons are not sent (the sent ones are anonymous
+    history). In the erasure's transaction."""
+    db.session.execute(delete(SupporterMail).where(_mails_of(action_ids, sign_on_ids), SupporterMail.sent_at.is_(None)))
 
 
 def _flush_sqlite() -> None:

@@ -91,6 +91,12 @@ def store(org_slug: str, stem: str, image: CheckedImage) -> str:
     return name
 
 
+def remove(org_slug: str, name: str) -> None:
+    """Remove a stored image (a sign-on's logo whose sign-on is gone); absent is fine."""
+    if name:
+        storage.storage().delete(upload_key(org_slug, name))
+
+
 def _raster_suffix(data: bytes) -> str:
     try:
         with warnings.catch_warnings():
