@@ -12,6 +12,7 @@ catalogue is looked up from `current_lang()` at every call, a job can switch bet
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 from pathlib import Path
@@ -41,6 +42,20 @@ def current_lang() -> str:
     if "lang" not in g:
         g.lang = _choose_language() if has_request_context() else "en"
     return g.lang
+
+
+@contextlib.contextmanager
+def in_language(lang: str | None):
+    """Render something (a mail to one staff member) in `lang`, then give back the language chosen before."""
+    before = g.get("lang")
+    g.lang = lang if lang in LANGUAGES else "en"
+    try:
+        yield
+    finally:
+        if before is None:
+            g.pop("lang", None)
+        else:
+            g.lang = before
 
 
 @functools.cache

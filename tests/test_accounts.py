@@ -88,6 +88,37 @@ def test_org_admin_invites_an_editor_who_joins_once_by_the_emailed_link(client, 
     assert client.get(link).status_code == 404  # used once
 
 
+def test_invitations_carry_the_inviters_language_to_the_mail_and_the_new_account(client, mailbox):
+    org = make_org("puentes", name="Puentes")
+    ana = make_user("ana@puentes.example", "org-admin", org)
+    login(client, "ana@puentes.example")
+    page = client.get("/admin/puentes/team?lang=es").get_data(as_text=True)  # the language link
+    assert ana.language == "es"
+    assert '<option selected value="es">' in page or '<option value="es" selected>' in page
+    token = session_csrf(client, "/admin/puentes/team")
+    invite = {"csrf_token": token, "email": "leo@puentes.example", "role": "org-editor"}
+    assert client.post("/admin/puentes/team", data=invite).status_code == 302
+    english = {**invite, "email": "kim@puentes.example", "language": "en"}  # chosen for this one
+    assert client.post("/admin/puentes/team", data=english).status_code == 302
+    refused = client.post("/admin/puentes/team", data={**invite, "email": "x@puentes.example", "language": "xx"})
+    assert refused.status_code == 422
+    assert db.session.scalar(select(Invitation).where(Invitation.email == "x@puentes.example")) is None
+    run_jobs()
+    mails = {m["To"]: m for m in mailbox.messages}
+    spanish = mails["leo@puentes.example"]
+    assert spanish["Subject"] == "Tu invitación a Chorus para Puentes"
+    body = spanish.get_body(("plain",)).get_content()
+    assert "te invita a unirte a Chorus" in body and "Editor de la organización" in body
+    assert "Abre este enlace" in body and "invites you" not in body
+    assert mails["kim@puentes.example"]["Subject"] == "Your invitation to Chorus for Puentes"
+
+    link = body.split("http://chorus.test", 1)[1].split()[0]
+    client.post("/admin/logout", data={"csrf_token": token})
+    accept = {"csrf_token": session_csrf(client, link), "name": "Leo", "password": PASSWORD, "confirm": PASSWORD}
+    assert client.post(link, data=accept).status_code == 302
+    assert db.session.scalar(select(User.language).where(User.email == "leo@puentes.example")) == "es"
+
+
 def test_expired_or_forged_invitation_links_lead_nowhere(client, mailbox):
     from chorus.services import accounts
 

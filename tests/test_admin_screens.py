@@ -3,6 +3,10 @@ platform admins, slugs proposed and reserved names refused."""
 
 from __future__ import annotations
 
+import html
+import json
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -41,6 +45,16 @@ def test_branding_with_unreadable_colours_is_refused_naming_the_pair(client):
     assert message in refused.get_data(as_text=True)
     db.session.expire_all()
     assert campaigns.get_org("union").primary_color == "#1f4e79"
+
+
+def test_the_colour_preview_script_gets_its_texts_in_the_admins_language(client):
+    make_user("ed@union.example", "org-admin", make_org("union", name="Local 12"))
+    login(client, "ed@union.example")
+    page = client.get("/admin/union/branding?lang=es").get_data(as_text=True)
+    texts = json.loads(html.unescape(re.search(r"data-contrast-texts='([^']*)'", page).group(1)))
+    assert texts["pairs"][0] == "el texto blanco sobre el color principal (cabecera, botones)"
+    assert texts["passes"] == "{pair}: {ratio}:1 (suficiente)"
+    assert texts["fails"] == "{pair}: {ratio}:1 (insuficiente: hace falta al menos 4,5:1)"
 
 
 def test_platform_admin_adds_a_member_and_approves_its_own_host(client):

@@ -4,7 +4,10 @@ through a background job with progress, from the admin screen or the `chorus exp
 from __future__ import annotations
 
 import csv
+import html
 import io
+import json
+import re
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -113,6 +116,19 @@ def test_campaign_page_lists_the_export_with_a_progress_bar_and_the_json_reaches
         "download_url": f"/admin/alpha/exports/{export.uuid}/download",
     }
     assert 'value="100"' in client.get("/admin/alpha/campaigns/clean-water").get_data(as_text=True)
+
+
+def test_the_spanish_admin_export_page_gives_its_script_the_spanish_progress_texts(client, coalition):
+    login(client, "admin@alpha.example")
+    start_export(client, "alpha", "clean-water")
+    page = client.get("/admin/alpha/campaigns/clean-water?lang=es").get_data(as_text=True)
+    texts = json.loads(html.unescape(re.search(r"data-export-texts='([^']*)'", page).group(1)))
+    assert texts == {
+        "status": {"queued": "en cola", "running": "en curso", "done": "terminada", "failed": "fallida"},
+        "failed": "falló: inicia una nueva exportación",
+        "rows": "{done} de {total} filas",
+    }
+    assert "<td data-export-state>en cola</td>" in page
 
 
 def test_progress_is_recorded_while_rows_stream(app, client, coalition, monkeypatch):
@@ -298,4 +314,5 @@ def test_progress_bar_turns_into_a_download_link_in_a_browser(live_server, page,
     expect(row.get_by_role("link", name="Download CSV")).to_be_visible(timeout=10_000)
     expect(row.locator("progress")).to_have_attribute("value", "100")
     expect(row.locator("[data-export-text]")).to_have_text("3 of 3 rows")
+    expect(row.locator("[data-export-state]")).to_have_text("done")
     assert problems == []

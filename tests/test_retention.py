@@ -91,3 +91,36 @@ def test_retention_deletes_unconfirmed_sign_ons_and_blanks_closed_statements_con
     assert finished.status == "approved" and (finished.contact_name, finished.email, finished.message) == ("", "", "")
     assert "@" not in finished.email_normalized
     assert retention.apply()["sign_ons_anonymized"] == 0
+
+
+def test_the_admin_shows_which_sign_ons_retention_will_remove_and_when(app, client):
+    org = make_org("alpha")
+    now = utcnow()
+    live = make_statement(org, slug="live-statement")
+    live.unconfirmed_retention_days = 10
+    _sign_on(live, org, "Stale", "pending-confirmation", now - timedelta(days=20))
+    _sign_on(live, org, "Fresh", "pending-confirmation", now - timedelta(days=2))
+    _sign_on(live, org, "Listed", "approved", now - timedelta(days=20))
+    closed = make_statement(org, slug="closed-statement")
+    closed.status, closed.closed_at, closed.closed_retention_days = "closed", now - timedelta(days=20), 30
+    _sign_on(closed, org, "Finished", "approved", now - timedelta(days=60))
+    db.session.commit()
+
+    plan = retention.schedule(live)
+    assert (plan.pending, plan.pending_sign_ons, plan.sign_on_contacts) == (0, 2, 3)
+    assert plan.next_deletion.date() == (now - timedelta(days=10)).date()  # the stale sign-on's day: overdue
+    later = retention.schedule(closed)
+    assert later.sign_on_contacts == 1 and later.anonymize_on.date() == (now + timedelta(days=10)).date()
+
+    make_user("admin@alpha.example", org=org)
+    login(client, "admin@alpha.example")
+    page = client.get("/admin/alpha/campaigns/live-statement").get_data(as_text=True)
+    assert "2 organizations' sign-ons were never confirmed by their contacts" in page
+    assert f"The next deletion is due on {(now - timedelta(days=10)):%Y-%m-%d}" in page
+    assert "The contacts of 3 signing organizations (names and e-mail addresses) are removed 365 days" in page
+    page = client.get("/admin/alpha/campaigns/closed-statement?lang=es").get_data(as_text=True)
+    when = (now + timedelta(days=10)).strftime("%Y-%m-%d")
+    assert f"El contacto de 1 organización firmante (nombre y dirección de correo) se borrará el {when}" in page
+
+    retention.apply()  # what the job then does is what the page said
+    assert (retention.schedule(live).pending_sign_ons, retention.schedule(live).sign_on_contacts) == (1, 2)

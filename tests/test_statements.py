@@ -535,3 +535,26 @@ def test_a_sign_on_mail_job_queued_before_the_outbox_still_gets_its_mail_sent(ap
     queues.enqueue(queues.SEND_SIGN_ON_MAIL, "confirm", db.session.scalar(select(SignOn.id)), queue_name="mail")
     run_jobs()
     assert [m["To"] for m in mailbox.messages] == ["contact@acme.example"]
+
+
+def test_an_author_who_uses_the_admin_in_spanish_gets_the_rejection_in_spanish(app, client, mailbox):
+    puentes = make_org("puentes")
+    author = make_user("autora@puentes.example", "org-admin", puentes)
+    make_user("mod@coalition.example", "moderator")
+    login(client, "autora@puentes.example")
+    client.get("/admin/?lang=es")  # the admin's language link: remembered on the account
+    assert author.language == "es"
+    assert draft_statement(client, "puentes").status_code == 302
+    version = db.session.scalar(select(StatementVersion))
+
+    moderator = app.test_client()
+    login(moderator, "mod@coalition.example")  # who moderates in English
+    assert moderate(moderator, "version", [version.id], "reject", "text", "Nombrad a los gobiernos.").status_code == 303
+    run_jobs()
+    rejection = next(m for m in mailbox.messages if m["To"] == "autora@puentes.example")
+    body = rejection.get_body(("plain",)).get_content()
+    assert rejection["Subject"] == "Tu declaración no fue aprobada: Solidarity with families"
+    assert "La versión 1 de la declaración «Solidarity with families» no fue aprobada." in body
+    assert "Motivo: El texto" in body and "Nombrad a los gobiernos." in body
+    assert "Edítala y vuelve a enviarla a moderación" in body
+    assert "was not approved" not in body

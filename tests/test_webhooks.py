@@ -128,6 +128,8 @@ def test_endpoint_that_keeps_failing_is_paused_its_admins_mailed_and_resumed_fro
 ):
     org = make_org("alpha")
     make_user("admin@alpha.example", "org-admin", org)
+    make_user("admin-es@alpha.example", "org-admin", org).language = "es"  # each admin in their language
+    db.session.commit()
     campaign = make_campaign(org, require_confirmation=False)
     endpoint = webhooks.register(org, receiver.url)
     private_allowed.config["CHORUS_WEBHOOK_PAUSE_AFTER"] = 2
@@ -139,8 +141,12 @@ def test_endpoint_that_keeps_failing_is_paused_its_admins_mailed_and_resumed_fro
     db.session.expire_all()
     assert db.session.get(WebhookEndpoint, endpoint.id).paused_at is not None
     assert len(receiver.requests) == 2
-    assert [m["To"] for m in mailbox.messages] == ["admin@alpha.example"]
-    assert "paused" in mailbox.messages[0]["Subject"].lower()
+    mails = {m["To"]: m for m in mailbox.messages}
+    assert sorted(mails) == ["admin-es@alpha.example", "admin@alpha.example"]
+    assert mails["admin@alpha.example"]["Subject"] == "Webhook paused: 127.0.0.1"
+    assert "failed 2 times in a row" in mails["admin@alpha.example"].get_body(("plain",)).get_content()
+    assert mails["admin-es@alpha.example"]["Subject"] == "Webhook pausado: 127.0.0.1"
+    assert "falló 2 veces seguidas" in mails["admin-es@alpha.example"].get_body(("plain",)).get_content()
     make_due_now()
     assert webhooks.run().batches == 0  # paused: nothing goes out
     login(client, "admin@alpha.example")

@@ -9,6 +9,7 @@ from flask import Flask, g, has_app_context, render_template
 
 from chorus import queues
 from chorus.extensions import db
+from chorus.i18n import gettext as _
 from chorus.models.base import utcnow
 from chorus.services import mail
 
@@ -80,12 +81,14 @@ def send_invitation(invitation_id: int) -> bool:
     invitation = db.session.get(Invitation, invitation_id)
     if invitation is None or invitation.sent_at is not None or invitation.accepted_at is not None:
         return False
-    g.lang = "en"
+    g.lang = invitation.language
     link = mail.external_url(f"/admin/invitations/{invitation_token(invitation)}")
     text = render_template("mail/invitation.txt", invitation=invitation, link=link)
     message = mail.new_message(
         to=invitation.email,
-        subject="Your invitation to Chorus" + (f" for {invitation.org.name}" if invitation.org else ""),
+        subject=_("Your invitation to Chorus for %(org)s", org=invitation.org.name)
+        if invitation.org
+        else _("Your invitation to Chorus"),
         text=text,
         html=None,
         sender=mail.default_sender(invitation.org.name if invitation.org else "Chorus"),

@@ -32,6 +32,7 @@ def _finish_login(user: User):
     session.clear()
     login_user(user)
     session["seen"] = time.time()
+    accounts.remember_language(user, request.cookies.get("lang"))
     return redirect(target)
 
 

@@ -14,7 +14,7 @@ from chorus.extensions import db, login_manager
 from chorus.i18n import gettext as _
 from chorus.i18n import lazy_gettext as _l
 from chorus.models import Organization, User
-from chorus.services import campaign_admin
+from chorus.services import accounts, campaign_admin, theme
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -27,6 +27,12 @@ SETUP_ENDPOINTS = OPEN_ENDPOINTS | {"admin.two_factor"}
 @bp.app_template_filter("role_label")
 def role_label(role: str | None) -> str:
     return str(policy.ROLE_LABELS.get(role or "", role or ""))
+
+
+@bp.app_template_global("contrast_pair_names")
+def contrast_pair_names() -> list[str]:
+    """The pairs of colours the branding preview checks, named in the admin's language."""
+    return [str(name) for name in theme.PAIR_NAMES]
 
 
 @bp.app_template_global("status_name")
@@ -68,6 +74,7 @@ def require_login():
             flash(_("You were signed out after 30 minutes without activity."))
             return redirect(url_for("admin.login", next=request.full_path))
         session["seen"] = now
+        accounts.remember_language(current_user, request.args.get("lang"))
         if (
             current_app.config["CHORUS_ENV"] == "production"
             and current_user.is_platform_admin

@@ -143,6 +143,10 @@ class InviteForm(Form):
             ),
         ],
     )
+    #: The invitation mail's and the new account's language; the view proposes the inviter's.
+    language = SelectField(
+        _l("Language of the invitation"), choices=[SelectChoice(code, name) for code, name in LANGUAGES.items()]
+    )
 
 
 class AddressForm(Form):

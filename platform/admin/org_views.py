@@ -62,10 +62,10 @@ def org_home():
 @bp.route("/<slug:org>/team", methods=["GET", "POST"])
 @requires("manage_team")
 def team():
-    form = InviteForm()
+    form = InviteForm(language=current_user.language)
     if form.validate_on_submit():
         try:
-            accounts.invite(form.email.data, form.role.data, g.org, current_user)
+            accounts.invite(form.email.data, form.role.data, g.org, current_user, form.language.data)
         except accounts.AccountError as error:
             form.email.errors.append(str(error))
         else:

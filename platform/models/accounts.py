@@ -35,6 +35,8 @@ class User(UserMixin, db.Model):
     session_token: Mapped[str] = mapped_column(String(32), default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(Timestamp(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    #: The language of the admin for this account (its language link) and of every mail it gets.
+    language: Mapped[str] = mapped_column(String(5), default="en", server_default="en")
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
@@ -82,6 +84,8 @@ class Invitation(db.Model):
     expires_at: Mapped[datetime] = mapped_column(Timestamp())
     accepted_at: Mapped[datetime | None] = mapped_column(Timestamp())
     sent_at: Mapped[datetime | None] = mapped_column(Timestamp())
+    #: The invitation mail's language and the new account's (the inviter's language unless chosen).
+    language: Mapped[str] = mapped_column(String(5), default="en", server_default="en")
 
     org: Mapped[Organization | None] = relationship()
     invited_by: Mapped[User | None] = relationship()

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from chorus import queues
 from chorus.extensions import db, redis_store
+from chorus.i18n import LANGUAGES
 from chorus.i18n import gettext as _
 from chorus.models import Invitation, Membership, Organization, User
 from chorus.models.accounts import ORG_ROLES, new_session_token
@@ -200,8 +201,22 @@ def verify_totp(user: User, code: str, secret: str | None = None) -> bool:
     return bool(redis_store.client.set(f"chorus:totp-used:{user.id}:{code}", 1, nx=True, ex=120))
 
 
-def invite(email: str, role: str, org: Organization | None, invited_by: User | None) -> Invitation:
+def remember_language(user: User, language: str | None) -> None:
+    """The language the person chose in the admin (its language link) becomes their account's: the
+    language of the mails Chorus sends them and the default of the invitations they send."""
+    if language in LANGUAGES and user.language != language:
+        user.language = language
+        db.session.commit()
+
+
+def invite(
+    email: str, role: str, org: Organization | None, invited_by: User | None, language: str | None = None
+) -> Invitation:
+    """Record an invitation and have its mail sent, in `language` (by default the inviter's)."""
     email = checked_email(email)
+    language = language or (invited_by.language if invited_by else "en")
+    if language not in LANGUAGES:
+        raise AccountError(_("Unknown language."))
     if role not in ("platform-admin", *ORG_ROLES):  # moderators are made with `chorus admin create`
         raise AccountError(_("Unknown role."))
     if (role == "platform-admin") != (org is None):
@@ -211,6 +226,7 @@ def invite(email: str, role: str, org: Organization | None, invited_by: User | N
         role=role,
         org_id=org.id if org else None,
         invited_by_id=invited_by.id if invited_by else None,
+        language=language,
         expires_at=utcnow() + INVITATION_LIFETIME,
     )
     db.session.add(invitation)
@@ -259,7 +275,9 @@ def accept_invitation(invitation: Invitation, user: User | None, name: str = "",
         if db.session.scalar(select(func.count()).select_from(User).where(User.email == invitation.email)):
             db.session.rollback()
             raise AccountError(ACCOUNT_EXISTS)
-        user = User(email=invitation.email, name=name.strip(), password_hash=password_hash)
+        user = User(
+            email=invitation.email, name=name.strip(), password_hash=password_hash, language=invitation.language
+        )
         db.session.add(user)
     if invitation.role == "platform-admin":
         user.is_platform_admin = True

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 
 from chorus import policy, queues
 from chorus.extensions import db
+from chorus.i18n import current_lang, in_language
 from chorus.i18n import gettext as _
 from chorus.i18n import lazy_gettext as _l
 from chorus.models import Action, Campaign, ModerationDecision, Organization, PublicMessage, SignOn, StatementVersion
@@ -260,9 +261,10 @@ def _decide_version(user, ident: int, approve: bool, reason_code: str, reason: s
     campaign = version.campaign
     previous = statements.current_version(campaign)
     version.status = "approved" if approve else "rejected"
-    version.reason = (
-        str(REASONS[reason_code]) + (f": {reason}" if reason else "") if not approve and (reason or reason_code) else ""
-    )
+    version.reason = ""
+    if not approve and (reason or reason_code):
+        with in_language(version.author.language if version.author else current_lang()):  # the author reads it
+            version.reason = str(REASONS[reason_code]) + (f": {reason}" if reason else "")
     version.approver_id = user.id
     version.decided_at = utcnow()
     if approve:

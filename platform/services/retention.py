@@ -111,11 +111,15 @@ def anonymize_on(campaign: Campaign) -> datetime | None:
 
 @dataclass
 class Schedule:
-    """What the admin shows: what will be removed, and when."""
+    """What the admin shows: what will be removed, and when (a statement's sign-ons included)."""
 
     pending: int
     next_deletion: datetime | None
     anonymize_on: datetime | None
+    #: Sign-ons whose contact never confirmed (deleted like unconfirmed actions).
+    pending_sign_ons: int = 0
+    #: Sign-ons that still hold a contact (its name and address go when the statement's data is anonymized).
+    sign_on_contacts: int = 0
 
 
 def schedule(campaign: Campaign) -> Schedule:
@@ -124,5 +128,20 @@ def schedule(campaign: Campaign) -> Schedule:
         .where(Action.campaign_id == campaign.id, Action.status == "pending")
         .execution_options(all_orgs=True)  # counts only, across members
     ).one()
-    next_deletion = _aware(oldest) + timedelta(days=campaign.unconfirmed_retention_days) if oldest else None
-    return Schedule(pending=pending, next_deletion=next_deletion, anonymize_on=anonymize_on(campaign))
+    pending_sign_ons, oldest_sign_on = db.session.execute(
+        select(func.count(SignOn.id), func.min(SignOn.created_at)).where(
+            SignOn.campaign_id == campaign.id, SignOn.status == "pending-confirmation"
+        )
+    ).one()
+    sign_on_contacts = db.session.scalar(
+        select(func.count(SignOn.id)).where(SignOn.campaign_id == campaign.id, SignOn.email != "")
+    )
+    oldest = min((_aware(o) for o in (oldest, oldest_sign_on) if o is not None), default=None)
+    next_deletion = oldest + timedelta(days=campaign.unconfirmed_retention_days) if oldest else None
+    return Schedule(
+        pending=pending,
+        next_deletion=next_deletion,
+        anonymize_on=anonymize_on(campaign),
+        pending_sign_ons=pending_sign_ons,
+        sign_on_contacts=sign_on_contacts,
+    )

@@ -127,11 +127,12 @@ def message_decision(action: Action, public: PublicMessage | None) -> Message:
 
 
 def version_rejected(version: StatementVersion) -> Message:
-    """To a statement's author (staff, not a supporter): why the moderators rejected their text."""
+    """To a statement's author (staff, not a supporter), in their account's language: why the moderators
+    rejected their text."""
     campaign = version.campaign
     return statement_message(
         to=version.author.email,
-        language="en",
+        language=version.author.language,
         supporter=False,
         subject=lazy_gettext("Your statement was not approved: %(title)s"),
         template="mail/version_rejected.txt",

@@ -28,13 +28,18 @@ def contrast(a: str, b: str) -> float:
     return (light + 0.05) / (dark + 0.05)
 
 
+#: What each pair is, in the order of `pairs` (the branding page's live preview names them the same way).
+PAIR_NAMES = (
+    _l("white text on the main colour (page header, buttons)"),
+    _l("the main colour as text on the page (links, counters)"),
+    _l("black text on the accent colour (campaign labels)"),
+)
+
+
 def pairs(primary: str, accent: str) -> list[tuple[str, str, str, str]]:
     """(which colour, what it is, text, background) for every text the theme draws in the member's colours."""
-    return [
-        ("primary", _l("white text on the main colour (page header, buttons)"), WHITE, primary),
-        ("primary", _l("the main colour as text on the page (links, counters)"), primary, PAGE),
-        ("accent", _l("black text on the accent colour (campaign labels)"), BLACK, accent),
-    ]
+    white, main, black = PAIR_NAMES
+    return [("primary", white, WHITE, primary), ("primary", main, primary, PAGE), ("accent", black, BLACK, accent)]
 
 
 def problems(primary: str, accent: str, which: str) -> list[str]:

@@ -28,6 +28,7 @@ from sqlalchemy import func, insert, select, update
 from chorus import queues, tenancy
 from chorus.extensions import db, redis_store
 from chorus.i18n import gettext as _
+from chorus.i18n import in_language
 from chorus.models import (
     Action,
     Consent,
@@ -438,10 +439,11 @@ def _deliver(endpoint_id: int) -> RunResult:
 
 
 def _tell_admins(endpoint: WebhookEndpoint, reason: str) -> None:
+    """Mail the member's admins, each in their account's language."""
     from chorus.services import mail
 
-    admins = db.session.scalars(
-        select(User.email)
+    admins = db.session.execute(
+        select(User.email, User.language)
         .join(Membership, Membership.user_id == User.id)
         .where(Membership.org_id == endpoint.org_id, Membership.role == "org-admin")
     ).all()
@@ -449,21 +451,23 @@ def _tell_admins(endpoint: WebhookEndpoint, reason: str) -> None:
         return
     org = endpoint.org
     link = mail.external_url(f"/admin/{org.slug}/integrations")
-    text = render_template("mail/webhook_paused.txt", endpoint=endpoint, org=org, reason=reason, link=link)
-    mail.transport().send(
-        [
-            mail.new_message(
-                to=address,
-                subject=f"Webhook paused: {urlsplit(endpoint.url).hostname}",
-                text=text,
-                html=None,
-                sender=mail.default_sender("Chorus"),
-                message_id=f"webhook-paused.{endpoint.uuid}.{int(time.time())}",
-                unsubscribe=mail.unsubscribe_url(address, None),
+    messages = []
+    for address, language in admins:
+        with in_language(language):
+            messages.append(
+                mail.new_message(
+                    to=address,
+                    subject=_("Webhook paused: %(host)s", host=urlsplit(endpoint.url).hostname),
+                    text=render_template(
+                        "mail/webhook_paused.txt", endpoint=endpoint, org=org, reason=reason, link=link
+                    ),
+                    html=None,
+                    sender=mail.default_sender("Chorus"),
+                    message_id=f"webhook-paused.{endpoint.uuid}.{int(time.time())}",
+                    unsubscribe=mail.unsubscribe_url(address, None),
+                )
             )
-            for address in admins
-        ]
-    )
+    mail.transport().send(messages)
 
 
 def run(max_seconds: float = 30) -> RunResult:

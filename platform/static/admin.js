@@ -47,6 +47,9 @@
   var accent = document.getElementById("accent_color");
   if (!preview || !primary || !accent) { return; }
   var report = preview.querySelector("[data-contrast-report]");
+  // The texts in the admin's language, from the page (templates/admin/_colours.html).
+  var texts = JSON.parse(preview.getAttribute("data-contrast-texts"));
+  var lang = document.documentElement.lang || undefined;
   var valid = /^#[0-9a-fA-F]{6}$/;
 
   // As chorus.services.theme draws pages: a text colour that reads on each colour, whatever was chosen.
@@ -70,16 +73,17 @@
     preview.style.setProperty("--accent", accent.value);
     preview.style.setProperty("--accent-ink", ink(accent.value, "#000000", "#ffffff"));
     var pairs = [
-      ["White text on the main colour (page header, buttons)", "#ffffff", primary.value],
-      ["The main colour as text on the page (links, counters)", primary.value, "#fafafa"],
-      ["Black text on the accent colour (campaign labels)", "#000000", accent.value]
+      [texts.pairs[0], "#ffffff", primary.value],
+      [texts.pairs[1], primary.value, "#fafafa"],
+      [texts.pairs[2], "#000000", accent.value]
     ];
     report.textContent = "";
     pairs.forEach(function (pair) {
       var ratio = contrast(pair[1], pair[2]);
       var item = document.createElement("li");
       item.className = ratio >= 4.5 ? "pass" : "fail";
-      item.textContent = pair[0] + ": " + ratio.toFixed(1) + ":1 " + (ratio >= 4.5 ? "(passes)" : "(too low: at least 4.5:1)");
+      item.textContent = (ratio >= 4.5 ? texts.passes : texts.fails)
+        .replace("{pair}", pair[0].charAt(0).toUpperCase() + pair[0].slice(1)).replace("{ratio}", ratio.toLocaleString(lang, { minimumFractionDigits: 1, maximumFractionDigits: 1 }));
       report.appendChild(item);
     });
   }

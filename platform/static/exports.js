@@ -4,6 +4,10 @@
   var rows = Array.prototype.slice.call(document.querySelectorAll("[data-export-url]"));
   if (!rows.length || !window.fetch) return;
   var FINISHED = { done: true, failed: true };
+  // The texts in the admin's language, from the page (templates/admin/_exports.html).
+  var table = document.querySelector("[data-export-texts]");
+  var TEXTS = table ? JSON.parse(table.getAttribute("data-export-texts")) : {};
+  var LANG = document.documentElement.lang || undefined;
   var INTERVAL = 1500;
   var deadline = Date.now() + 60 * 60 * 1000;
 
@@ -13,13 +17,13 @@
 
   function show(row, s) {
     row.setAttribute("data-export-status", s.status);
-    row.querySelector("[data-export-state]").textContent = s.status;
+    row.querySelector("[data-export-state]").textContent = (TEXTS.status || {})[s.status] || s.status;
     var bar = row.querySelector("progress");
     bar.value = s.percent;
     bar.textContent = s.percent + "%";
     row.querySelector("[data-export-text]").textContent = s.status === "failed"
-      ? "failed: start a new export"
-      : s.rows_done.toLocaleString() + " of " + s.rows_total.toLocaleString() + " rows";
+      ? TEXTS.failed
+      : TEXTS.rows.replace("{done}", s.rows_done.toLocaleString(LANG)).replace("{total}", s.rows_total.toLocaleString(LANG));
     if (s.download_url) {
       var link = row.querySelector("[data-export-download]");
       link.href = s.download_url;
