@@ -110,6 +110,8 @@ def sink_main(conn, delay: float = 0.0) -> None:
             self.bytes = 0
             self.missing = 0
             self.first = self.last = None
+            #: (recipient, arrival time) of every message, for bench/sign.py's mail lag
+            self.arrivals: list[tuple[str, float]] = []
 
         async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
             if delay:
@@ -120,6 +122,7 @@ def sink_main(conn, delay: float = 0.0) -> None:
             self.last = now
             self.messages += 1
             self.bytes += len(content)
+            self.arrivals.extend((recipient.lower(), now) for recipient in envelope.rcpt_tos)
             start = content.find(header)
             if start < 0:
                 self.missing += 1
@@ -160,6 +163,8 @@ def sink_main(conn, delay: float = 0.0) -> None:
             conn.send(stats())
         elif command == "dump":
             conn.send({**stats(), "counts": handler.counts})
+        elif command == "arrivals":
+            conn.send({**stats(), "arrivals": handler.arrivals})
         else:
             loop.stop()
 
