@@ -149,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kills", type=int, default=0, help="SIGKILLs during delivery (default 0)")
     p.add_argument("--staff-rows", type=int, default=100_000, help="actions for staff.py (default 100000)")
     p.add_argument("--export-rows", type=int, default=1_000_000, help="actions for export.py (default 1000000)")
+    p.add_argument("--redis-url", help="Redis db for sign.py and deliver.py (default: each script's own)")
     p.add_argument("--quick", action="store_true", help="a few seconds per phase (the smoke test's setting)")
     p.add_argument("--output", help="also write the JSON document to this file")
     args = p.parse_args(argv)
@@ -163,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         "staff": ["--rows", str(args.staff_rows)] + (["--repeat", "1"] if args.quick else []),
         "export": ["--rows", str(1000 if args.quick else args.export_rows), "--postgresql", "--no-sqlite"],
     }
+    if args.redis_url:
+        for name in ("sign", "letters"):
+            extras[name] += ["--redis-url", args.redis_url]
     document: dict = {"benchmark": "chorus: every phase against its bare reference", "cpus": os.cpu_count()}
     details = {}
     for name in args.only or list(PHASES):

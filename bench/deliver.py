@@ -8,7 +8,8 @@ none lost and at most 5 repeats (each kill may repeat at most the one message in
    FLUSHDB the Redis db of --redis-url (13), and runs `chorus db upgrade`;
 2. starts an SMTP sink (aiosmtpd, in a child process of its own, so its asyncio loop does not
    compete with this process's bookkeeping) on a free 127.0.0.1 port. It keeps only the
-   X-Chorus-Delivery header of each message: a count per delivery uuid;
+   X-Chorus-Delivery header of each message (a count per delivery uuid) and each recipient's arrival
+   time (for bench/sign.py --mail-sink);
 3. inserts an organization, a letter campaign with --targets fixed targets (officials at
    example.org) through the ORM, then --letters confirmed actions, one queued delivery each (round
    robin over the targets, due now) and their "letter confirmed" events, with COPY; then ANALYZE;
