@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -96,14 +97,23 @@ class RedisHolder:
     def init_app(self, app: Flask) -> None:
         app.extensions["chorus.redis"] = None  # connected on first use: `chorus --help` starts nothing
 
+    _lock = threading.Lock()
+
     @property
     def client(self) -> Redis:
         client = current_app.extensions["chorus.redis"]
         if client is None:
-            url = current_app.config["REDIS_URL"]
-            if not url:
-                url = current_app.config["REDIS_URL"] = embedded_redis_url(current_app.config["CHORUS_INSTANCE"])
-            client = current_app.extensions["chorus.redis"] = Redis.from_url(url, health_check_interval=30)
+            # Under a lock: two threads' first requests would each make a client, and the one that lost
+            # the race closes its connection pool when garbage-collected, under the other's pipeline.
+            with self._lock:
+                client = current_app.extensions["chorus.redis"]
+                if client is None:
+                    url = current_app.config["REDIS_URL"]
+                    if not url:
+                        url = current_app.config["REDIS_URL"] = embedded_redis_url(
+                            current_app.config["CHORUS_INSTANCE"]
+                        )
+                    client = current_app.extensions["chorus.redis"] = Redis.from_url(url, health_check_interval=30)
         return client
 
 

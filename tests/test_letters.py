@@ -325,6 +325,22 @@ def _queue_letters(campaign, org, count: int) -> None:
     db.session.commit()
 
 
+def test_one_recipient_domain_gets_at_most_its_rate_a_minute_and_the_rest_waits_for_the_next(app, client, mailbox):
+    org = make_org("riverside")
+    campaign = make_letter_campaign(org, require_confirmation=False)
+    _queue_letters(campaign, org, 5)
+    app.config["CHORUS_DOMAIN_RATE"] = 3
+
+    report = run_deliveries()
+
+    assert (report.sent, report.deferred) == (3, 2)
+    assert len(mailbox.messages) == 3
+    waiting = deliveries(status="queued")
+    next_minute = (int(utcnow().timestamp() // 60) + 1) * 60
+    assert len(waiting) == 2 and all(d.next_attempt_at.timestamp() in (next_minute, next_minute + 60) for d in waiting)
+    assert all(d.attempts == 0 for d in waiting)  # waiting for the rate spends no attempt
+
+
 def test_send_slower_than_the_lease_is_not_taken_over_by_a_second_worker(app, client, mailbox):
     org = make_org("riverside")
     campaign = make_letter_campaign(org, require_confirmation=False)

@@ -13,7 +13,7 @@ import smtplib
 import threading
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -224,17 +224,37 @@ def _in_window(campaign: Campaign, now: datetime) -> bool:
     return start <= now.hour < end if start < end else (now.hour >= start or now.hour < end)
 
 
-def _gate(delivery: Delivery, now: datetime) -> datetime | None:
+def _domain_of(delivery: Delivery) -> str:
+    return delivery.official.email.rsplit("@", 1)[-1].lower()
+
+
+def _domain_budget(deliveries: list[Delivery], now: datetime) -> Counter:
+    """How many of this batch's letters each recipient domain may still take this minute: one INCRBY
+    per domain and batch (not one INCR per letter), counting every letter that asked, as before."""
+    wanted = Counter(
+        _domain_of(d) for d in deliveries if d.campaign.delivery_mode != "digest" and _in_window(d.campaign, now)
+    )
+    minute = int(now.timestamp() // 60)
+    pipe = redis_store.client.pipeline(transaction=False)
+    for domain, n in wanted.items():
+        pipe.incrby(f"chorus:deliver:domain:{domain}:{minute}", n)
+        pipe.expire(f"chorus:deliver:domain:{domain}:{minute}", 120)
+    totals = pipe.execute()[::2]
+    limit = domain_rate_per_minute()
+    return Counter(
+        {domain: max(0, min(n, limit - (total - n))) for (domain, n), total in zip(wanted.items(), totals, strict=True)}
+    )
+
+
+def _gate(delivery: Delivery, now: datetime, budget: Counter) -> datetime | None:
     """When this delivery may go instead of now, or None if it may go now (and is counted)."""
     campaign, r = delivery.campaign, redis_store.client
     if not _in_window(campaign, now):
         return _window_start(campaign, now)
-    domain = delivery.official.email.rsplit("@", 1)[-1].lower()
-    minute = int(now.timestamp() // 60)
-    rate_key = f"chorus:deliver:domain:{domain}:{minute}"
-    if r.incr(rate_key) > domain_rate_per_minute():
-        return datetime.fromtimestamp((minute + 1) * 60, UTC)
-    r.expire(rate_key, 120)
+    domain = _domain_of(delivery)
+    if budget[domain] <= 0:
+        return datetime.fromtimestamp((int(now.timestamp() // 60) + 1) * 60, UTC)
+    budget[domain] -= 1
     cap = campaign.daily_cap_per_target
     if cap:
         target = f"{campaign.id}:{delivery.official_id}"
@@ -356,11 +376,12 @@ def _prepare(taken: Claim, report: Report) -> list[Outgoing]:
     outgoing: list[Outgoing] = []
     digests: dict[tuple[int, int], list[Delivery]] = defaultdict(list)
     deferred: dict[datetime, list[int]] = defaultdict(list)
+    budget = _domain_budget(deliveries, now)
     for d in deliveries:
         if d.campaign.delivery_mode == "digest":
             digests[(d.campaign_id, d.official_id)].append(d)
             continue
-        until = _gate(d, now)
+        until = _gate(d, now, budget)
         if until is not None:
             deferred[until].append(d.id)
             continue

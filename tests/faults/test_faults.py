@@ -218,3 +218,36 @@ def _root():
     from pathlib import Path
 
     return Path(__file__).resolve().parents[2]
+
+
+def test_threads_whose_first_requests_arrive_together_share_one_redis_client(app_env, monkeypatch):
+    """A web process's first requests, in parallel threads, must not each make a Redis client: the
+    losers' clients close their connection pools when collected, under another thread's command."""
+    import threading
+    import time
+
+    from chorus import extensions
+    from chorus.app import create_app
+    from chorus.extensions import redis_store
+
+    make_client = extensions.Redis.from_url
+
+    def slow_from_url(*args, **kwargs):  # as on a loaded machine: the window between look and store
+        time.sleep(0.05)
+        return make_client(*args, **kwargs)
+
+    monkeypatch.setattr(extensions.Redis, "from_url", slow_from_url)
+    fresh = create_app(app_env)
+    start, clients = threading.Barrier(12), []
+
+    def first_request() -> None:
+        with fresh.app_context():
+            start.wait()
+            clients.append(redis_store.client)
+
+    threads = [threading.Thread(target=first_request) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(clients) == 12 and len({id(c) for c in clients}) == 1
