@@ -2,7 +2,8 @@
 reference, the absolute figures and the machine's load during each phase (each script's full document
 is kept under "details").
 
-    .venv/bin/python bench/all.py                  # sign + tally, letters (5,000), staff screens (100,000)
+    .venv/bin/python bench/all.py                  # sign + tally + mail lag + memory, letters (5,000),
+                                                   # staff screens (100,000), export (1,000,000, PostgreSQL)
     .venv/bin/python bench/all.py --only sign --output /tmp/bench.json
 """
 
@@ -35,7 +36,12 @@ def run(script: str, extra: list[str], timeout: float) -> dict:
         except subprocess.TimeoutExpired:
             return {"error": f"timed out after {timeout:.0f} s"}
         text = Path(out.name).read_text()
-        document = json.loads(text) if text.strip() else {"error": f"exit {done.returncode}, no output"}
+        try:
+            document = json.loads(text) if text.strip() else {"error": f"exit {done.returncode}, no output"}
+        except ValueError as error:  # a child that died while writing: say so, keep the other phases
+            document = {"error": f"exit {done.returncode}, output is not JSON: {error}"}
+        if not isinstance(document, dict):
+            document = {"error": f"exit {done.returncode}, output is not a JSON object"}
         document["_run"] = {
             "exit": done.returncode,
             "seconds": round(time.monotonic() - started, 1),
@@ -66,8 +72,24 @@ def sign_summary(doc: dict) -> dict:
             name: phase(name, "tally_at_1m_signatures", tally_keys) for name in ("reference", "chorus")
         },
         "rows_equal_accepted": r.get("db", {}).get("rows_equal_accepted"),
-        "memory": {name: r.get(name, {}).get("memory") for name in ("reference", "chorus")},
+        "memory": {name: _memory(r.get(name, {}).get("memory")) for name in ("reference", "chorus")},
+        "mail": _mail(r.get("mail")),
     }
+
+
+def _memory(memory: dict | None) -> dict | None:
+    """Peaks and each worker's RSS change over the run (the series stays in details)."""
+    if not memory:
+        return memory
+    return {k: v for k, v in memory.items() if k != "rss_mb_series"}
+
+
+def _mail(mail: dict | None) -> dict | None:
+    """sign.py --mail-sink: the confirmation mails' lag and the RQ workers' memory."""
+    if not mail:
+        return None
+    keep = ("mails_arrived", "mails_owed_at_end", "repeats", "lag_p50_s", "lag_p95_s", "lag_max_s")
+    return {k: mail.get(k) for k in keep} | {"memory": _memory(mail.get("memory"))}
 
 
 def letters_summary(doc: dict) -> dict:
@@ -86,6 +108,26 @@ def letters_summary(doc: dict) -> dict:
     }
 
 
+def export_summary(doc: dict) -> dict:
+    if "error" in doc:
+        return {"error": doc["error"]}
+    results = doc.get("results") or []
+    return {
+        "rows": doc.get("rows"),
+        "rss_target_mb": doc.get("rss_target_mb"),
+        "backends": {
+            r.get("backend"): {
+                "export_seconds": r.get("export", {}).get("seconds"),
+                "export_peak_rss_mb": r.get("export", {}).get("export_peak_rss_mb"),
+                "peak_rss_mb": r.get("export", {}).get("peak_rss_mb"),
+                "cli_peak_rss_mb": r.get("cli", {}).get("peak_rss_mb"),
+                "targets_met": r.get("targets_met"),
+            }
+            for r in results
+        },
+    }
+
+
 def staff_summary(doc: dict) -> dict:
     if "error" in doc:
         return {"error": doc["error"]}
@@ -96,6 +138,7 @@ PHASES = {
     "sign": ("sign.py", sign_summary),
     "letters": ("deliver.py", letters_summary),
     "staff": ("staff.py", staff_summary),
+    "export": ("export.py", export_summary),
 }
 
 
@@ -105,17 +148,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--letters", type=int, default=5000, help="letters for deliver.py (default 5000)")
     p.add_argument("--kills", type=int, default=0, help="SIGKILLs during delivery (default 0)")
     p.add_argument("--staff-rows", type=int, default=100_000, help="actions for staff.py (default 100000)")
+    p.add_argument("--export-rows", type=int, default=1_000_000, help="actions for export.py (default 1000000)")
+    p.add_argument("--redis-url", help="Redis db for sign.py and deliver.py (default: each script's own)")
     p.add_argument("--quick", action="store_true", help="a few seconds per phase (the smoke test's setting)")
     p.add_argument("--output", help="also write the JSON document to this file")
     args = p.parse_args(argv)
     quick = ["--quiet-wait", "0"]
     quick_sign = ["-n", "200", "--duration", "3", "-m", "500", "--read-duration", "2", "--warmup", "20"]
     extras = {
-        "sign": ["--million"] + (["--nginx"] if shutil.which("nginx") else []) + (quick_sign if args.quick else []),
+        "sign": ["--million", "--mail-sink"]
+        + (["--nginx"] if shutil.which("nginx") else [])
+        + (quick_sign + ["--mail-wait", "20"] if args.quick else []),
         "letters": ["-n", str(args.letters), "--kills", str(args.kills), "--time-limit", "120"]
         + (["--bare-seconds", "2"] if args.quick else []),
         "staff": ["--rows", str(args.staff_rows)] + (["--repeat", "1"] if args.quick else []),
+        "export": ["--rows", str(1000 if args.quick else args.export_rows), "--postgresql", "--no-sqlite"],
     }
+    if args.redis_url:
+        for name in ("sign", "letters"):
+            extras[name] += ["--redis-url", args.redis_url]
     document: dict = {"benchmark": "chorus: every phase against its bare reference", "cpus": os.cpu_count()}
     details = {}
     for name in args.only or list(PHASES):

@@ -8,7 +8,8 @@ none lost and at most 5 repeats (each kill may repeat at most the one message in
    FLUSHDB the Redis db of --redis-url (13), and runs `chorus db upgrade`;
 2. starts an SMTP sink (aiosmtpd, in a child process of its own, so its asyncio loop does not
    compete with this process's bookkeeping) on a free 127.0.0.1 port. It keeps only the
-   X-Chorus-Delivery header of each message: a count per delivery uuid;
+   X-Chorus-Delivery header of each message (a count per delivery uuid) and each recipient's arrival
+   time (for bench/sign.py --mail-sink);
 3. inserts an organization, a letter campaign with --targets fixed targets (officials at
    example.org) through the ORM, then --letters confirmed actions, one queued delivery each (round
    robin over the targets, due now) and their "letter confirmed" events, with COPY; then ANALYZE;
@@ -110,6 +111,8 @@ def sink_main(conn, delay: float = 0.0) -> None:
             self.bytes = 0
             self.missing = 0
             self.first = self.last = None
+            #: (recipient, arrival time) of every message, for bench/sign.py's mail lag
+            self.arrivals: list[tuple[str, float]] = []
 
         async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
             if delay:
@@ -120,6 +123,7 @@ def sink_main(conn, delay: float = 0.0) -> None:
             self.last = now
             self.messages += 1
             self.bytes += len(content)
+            self.arrivals.extend((recipient.lower(), now) for recipient in envelope.rcpt_tos)
             start = content.find(header)
             if start < 0:
                 self.missing += 1
@@ -160,6 +164,8 @@ def sink_main(conn, delay: float = 0.0) -> None:
             conn.send(stats())
         elif command == "dump":
             conn.send({**stats(), "counts": handler.counts})
+        elif command == "arrivals":
+            conn.send({**stats(), "arrivals": handler.arrivals})
         else:
             loop.stop()
 

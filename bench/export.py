@@ -39,7 +39,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from common import rss_mb
+from common import emit, rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DATABASE = "chorus_bench_export"
@@ -420,6 +420,8 @@ def main() -> None:
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/test", help="PostgreSQL admin db")
     parser.add_argument("--timeout", type=float, default=900, help="seconds allowed for each export run")
     parser.add_argument("--keep", action="store_true", help="keep the databases and files afterwards")
+    parser.add_argument("--quiet-wait", type=float, default=0, help="accepted for bench/all.py; not used")
+    parser.add_argument("--output", help="also write the JSON document to this file")
     parser.add_argument("--child-export", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_export is not None:
@@ -432,7 +434,7 @@ def main() -> None:
         parser.error("only a local PostgreSQL is allowed")
     backends = [b for b, wanted in (("sqlite", not args.no_sqlite), ("postgresql", args.postgresql)) if wanted]
     results = [bench_backend(backend, args) for backend in backends]
-    print(json.dumps({"rows": args.rows, "rss_target_mb": RSS_TARGET_MB, "results": results}, indent=2))
+    emit({"rows": args.rows, "rss_target_mb": RSS_TARGET_MB, "results": results}, args.output)
 
 
 if __name__ == "__main__":

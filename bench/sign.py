@@ -20,6 +20,13 @@ used them. Traffic goes to 127.0.0.1 only, and every loop is bounded in count an
     .venv/bin/python bench/sign.py                      # one configuration (the default server)
     .venv/bin/python bench/sign.py --sweep              # several worker/thread combinations
     .venv/bin/python bench/sign.py --server 3:1:sync --server 2:8:gthread -n 5000
+    .venv/bin/python bench/sign.py --mail-sink -n 100000 --duration 300   # + mail lag, RSS series
+
+With --mail-sink, `chorus worker` processes (--mail-workers) send the confirmation mails to an aiosmtpd
+sink (bench/deliver.py's) while Chorus is signed; afterwards it waits up to --mail-wait seconds for
+the mails still owed, and reports each mail's lag (arrival at the sink minus its action's created_at:
+p50, p95, max) and how many were still owed. The workers stop before the tally phases. Every phase's
+`memory` gives the RSS of each process before and after signing and a series (--rss-every seconds).
 """
 
 from __future__ import annotations
@@ -54,6 +61,10 @@ SITES = ("puentes", "harbor-workers", "open-table", "riverside-legal")
 ACCEPTED_OUTCOMES = {"signed", "counted", "thanks"}
 SWEEP = ("2:1:sync", "3:1:sync", "2:4:gthread", "3:4:gthread", "2:8:gthread", "2:1:gthread")
 DEFAULT_SERVER = "2:4:gthread"
+#: Issue 11, goal 4: confirmation mails reach the SMTP sink with a p95 lag of at most a minute.
+MAIL_LAG_TARGET_S = 60
+#: Memory is judged "flat" from this fraction of --duration into signing (first use loads things once).
+WARM_FRACTION = 0.1
 #: Never touch what the test suite uses.
 FORBIDDEN_DATABASES = {"chorus_test", "test", "postgres", "template0", "template1"}
 FORBIDDEN_REDIS_DBS = {15}
@@ -539,35 +550,83 @@ class SharedCache:
 
 
 class RssSampler(threading.Thread):
-    """Peak resident memory of the gunicorn processes, sampled every 0.25 s."""
+    """Resident memory of a group of processes (gunicorn's workers, or `chorus worker`s), sampled every
+    0.25 s: the peaks, each process's RSS at the moments `mark()` names, and a series every `every`
+    seconds, so "flat across the run" can be judged. `processes` gives the processes to sample;
+    `exclude` the pid left out of the per-process figures (gunicorn's master)."""
 
-    def __init__(self, server: Server):
+    def __init__(self, processes, exclude=lambda: None, every: float = 5.0):
         super().__init__(daemon=True)
-        self.server = server
+        self.processes, self.exclude, self.every = processes, exclude, every
         self.stopping = threading.Event()
+        self.lock = threading.Lock()
         self.peak_total = 0
         self.peak_worker = 0
+        self.started = time.monotonic()
+        self.series: list[dict] = []
+        self.marks: dict[str, dict[str, float]] = {}
+
+    def _sample(self) -> tuple[int, dict[int, int]]:
+        total, per_process = 0, {}
+        excluded = self.exclude()
+        for p in self.processes():
+            try:
+                rss = p.memory_info().rss
+            except psutil.Error:
+                continue
+            total += rss
+            if p.pid != excluded:
+                per_process[p.pid] = rss
+        return total, per_process
 
     def run(self) -> None:
+        next_point = 0.0
         while not self.stopping.wait(0.25):
-            total = 0
-            for p in self.server.processes():
-                try:
-                    rss = p.memory_info().rss
-                except psutil.Error:
-                    continue
-                total += rss
-                if p.pid != self.server.proc.pid:
-                    self.peak_worker = max(self.peak_worker, rss)
-            self.peak_total = max(self.peak_total, total)
+            total, per_process = self._sample()
+            with self.lock:
+                self.peak_total = max(self.peak_total, total)
+                self.peak_worker = max([self.peak_worker, *per_process.values()])
+                elapsed = time.monotonic() - self.started
+                if elapsed >= next_point:
+                    self.series.append({"t_s": round(elapsed, 1), **_mb_by_pid(per_process)})
+                    next_point = elapsed + self.every
+
+    def mark(self, label: str) -> None:
+        """Remember each process's RSS now (e.g. before and after the signing phase)."""
+        _total, per_process = self._sample()
+        with self.lock:
+            self.marks[label] = _mb_by_pid(per_process)
 
     def stop(self) -> dict:
         self.stopping.set()
         self.join(timeout=5)
-        return {
+        report = {
             "peak_rss_total_mb": round(self.peak_total / 2**20, 1),
             "peak_rss_worker_mb": round(self.peak_worker / 2**20, 1),
+            "rss_mb_at": self.marks,
+            "rss_mb_series": self.series,
         }
+        # "warm": WARM_FRACTION into signing, once first use has loaded what a process keeps (templates,
+        # catalogs, pools); "flat" is judged from there.
+        for base in ("before_sign", "warm"):
+            then = self.marks.get(base, {})
+            labels = list(self.marks)
+            report[f"rss_change_pct_since_{base}"] = {
+                label: {pid: round(100 * (now[pid] - then[pid]) / then[pid], 1) for pid in then if pid in now}
+                for label, now in self.marks.items()
+                if then and labels.index(label) > labels.index(base)
+            }
+        return report
+
+    def mark_later(self, label: str, delay: float) -> threading.Timer:
+        timer = threading.Timer(delay, self.mark, (label,))
+        timer.daemon = True
+        timer.start()
+        return timer
+
+
+def _mb_by_pid(per_process: dict[int, int]) -> dict[str, float]:
+    return {str(pid): round(rss / 2**20, 1) for pid, rss in sorted(per_process.items())}
 
 
 def _service_group(cmdline: list[str], database: str, redis_port: int) -> str | None:
@@ -709,6 +768,125 @@ def count_rows(args, tag: str) -> tuple[dict[str, int], int]:
     return {slug: n for slug, n, _foreign in rows}, sum(foreign for _slug, _n, foreign in rows)
 
 
+class MailSurge:
+    """--mail-sink: bench/deliver.py's aiosmtpd sink (each message's recipients and arrival time) and
+    `chorus worker` processes sending Chorus's confirmation mails to it while Chorus is being signed,
+    then the lag of each mail: its arrival at the sink minus its action's created_at."""
+
+    def __init__(self) -> None:
+        import deliver
+
+        self.sink = deliver.Sink()
+        self.url = f"smtp://127.0.0.1:{self.sink.port}"
+        self.workers = None
+        self.sampler: RssSampler | None = None
+        self.known: dict[int, psutil.Process] = {}
+
+    def start_workers(self, args, env: dict[str, str], workdir: Path) -> None:
+        import deliver
+
+        self.workers = deliver.Workers(env, workdir, args.mail_workers)
+        self.workers.chorus = str(Path(args.venv) / "bin" / "chorus")
+        self.workers.start()
+        self.sampler = RssSampler(self.processes, every=args.rss_every)
+        self.sampler.start()
+        with Redis.from_url(args.redis_url) as r:  # registered with RQ: the app is loaded
+            deadline = time.monotonic() + 90
+            while r.scard("rq:workers") < args.mail_workers and time.monotonic() < deadline:
+                time.sleep(0.2)
+
+    def processes(self) -> list[psutil.Process]:
+        found = []
+        for proc in self.workers.started if self.workers else []:
+            if proc.poll() is None:
+                try:
+                    found.append(self.known.setdefault(proc.pid, psutil.Process(proc.pid)))
+                except psutil.Error:
+                    pass
+        return found
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for p in self.processes():
+            try:
+                times = p.cpu_times()
+            except psutil.Error:
+                continue
+            total += times.user + times.system
+        return total
+
+    def measure(self, args, tag: str, signing: tuple[float, float]) -> dict:
+        """Wait up to --mail-wait seconds after signing for the mails its actions owe, then the lags."""
+        started, ended = signing
+        pattern = f"bench-{tag}-%"
+        owed_sql = (
+            "SELECT count(*) FROM supporter_mails m JOIN actions a ON a.id = m.action_id "
+            "WHERE a.email LIKE %s AND m.status IN ('queued', 'sending')"
+        )
+        timeline = []
+        deadline = time.monotonic() + args.mail_wait
+        with psycopg.connect(_libpq_url(args.database_url), autocommit=True) as conn:
+            while True:
+                owed = conn.execute(owed_sql, (pattern,)).fetchone()[0]
+                timeline.append({"s_after_signing": round(time.time() - ended, 1), "owed": owed})
+                if not owed or time.monotonic() >= deadline:
+                    break
+                time.sleep(1.0)
+            actions = conn.execute(
+                "SELECT lower(email), extract(epoch FROM created_at)::float8 FROM actions WHERE email LIKE %s",
+                (pattern,),
+            ).fetchall()
+            by_status = conn.execute(
+                "SELECT m.kind, m.status, count(*) FROM supporter_mails m JOIN actions a ON a.id = m.action_id "
+                "WHERE a.email LIKE %s GROUP BY m.kind, m.status",
+                (pattern,),
+            ).fetchall()
+        arrivals = self.sink.ask("arrivals")["arrivals"]
+        first: dict[str, float] = {}
+        repeats = 0
+        for recipient, at in arrivals:
+            if recipient in first:
+                repeats += 1
+            first.setdefault(recipient, at)
+        lags = sorted(first[email] - created for email, created in actions if email in first)
+        during = sum(1 for email, _ in actions if first.get(email, float("inf")) <= ended)
+        last = max((first[email] for email, _ in actions if email in first), default=None)
+        return {
+            "workers": args.mail_workers,
+            "actions": len(actions),
+            "mails_arrived": len(lags),
+            "mails_owed_at_end": len(actions) - len(lags),
+            "repeats": repeats,
+            "lag_p50_s": _round(_percentile(lags, 0.50)),
+            "lag_p95_s": _round(_percentile(lags, 0.95)),
+            "lag_max_s": _round(lags[-1] if lags else None),
+            "arrived_while_signing": during,
+            "mails_per_s_while_signing": round(during / (ended - started), 1) if ended > started else None,
+            "last_mail_s_after_signing": _round(last - ended if last is not None else None),
+            "by_kind_and_status": {f"{kind}:{status}": n for kind, status, n in by_status},
+            "owed_timeline": timeline[:: max(1, len(timeline) // 40)],
+            "worker_cpu_s": round(self.cpu_seconds(), 1),
+            "worker_log_problems": self.workers.log_problems() if self.workers else [],
+        }
+
+    def stop_workers(self) -> dict:
+        memory = self.sampler.stop() if self.sampler else {}
+        if self.workers:
+            self.workers.stop()
+        return memory
+
+    def stop(self) -> None:
+        try:
+            if self.workers:
+                self.workers.stop()
+        finally:
+            self.sink.stop()
+
+
+def _round(value: float | None) -> float | None:
+    return round(value, 2) if value is not None else None
+
+
 def run_config(args, spec: ServerSpec, workdir: Path) -> dict:
     """One server layout: the bare reference and Chorus served side by side on one fresh world, each
     phase run on the reference first and then on Chorus, so the ratios compare the same moment."""
@@ -725,6 +903,18 @@ def run_config(args, spec: ServerSpec, workdir: Path) -> dict:
     }
     database = urlsplit(args.database_url).path.lstrip("/")
     redis_port = urlsplit(args.redis_url).port or 6379
+    mail = MailSurge() if args.mail_sink else None
+    if mail:
+        env["MAIL_URL"] = mail.url
+    try:
+        return _run_config(args, spec, instance, env, database, redis_port, mail)
+    finally:
+        if mail:
+            mail.stop()
+
+
+def _run_config(args, spec, instance: Path, env: dict, database: str, redis_port: int, mail) -> dict:
+    workdir = instance.parent
     log(f"[{spec}] fresh database and Redis db, chorus db upgrade, chorus demo")
     fresh_world(args, env)
     servers = {"chorus": Server(args, spec, env, workdir)}
@@ -744,7 +934,7 @@ def run_config(args, spec: ServerSpec, workdir: Path) -> dict:
         for name in order:
             server = servers[name]
             server.start()
-            samplers[name] = RssSampler(server)
+            samplers[name] = RssSampler(server.processes, lambda s=server: s.proc.pid, args.rss_every)
             samplers[name].start()
             tokens[name] = fetch_tokens(server)
             log(f"[{spec}] {name}: warm-up, {args.warmup} page views and tally reads")
@@ -761,8 +951,26 @@ def run_config(args, spec: ServerSpec, workdir: Path) -> dict:
                 )
             )
             phases[name]["warmup"] = {"requests": warm.requests, "statuses": dict(warm.statuses)}
+        if mail:
+            log(f"[{spec}] starting {args.mail_workers} chorus worker(s), mail to the sink at {mail.url}")
+            mail.start_workers(args, env, workdir)
         for name in order:
+            watched = [samplers[name], *([mail.sampler] if mail and name == "chorus" else [])]
+            for sampler in watched:
+                sampler.mark("before_sign")
+            timers = [sampler.mark_later("warm", WARM_FRACTION * args.duration) for sampler in watched]
+            signing_started = time.time()
             phases[name]["sign"] = sign_phase(args, servers[name], tokens[name], f"{tag}-{name}", database, redis_port)
+            for timer in timers:
+                timer.cancel()  # a phase shorter than WARM_FRACTION of --duration has no "warm" mark
+            samplers[name].mark("after_sign")
+        if mail:
+            mail.sampler.mark("after_sign")
+            log(f"[{spec}] waiting up to {args.mail_wait:.0f} s for the confirmation mails")
+            report["mail"] = mail.measure(args, f"{tag}-chorus", (signing_started, time.time()))
+            mail.sampler.mark("after_mail")
+            report["mail"]["memory"] = mail.stop_workers()  # before the tally phases: they are not its load
+            log(f"[{spec}] mail: p95 lag {report['mail']['lag_p95_s']} s, {report['mail']['mails_owed_at_end']} owed")
         for name in order:
             phases[name]["tally"] = tally_phase(args, servers[name], database, redis_port)
         if args.million:
@@ -811,6 +1019,10 @@ def run_config(args, spec: ServerSpec, workdir: Path) -> dict:
         "sign_errors==0": s["errors"] == 0,
         "rows_equal_accepted": report["db"]["rows_equal_accepted"],
     }
+    if "mail" in report:
+        lag = report["mail"]["lag_p95_s"]
+        report["targets_met"]["mail_lag_p95<=60s"] = lag is not None and lag <= MAIL_LAG_TARGET_S
+        report["targets_met"]["no_mail_owed_at_end"] = report["mail"]["mails_owed_at_end"] == 0
     if args.reference:
         ref_s, ref_t = phases["reference"]["sign"], phases["reference"]["tally"]
         report["ratios"] = {
@@ -1118,6 +1330,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--nginx", action="store_true", help="read tally.json again through nginx as a shared cache (needs nginx)"
     )
+    p.add_argument(
+        "--mail-sink",
+        action="store_true",
+        help="run chorus workers mailing an aiosmtpd sink while Chorus is signed; report each mail's lag",
+    )
+    p.add_argument("--mail-workers", type=int, default=2, help="chorus worker processes with --mail-sink (default 2)")
+    p.add_argument(
+        "--mail-wait", type=float, default=180.0, help="seconds to wait after signing for owed mails (default 180)"
+    )
+    p.add_argument("--rss-every", type=float, default=5.0, help="seconds between RSS series points (default 5)")
     p.add_argument("-c", "--concurrency", type=int, default=32, help="concurrent clients (default 32)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds before one request counts as failed")
     p.add_argument("--warmup", type=int, default=400, help="page views and tally reads before measuring")
@@ -1150,6 +1372,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             p.error(f"--{name} must be between 1 and 1000000")
     if not (0 < args.duration <= 600 and 0 < args.read_duration <= 600):
         p.error("durations must be within (0, 600] seconds")
+    if not (1 <= args.mail_workers <= 8 and 0 <= args.mail_wait <= 1800 and 0.25 <= args.rss_every <= 600):
+        p.error("--mail-workers must be 1..8, --mail-wait 0..1800 s and --rss-every 0.25..600 s")
     return args
 
 

@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from chorus import tenancy
 from chorus.extensions import db
@@ -244,6 +244,43 @@ def test_big_supporter_list_counts_up_to_a_threshold_then_estimates_and_seeks_pa
         assert (first.estimated, first.total, first.pages) == (False, 130, 3)
     page = client.get("/admin/alpha/supporters?page=3").get_data(as_text=True)
     assert everyone[-1] in page
+
+
+def test_estimated_supporter_count_reaches_the_last_page_under_a_parallel_plan(app, monkeypatch):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the count is estimated by PostgreSQL's planner only")
+    org = make_org("alpha")
+    add_actions(make_campaign(org), org, 300)
+    monkeypatch.setattr(dashboard, "EXACT_COUNT_UP_TO", 100)
+    db.session.execute(text("ANALYZE actions"))
+    for setting in ("parallel_setup_cost", "parallel_tuple_cost", "min_parallel_table_scan_size"):
+        db.session.execute(text(f"SET LOCAL {setting} = 0"))  # as a million rows would: parallel scans
+
+    with tenancy.acting_for(org):
+        last = dashboard.supporters(page=6)
+        everyone = db.session.scalars(select(Action.email).order_by(Action.created_at.desc(), Action.id.desc())).all()
+
+    assert last.estimated and last.page == 6 and last.total >= 250
+    assert [r.email for r in last.rows] == everyone[250:]
+
+
+def test_search_with_fewer_matches_than_the_exact_count_pages_them_newest_first(client):
+    alpha, beta = make_org("alpha"), make_org("beta")
+    campaign = make_campaign(alpha, hosts=[beta])
+    add_actions(campaign, alpha, 70, prefix="river")
+    add_actions(campaign, alpha, 5, prefix="lake")
+    add_actions(campaign, beta, 3, prefix="riverbeta")  # beta's own, not shared with alpha
+
+    with tenancy.acting_for(alpha):
+        first, second = dashboard.supporters("RIVER", page=1), dashboard.supporters("river", page=2)
+        rivers = db.session.scalars(
+            select(Action.email).where(Action.email.like("river%")).order_by(Action.created_at.desc(), Action.id.desc())
+        ).all()
+
+    assert (first.total, first.pages, second.page) == (70, 2, 2)
+    assert [r.email for r in first.rows] == rivers[:50] and [r.email for r in second.rows] == rivers[50:]
+    assert all(r.site_name and r.campaign_slug == campaign.slug for r in first.rows)
+    assert not any("riverbeta" in r.email for r in first.rows + second.rows)
 
 
 def test_slow_dashboard_figures_are_kept_briefly_and_small_ones_stay_live(app, monkeypatch):

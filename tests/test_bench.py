@@ -76,3 +76,28 @@ def test_make_bench_summary_carries_ratios_and_load(bench_path):
     assert summary["ratios"] == {"sign_accepted_per_s": 0.5}
     assert summary["sign"]["chorus"]["accepted_per_s"] == 100.0
     assert summary["sign"]["chorus"]["loadavg"] == [2.0, 1.0, 1.0]
+
+
+def test_sink_keeps_each_messages_recipient_and_arrival_time_for_the_mail_lag(bench_path):
+    deliver = importlib.import_module("deliver")
+    sink = deliver.Sink()
+    try:
+        deliver.bare_smtplib_loop(sink, size=500, count=3, seconds=30)
+        arrivals = sink.ask("arrivals")["arrivals"]
+    finally:
+        sink.stop()
+    assert [recipient for recipient, _at in arrivals] == ["target@example.org"] * 3
+    assert all(isinstance(at, float) for _recipient, at in arrivals)
+
+
+def test_make_bench_reports_a_child_whose_output_is_not_json_as_that_phases_error(bench_path, monkeypatch, tmp_path):
+    everything = importlib.import_module("all")
+    (tmp_path / "broken.py").write_text(
+        "import sys\nopen(sys.argv[sys.argv.index('--output') + 1], 'w').write('{\"half\": ')\nsys.exit(1)\n"
+    )
+    monkeypatch.setattr(everything, "HERE", tmp_path)
+
+    document = everything.run("broken.py", [], timeout=60)
+
+    assert document["error"].startswith("exit 1, output is not JSON")
+    assert document["_run"]["exit"] == 1

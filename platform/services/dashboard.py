@@ -245,12 +245,10 @@ def _count(search: str, campaign_slug: str) -> tuple[int, bool]:
         if counted > EXACT_COUNT_UP_TO:
             counted = db.session.scalar(_matching(select(func.count(Action.id)), search, campaign_slug))
         return counted, False
-    plan = db.session.scalar(
-        _matching(select(func.count(Action.id)), search, campaign_slug).execution_options(chorus_explain=True)
-    )
-    top = plan[0]["Plan"]  # an Aggregate over the scan whose row estimate is the count
-    scan = next((p for p in top.get("Plans", []) if p.get("Parent Relationship") == "Outer"), top)
-    return max(int(scan["Plan Rows"]), counted), True
+    # The plan of the rows themselves, not of their count: its top node's row estimate is the whole
+    # table's even when the scan is parallel (under a count, each worker's scan estimates its share).
+    plan = db.session.scalar(_matching(select(Action.id), search, campaign_slug).execution_options(chorus_explain=True))
+    return max(int(plan[0]["Plan"]["Plan Rows"]), counted), True
 
 
 def supporters(search: str = "", campaign_slug: str = "", page: int = 1) -> SupporterPage:
@@ -259,10 +257,13 @@ def supporters(search: str = "", campaign_slug: str = "", page: int = 1) -> Supp
     Scoped by chorus.tenancy like every query on Action; with no member bound it returns nothing.
     `page` past the end shows the last page. A million rows cost no more than a few thousand: the
     count stops at EXACT_COUNT_UP_TO (then estimates), and a page is found by walking the
-    (created_at, id) index to its first row and seeking there, never by sorting every row.
+    (created_at, id) index to its first row and seeking there, never by sorting every row; a search
+    with fewer matches than that sorts just its matches.
     """
     search = search.strip()[:SEARCH_MAX_LENGTH]
     total, estimated = _count(search, campaign_slug)
+    if search and total <= EXACT_COUNT_UP_TO:
+        return _few_matches(search, campaign_slug, total, page)
     pages = max(1, math.ceil(total / SUPPORTERS_PER_PAGE))
     page = min(max(page, 1), pages)
     boundary = db.session.execute(
@@ -277,26 +278,62 @@ def supporters(search: str = "", campaign_slug: str = "", page: int = 1) -> Supp
     if boundary is None:
         return SupporterPage([], total, page, pages, estimated)
     rows = db.session.execute(
-        _matching(
-            select(
-                Action.first_name,
-                Action.last_name,
-                Action.email,
-                Action.status,
-                Action.created_at,
-                Campaign.slug.label("campaign_slug"),
-                Campaign.title.label("campaign_title"),
-                Organization.name.label("site_name"),
-            ),
-            search,
-            campaign_slug,
-        )
-        .join(Campaign, Campaign.id == Action.campaign_id)
-        .join(Organization, Organization.id == Action.org_id)
+        _matching(_page_columns(), search, campaign_slug)
         .where(tuple_(Action.created_at, Action.id) <= tuple_(boundary.created_at, boundary.id))
         .order_by(Action.created_at.desc(), Action.id.desc())
         .limit(SUPPORTERS_PER_PAGE)
     ).all()
+    return _supporter_page(rows, total, page, pages, estimated)
+
+
+def _page_columns(source=Action) -> Select:
+    """What a page shows, from `actions` or from the columns of a CTE of its rows."""
+    return (
+        select(
+            source.first_name,
+            source.last_name,
+            source.email,
+            source.status,
+            source.created_at,
+            Campaign.slug.label("campaign_slug"),
+            Campaign.title.label("campaign_title"),
+            Organization.name.label("site_name"),
+        )
+        .join(Campaign, Campaign.id == source.campaign_id)
+        .join(Organization, Organization.id == source.org_id)
+    )
+
+
+def _few_matches(search: str, campaign_slug: str, total: int, page: int) -> SupporterPage:
+    """A search with an exact (so small) count: its matches are found all at once (the trigram index
+    on PostgreSQL) and sorted, then the page is taken. Walking the (created_at, id) index for the
+    newest match reads every newer row first: most of the table when the few matches are old."""
+    pages = max(1, math.ceil(total / SUPPORTERS_PER_PAGE))
+    page = min(max(page, 1), pages)
+    # The matches carry every column the page shows, so the outer query reads no `actions` row again
+    # (scoped once more there, the planner would scan the table to apply the scope's OR).
+    found = (
+        _matching(
+            select(Action.id, Action.first_name, Action.last_name, Action.email, Action.status).add_columns(
+                Action.created_at, Action.campaign_id, Action.org_id
+            ),
+            search,
+            campaign_slug,
+        )
+        .cte("matches")
+        .prefix_with("MATERIALIZED", dialect="postgresql")  # not inlined: the planner would walk again
+    )
+    m = found.c
+    rows = db.session.execute(
+        _page_columns(m)
+        .order_by(m.created_at.desc(), m.id.desc())
+        .offset((page - 1) * SUPPORTERS_PER_PAGE)
+        .limit(SUPPORTERS_PER_PAGE)
+    ).all()
+    return _supporter_page(rows, total, page, pages, False)
+
+
+def _supporter_page(rows, total: int, page: int, pages: int, estimated: bool) -> SupporterPage:
     # In UTC whatever the database session's time zone.
     found = [SupporterRow(**{**r._asdict(), "created_at": _aware(r.created_at).astimezone(UTC)}) for r in rows]
     return SupporterPage(found, total, page, pages, estimated)
