@@ -28,7 +28,7 @@ from chorus import queues
 from chorus.extensions import db, redis_store
 from chorus.models import Campaign, Delivery, DeliveryEvent
 from chorus.models.base import utcnow
-from chorus.services import letters, mail
+from chorus.services import letters, mail, outbox
 from chorus.services.periodic import periodic
 
 BATCH = 100
@@ -90,24 +90,13 @@ class Claim:
 
     @contextmanager
     def recording(self):
-        """One connection for the batch's results, each committed on its own. On PostgreSQL without
-        waiting for the WAL flush: a crash of the database server (not of a worker) may forget the
-        last moment's "sent" marks, so those letters go out again (a repeat, never a loss), and each
-        letter no longer waits for a disk flush."""
-        with db.engine.connect() as connection:
-            postgres = connection.dialect.name == "postgresql"
-            if postgres:
-                connection.exec_driver_sql("SET synchronous_commit TO off")
-                connection.commit()
+        """Results go on their own connection while the batch is sent (chorus.services.outbox)."""
+        with outbox.results_connection() as connection:
             self.results = connection
             try:
                 yield
             finally:
                 self.results = None
-                if postgres and not connection.invalidated:
-                    connection.rollback()
-                    connection.exec_driver_sql("RESET synchronous_commit")
-                    connection.commit()
 
     def release(self) -> None:
         self.stopping.set()
@@ -149,9 +138,8 @@ def claim(limit: int = BATCH) -> Claim:
 def _record(claim: Claim, delivery_ids: list[int], status: str, detail: str, **values) -> None:
     """Mark deliveries still held by this claim and add a history event for each, committed at once
     (never after the next send). Rows another claim took over are left to it."""
-    # Core statements on the claim's own connection: through the session, each per-letter commit
-    # would walk (and expire) every object of the batch again, and the ORM's bulk-update layer cost
-    # more than the statement itself.
+    # Core statements on the claim's results connection: the ORM's bulk-update layer cost more than
+    # the statement itself.
     deliveries, connection = Delivery.__table__, claim.results
     with connection.begin():
         recorded = (

@@ -22,7 +22,19 @@ from datetime import datetime, timedelta
 from email.message import Message
 
 from flask import current_app, g, render_template
-from sqlalchemy import ColumnElement, DateTime, Insert, and_, bindparam, insert, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    DateTime,
+    Insert,
+    and_,
+    bindparam,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import joinedload
 
 from chorus import queues, tenancy
@@ -30,7 +42,7 @@ from chorus.extensions import db
 from chorus.i18n import gettext
 from chorus.models import Action, AuditEntry, Consent, Organization, PublicMessage, SignOn, SupporterMail, Suppression
 from chorus.models.base import utcnow
-from chorus.services import content, letters, mail, statement_mail, webhooks
+from chorus.services import content, letters, mail, outbox, statement_mail, webhooks
 from chorus.services.periodic import periodic
 
 BATCH = 200
@@ -378,25 +390,28 @@ def claim(limit: int = BATCH) -> list[int]:
     return list(claimed)
 
 
-def _record(ids: list[int], status: str, **values) -> None:
-    """Record a result at once (committed before the next message goes)."""
-    if ids:
-        db.session.execute(
-            update(SupporterMail)
-            .where(SupporterMail.id.in_(ids))
-            .values(status=status, lease_until=None, **values)
-            .execution_options(synchronize_session=False)
-        )
+def _record(ids: list[int], status: str, results: Connection | None = None, **values) -> None:
+    """Record a result at once (committed before the next message goes): on the batch's `results`
+    connection (chorus.services.outbox) while sending, else through the session."""
+    if not ids:
+        return
+    mails = SupporterMail.__table__
+    statement = update(mails).where(mails.c.id.in_(ids)).values(status=status, lease_until=None, **values)
+    if results is None:
+        db.session.execute(statement)
         db.session.commit()
+        return
+    with results.begin():
+        results.execute(statement)
 
 
-def _retry_later(mail_id: int, attempts: int, permanent: bool, detail: str) -> str:
+def _retry_later(mail_id: int, attempts: int, permanent: bool, detail: str, results: Connection | None = None) -> str:
     if permanent or attempts >= int(current_app.config.get("CHORUS_MAIL_ATTEMPTS", 8)):
-        _record([mail_id], "failed", last_error=detail[:500])
+        _record([mail_id], "failed", results, last_error=detail[:500])
         return "failed"
     base = int(current_app.config.get("CHORUS_MAIL_BACKOFF", 30))
     backoff = timedelta(seconds=min(base * 2 ** (attempts - 1), 3600))
-    _record([mail_id], "queued", last_error=detail[:500], next_attempt_at=utcnow() + backoff)
+    _record([mail_id], "queued", results, last_error=detail[:500], next_attempt_at=utcnow() + backoff)
     return "retrying"
 
 
@@ -475,34 +490,36 @@ def _recipient(row: SupporterMail) -> Action | SignOn | Suppression:
 
 def _send_batch(ids: list[int], report: Report) -> None:
     outgoing = _prepare(ids, report)
+    db.session.commit()  # the session holds no snapshot while each result commits on its own connection
     renewed = time.monotonic()
-    try:
-        with mail.transport().connect() as connection:
-            for n, item in enumerate(outgoing):
-                if time.monotonic() - renewed > lease_seconds() / 3:  # keep the lease while sending
-                    _renew([later.id for later in outgoing[n:]])
-                    renewed = time.monotonic()
-                try:
-                    connection.send(item.message)
-                except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as error:
-                    permanent, detail = mail.smtp_error(error)
-                    outcome = _retry_later(item.id, item.attempts, permanent, detail)
-                    setattr(report, outcome, getattr(report, outcome) + 1)
-                    continue
-                _record([item.id], "sent", sent_at=utcnow(), last_error="")
-                report.sent += 1
-    except (OSError, smtplib.SMTPException) as error:
-        # The connection itself failed: whatever this batch did not send yet is retried later.
-        permanent, detail = mail.smtp_error(error)
-        left = db.session.execute(
-            select(SupporterMail.id, SupporterMail.attempts).where(
-                SupporterMail.id.in_(ids), SupporterMail.status == "sending"
-            )
-        ).all()
-        for mail_id, attempts in left:
-            _retry_later(mail_id, attempts, permanent, detail)
-        report.retrying += len(left)
-        report.errors.append(detail)
+    with outbox.results_connection() as results:
+        try:
+            with mail.transport().connect() as connection:
+                for n, item in enumerate(outgoing):
+                    if time.monotonic() - renewed > lease_seconds() / 3:  # keep the lease while sending
+                        _renew([later.id for later in outgoing[n:]])
+                        renewed = time.monotonic()
+                    try:
+                        connection.send(item.message)
+                    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as error:
+                        permanent, detail = mail.smtp_error(error)
+                        outcome = _retry_later(item.id, item.attempts, permanent, detail, results)
+                        setattr(report, outcome, getattr(report, outcome) + 1)
+                        continue
+                    _record([item.id], "sent", results, sent_at=utcnow(), last_error="")
+                    report.sent += 1
+        except (OSError, smtplib.SMTPException) as error:
+            # The connection itself failed: whatever this batch did not send yet is retried later.
+            permanent, detail = mail.smtp_error(error)
+            left = db.session.execute(
+                select(SupporterMail.id, SupporterMail.attempts).where(
+                    SupporterMail.id.in_(ids), SupporterMail.status == "sending"
+                )
+            ).all()
+            for mail_id, attempts in left:
+                _retry_later(mail_id, attempts, permanent, detail, results)
+            report.retrying += len(left)
+            report.errors.append(detail)
 
 
 def _renew(ids: list[int]) -> None:
