@@ -68,7 +68,9 @@ def _sign_on(campaign, site, name: str, status: str, created_at) -> SignOn:
     return row
 
 
-def test_retention_deletes_unconfirmed_sign_ons_and_blanks_closed_statements_contacts(app):
+def _statements_with_sign_ons(closed_days_ago: int):
+    """A live statement (10 days' retention of unconfirmed sign-ons: one stale, one fresh, one listed)
+    and one closed `closed_days_ago` days ago (30 days' retention) with one listed sign-on."""
     org = make_org("alpha")
     now = utcnow()
     live = make_statement(org, slug="live-statement")
@@ -77,9 +79,14 @@ def test_retention_deletes_unconfirmed_sign_ons_and_blanks_closed_statements_con
     _sign_on(live, org, "Fresh", "pending-confirmation", now - timedelta(days=2))
     _sign_on(live, org, "Listed", "approved", now - timedelta(days=20))
     closed = make_statement(org, slug="closed-statement")
-    closed.status, closed.closed_at, closed.closed_retention_days = "closed", now - timedelta(days=40), 30
+    closed.status, closed.closed_at, closed.closed_retention_days = "closed", now - timedelta(days=closed_days_ago), 30
     _sign_on(closed, org, "Finished", "approved", now - timedelta(days=60))
     db.session.commit()
+    return org, live, closed, now
+
+
+def test_retention_deletes_unconfirmed_sign_ons_and_blanks_closed_statements_contacts(app):
+    _statements_with_sign_ons(closed_days_ago=40)
 
     done = retention.apply()
     assert (done["sign_ons_deleted"], done["sign_ons_anonymized"]) == (1, 1)
@@ -94,17 +101,7 @@ def test_retention_deletes_unconfirmed_sign_ons_and_blanks_closed_statements_con
 
 
 def test_the_admin_shows_which_sign_ons_retention_will_remove_and_when(app, client):
-    org = make_org("alpha")
-    now = utcnow()
-    live = make_statement(org, slug="live-statement")
-    live.unconfirmed_retention_days = 10
-    _sign_on(live, org, "Stale", "pending-confirmation", now - timedelta(days=20))
-    _sign_on(live, org, "Fresh", "pending-confirmation", now - timedelta(days=2))
-    _sign_on(live, org, "Listed", "approved", now - timedelta(days=20))
-    closed = make_statement(org, slug="closed-statement")
-    closed.status, closed.closed_at, closed.closed_retention_days = "closed", now - timedelta(days=20), 30
-    _sign_on(closed, org, "Finished", "approved", now - timedelta(days=60))
-    db.session.commit()
+    org, live, closed, now = _statements_with_sign_ons(closed_days_ago=20)
 
     plan = retention.schedule(live)
     assert (plan.pending, plan.pending_sign_ons, plan.sign_on_contacts) == (0, 2, 3)
