@@ -9,7 +9,6 @@ in this process that changes a member, a campaign or its hosts clears the copies
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -19,6 +18,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from chorus.extensions import db
 from chorus.models import Campaign, CampaignHost, MemberHost, Organization
+from chorus.services import recent
 
 PUBLIC_STATUSES = ("live", "paused", "closed")
 #: Seconds a process trusts its copy of a member or a campaign (issue 11: at most 2).
@@ -49,20 +49,14 @@ def _cached(key: tuple, load: Callable[[Session], T | None]) -> T | None:
 
 def _copy(key: tuple, load: Callable[[Session], T | None]) -> T | None:
     """The shared detached copy itself: read its loaded attributes only, never change it."""
-    cache = _lookups()
-    now = time.monotonic()
-    hit = cache.get(key)
-    if hit is None or hit[0] <= now:
+
+    def detached() -> T | None:
         with Session(db.engine, expire_on_commit=False) as session:
             found = load(session)
             session.expunge_all()
-        if found is None:
-            cache.pop(key, None)
-            return None
-        if len(cache) > 10_000:
-            cache.clear()
-        hit = cache[key] = (now + LOOKUP_TTL, found)
-    return hit[1]
+        return found
+
+    return recent.fresh(_lookups(), key, LOOKUP_TTL, detached)
 
 
 def _campaign_loaded(campaign: Campaign) -> Campaign:

@@ -30,7 +30,7 @@ from sqlalchemy import func, or_, select, tuple_
 
 from chorus.extensions import db, redis_store
 from chorus.models import Action, Campaign, Organization, SignOn
-from chorus.services import campaigns
+from chorus.services import campaigns, recent
 from chorus.services.periodic import periodic
 
 META_TTL = 300  # seconds a campaign's cached description lives; edits also delete it
@@ -126,17 +126,7 @@ def _local() -> dict[str, tuple[float, CampaignMeta]]:
 def campaign_meta(slug: str) -> CampaignMeta | None:
     """Only campaigns that exist are cached, here and in Redis: a cached "no such campaign" would
     outlive the Publish that creates it (a poller could store it just after Publish cleared it)."""
-    local = _local()
-    hit = local.get(slug)
-    now = time.monotonic()
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    meta = _shared_meta(slug)
-    if meta is not None:
-        if len(local) > 10_000:
-            local.clear()
-        local[slug] = (now + LOCAL_TTL, meta)
-    return meta
+    return recent.fresh(_local(), slug, LOCAL_TTL, lambda: _shared_meta(slug))
 
 
 def _shared_meta(slug: str) -> CampaignMeta | None:
@@ -303,7 +293,7 @@ def rebuild(campaign_id: int, force: bool = False) -> Tally:
             query = query.where(Action.source == "web")  # the owner keeps API-recorded actions apart
         counted = dict(conn.execute(query).all())
         # Marked applied whether they count or not: the ticker adds only what a rebuild did not see.
-        recent = conn.execute(
+        latest = conn.execute(
             select(Action.id, Action.confirmed_at).where(
                 Action.campaign_id == campaign_id, Action.status == "confirmed", Action.confirmed_at > recent_since
             )
@@ -313,7 +303,7 @@ def rebuild(campaign_id: int, force: bool = False) -> Tally:
         fields = ["total", tally.total, "updated_at", tally.updated_at]
         for slug, n in counted.items():
             fields += [f"org:{slug}", n]
-        applied = [x for action_id, at in recent for x in (repr(_epoch(at)), action_id)]
+        applied = [x for action_id, at in latest for x in (repr(_epoch(at)), action_id)]
         _install(tally_key, building_key, token, cursor, fields, applied)
     return tally
 
