@@ -1,7 +1,7 @@
 """One rule for text that can reach a mail header (names, titles, subjects, organization names):
 no Unicode control, format, line separator or paragraph separator character (categories Cc, Cf,
 Zl, Zp; CR and LF are Cc). Forms refuse such text at input (chorus.public.forms.clean_text), and
-mail composition removes it again (chorus.services.mail's header policy), so text stored before
+mail composition removes it again (chorus.services.mail.plain_message), so text stored before
 the rule, or arriving by another path, cannot break a message either.
 """
 

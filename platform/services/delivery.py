@@ -17,7 +17,7 @@ from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.utils import format_datetime
 
 from flask import current_app
@@ -282,29 +282,30 @@ def _letter_message(delivery: Delivery) -> Message:
     return mail.plain_message(headers, text)
 
 
-def _digest_message(deliveries: list[Delivery], now: datetime) -> tuple[EmailMessage, str]:
+def _digest_message(deliveries: list[Delivery], now: datetime) -> tuple[Message, str]:
     campaign, official = deliveries[0].campaign, deliveries[0].official
     message_id = f"digest.{campaign.id}.{official.id}.{now:%Y%m%d%H%M%S}.{deliveries[0].uuid[:8]}"
-    msg = EmailMessage(policy=mail.MAIL_POLICY)
-    msg["From"] = f'"{campaign.owner.name} via Chorus" <letters@{mail.mail_domain()}>'
-    msg["To"] = f'"{official.addressed}" <{official.email}>'
-    msg["Subject"] = f"{len(deliveries)} new letters: {campaign.letter_subject or campaign.title}"
-    msg["Date"] = format_datetime(utcnow())
-    msg["Message-ID"] = f"<{message_id}@{mail.mail_domain()}>"
-    msg["X-Chorus-Delivery"] = ", ".join(d.uuid for d in deliveries)
-    msg["X-Chorus-Campaign"] = campaign.slug
-    msg.set_content(
+    headers = {
+        "From": f'"{campaign.owner.name} via Chorus" <letters@{mail.mail_domain()}>',
+        "To": f'"{official.addressed}" <{official.email}>',
+        "Subject": f"{len(deliveries)} new letters: {campaign.letter_subject or campaign.title}",
+        "Date": format_datetime(utcnow()),
+        "Message-ID": f"<{message_id}@{mail.mail_domain()}>",
+        "X-Chorus-Delivery": ", ".join(d.uuid for d in deliveries),
+        "X-Chorus-Campaign": campaign.slug,
+    }
+    text = (
         f"{official.addressed},\n\n{len(deliveries)} constituents wrote to you through the campaign "
         f"“{campaign.title}” since the last digest. Their letters are attached, one file each.\n"
     )
+    attachments = []
     for n, d in enumerate(deliveries, start=1):
         letter = letters.compose(
             campaign, d.action.body or campaign.letter_body, letters.signature_of(d.action), d.action.language
         )
-        msg.add_attachment(
-            f"Subject: {d.action.subject or campaign.letter_subject}\n\n{letter}\n", filename=f"letter-{n:04d}.txt"
-        )
-    return msg, message_id
+        subject = d.action.subject or campaign.letter_subject
+        attachments.append((f"letter-{n:04d}.txt", f"Subject: {subject}\n\n{letter}\n"))
+    return mail.plain_message(headers, text, attachments=attachments), message_id
 
 
 # -- the loop -------------------------------------------------------------------------------------

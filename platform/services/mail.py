@@ -14,7 +14,7 @@ from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.policy import Compat32, EmailPolicy
+from email.policy import Compat32
 from email.utils import format_datetime, formataddr, getaddresses
 from hashlib import sha256
 from html import escape
@@ -27,19 +27,6 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLS
 from chorus import tenancy, text
 from chorus.i18n import gettext
 from chorus.models.base import utcnow
-
-
-class _HeaderPolicy(EmailPolicy):
-    """Every header value passes chorus.text's rule when it is set: a line or paragraph separator or
-    another control character in a name or title (stored before the rule, or from another path)
-    becomes a space instead of breaking the message."""
-
-    def header_store_parse(self, name, value):
-        return super().header_store_parse(name, text.one_line(value) if isinstance(value, str) else value)
-
-
-#: SMTP line endings; RFC 5322's hard limit, not 78: long List-Unsubscribe URLs must stay plain.
-MAIL_POLICY = _HeaderPolicy(linesep="\r\n", max_line_length=998)
 
 
 class _RawPolicy(Compat32):
@@ -69,17 +56,27 @@ def _header_value(name: str, value: str) -> str:
     return value if value.isascii() else Header(value, _UTF8, maxlinelen=998).encode()
 
 
-def plain_message(headers: dict[str, str], text: str, html: str | None = None) -> Message:
-    """A text (and optional HTML alternative) message whose headers are encoded here instead of by the
-    modern email policy, whose header parser took half a delivery worker's CPU (bench/RESULTS.md):
-    building one this way costs a fifth. The same header rule applies (`_header_value`)."""
-    body = MIMEText(text, "plain", _UTF8, policy=_RAW_POLICY)
+def plain_message(
+    headers: dict[str, str], text: str, html: str | None = None, attachments: list[tuple[str, str]] = ()
+) -> Message:
+    """A text message (with an optional HTML alternative, and text files attached as (name, text))
+    whose headers are encoded here instead of by the modern email policy, whose header parser took
+    half a delivery worker's CPU (bench/RESULTS.md): building one this way costs a fifth. Every
+    header passes chorus.text's rule (`_header_value`)."""
+    msg = MIMEText(text, "plain", _UTF8, policy=_RAW_POLICY)
     if html is not None:
-        msg = MIMEMultipart("alternative", policy=_RAW_POLICY)
-        msg.attach(body)
-        msg.attach(MIMEText(html, "html", _UTF8, policy=_RAW_POLICY))
-    else:
-        msg = body
+        alternative = MIMEMultipart("alternative", policy=_RAW_POLICY)
+        alternative.attach(msg)
+        alternative.attach(MIMEText(html, "html", _UTF8, policy=_RAW_POLICY))
+        msg = alternative
+    if attachments:
+        mixed = MIMEMultipart("mixed", policy=_RAW_POLICY)
+        mixed.attach(msg)
+        for filename, content in attachments:
+            part = MIMEText(content, "plain", _UTF8, policy=_RAW_POLICY)
+            part.add_header("Content-Disposition", "attachment", filename=filename)
+            mixed.attach(part)
+        msg = mixed
     for name, value in headers.items():
         msg[name] = _header_value(name, value)
     return msg
