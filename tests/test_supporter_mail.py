@@ -188,7 +188,8 @@ def test_no_mail_from_the_coalition_stops_all_but_the_nameless_confirmation_of_a
     [suppression] = db.session.scalars(select(Suppression))
     assert suppression.org_id is None
 
-    supporter_mail.owe_again(db.session.scalar(select(Action.id).execution_options(all_orgs=True)), "confirm")
+    supporter_mail.owe_now("confirm", action_id=db.session.scalar(select(Action.id).execution_options(all_orgs=True)))
+    db.session.commit()
     letters_campaign = make_letter_campaign(beta, require_confirmation=False, slug="a-letter")
     sign(client, "beta", letters_campaign.slug, letter("ana@example.org"))  # its copy: stopped
     later = make_campaign(beta, slug="later")

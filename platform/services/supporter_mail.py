@@ -89,28 +89,11 @@ def owe_each(action_id: ColumnElement, kind: str) -> Insert:
     return insert(MAILS).from_select(list(row), select(*row.values()), include_defaults=False)
 
 
-def owe_again(action_id: int, kind: str) -> None:
-    """The supporter asked again (they may have lost the mail): queue it once more, now."""
-    db.session.execute(
-        update(SupporterMail)
-        .where(SupporterMail.action_id == action_id, SupporterMail.kind == kind, SupporterMail.status != "sending")
-        .values(status="queued", next_attempt_at=utcnow(), attempts=0, last_error="")
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-
-
 def remind(action_id: int, kind: str) -> None:
-    """Owe this mail (again) now: the confirmation a supporter may have lost, or the "you already
-    took part" notice that answers a repeat instead of the page (no membership oracle)."""
-    known = db.session.scalar(
-        select(SupporterMail.id).where(SupporterMail.action_id == action_id, SupporterMail.kind == kind)
-    )
-    if known is None:
-        owe(action_id, kind)
-        db.session.commit()
-    else:
-        owe_again(action_id, kind)
+    """Owe this mail (again) now and commit: the confirmation a supporter may have lost, or the "you
+    already took part" notice that answers a repeat instead of the page (no membership oracle)."""
+    owe_now(kind, action_id=action_id)
+    db.session.commit()
     queues.kick_supporter_mail()
 
 
