@@ -21,13 +21,27 @@ from email.message import Message
 from email.utils import format_datetime
 
 from flask import current_app
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Connection,
+    Row,
+    TextClause,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.orm import lazyload
 
 from chorus import queues
 from chorus.extensions import db, redis_store
-from chorus.models import Campaign, Delivery, DeliveryEvent
-from chorus.models.base import utcnow
+from chorus.models import Action, Campaign, Delivery, DeliveryEvent, Official
+from chorus.models.base import Timestamp, utcnow
 from chorus.services import letters, mail, outbox
 from chorus.services.periodic import periodic
 
@@ -135,36 +149,53 @@ def claim(limit: int = BATCH) -> Claim:
     return Claim(token, list(claimed))
 
 
+def _recording_statement(postgres: bool) -> TextClause:
+    """Mark deliveries still held by a claim (values not given stay as they are). On PostgreSQL the
+    same statement adds their history events (a data-modifying CTE: one round trip, committed by
+    itself on the autocommitting results connection); SQLite has no such CTE, so `_record` inserts
+    them after it, in one transaction. Written once as text: building and hashing the Core
+    statements anew for every letter cost more than running them (bench/RESULTS.md)."""
+    marked = (
+        "UPDATE deliveries SET status = :status, claim_token = NULL, lease_until = NULL,"
+        " sent_at = COALESCE(:sent_at, sent_at), message_id = COALESCE(:message_id, message_id),"
+        " last_error = COALESCE(:last_error, last_error), next_attempt_at = COALESCE(:next_attempt_at, next_attempt_at)"
+        f" WHERE id {'= ANY(:ids)' if postgres else 'IN :ids'} AND claim_token = :token AND status = 'sending'"
+        " RETURNING id"
+    )
+    if postgres:
+        marked = (
+            f"WITH marked AS ({marked}) INSERT INTO delivery_events (delivery_id, at, status, detail)"
+            " SELECT id, :at, :status, :detail FROM marked"
+        )
+    times = [bindparam(name, type_=Timestamp()) for name in ("sent_at", "next_attempt_at", "at")]
+    ids = bindparam("ids", type_=ARRAY(BigInteger)) if postgres else bindparam("ids", expanding=True)
+    return text(marked).bindparams(ids, *(t for t in times if postgres or t.key != "at"))
+
+
+_RECORDING = {postgres: _recording_statement(postgres) for postgres in (True, False)}
+
+
 def _record(claim: Claim, delivery_ids: list[int], status: str, detail: str, **values) -> None:
     """Mark deliveries still held by this claim and add a history event for each, committed at once
     (never after the next send). Rows another claim took over are left to it."""
-    # Core statements on the claim's results connection: the ORM's bulk-update layer cost more than
-    # the statement itself.
-    deliveries, connection = Delivery.__table__, claim.results
+    connection, now = claim.results, utcnow()
+    postgres = connection.dialect.name == "postgresql"
+    params = dict.fromkeys(("sent_at", "message_id", "last_error", "next_attempt_at"))
+    params.update(values, ids=delivery_ids, token=claim.token, status=status, detail=detail[:500], at=now)
     with connection.begin():
-        recorded = (
-            connection.execute(
-                update(deliveries)
-                .where(
-                    deliveries.c.id.in_(delivery_ids),
-                    deliveries.c.claim_token == claim.token,
-                    deliveries.c.status == "sending",
-                )
-                .values(status=status, claim_token=None, **values)
-                .returning(deliveries.c.id)
-            )
-            .scalars()
-            .all()
-        )
+        if postgres:
+            connection.execute(_RECORDING[True], params)
+            return
+        recorded = connection.execute(_RECORDING[False], params).scalars().all()
         if recorded:
             connection.execute(
                 insert(DeliveryEvent.__table__),
-                [{"delivery_id": i, "status": status, "detail": detail[:500]} for i in recorded],
+                [{"delivery_id": i, "status": status, "detail": detail[:500], "at": now} for i in recorded],
             )
 
 
 def _sent(claim: Claim, ids: list[int], message_id: str = "") -> None:
-    _record(claim, ids, "sent", "delivered", sent_at=utcnow(), lease_until=None, message_id=message_id)
+    _record(claim, ids, "sent", "delivered", sent_at=utcnow(), message_id=message_id)
 
 
 def _defer(token: str, ids: list[int], until: datetime, reason: str) -> None:
@@ -182,7 +213,7 @@ def _defer(token: str, ids: list[int], until: datetime, reason: str) -> None:
 
 def _failed_attempt(claim: Claim, ids: list[int], attempts: int, permanent: bool, detail: str) -> None:
     if permanent or attempts >= MAX_ATTEMPTS:
-        _record(claim, ids, "failed", detail, lease_until=None, last_error=detail[:500])
+        _record(claim, ids, "failed", detail, last_error=detail[:500])
         return
     backoff = timedelta(seconds=min(30 * 2 ** (attempts - 1), 3600))
     _record(
@@ -190,7 +221,6 @@ def _failed_attempt(claim: Claim, ids: list[int], attempts: int, permanent: bool
         ids,
         "queued",
         f"will retry: {detail}",
-        lease_until=None,
         last_error=detail[:500],
         next_attempt_at=utcnow() + backoff,
     )
@@ -212,11 +242,11 @@ def _in_window(campaign: Campaign, now: datetime) -> bool:
     return start <= now.hour < end if start < end else (now.hour >= start or now.hour < end)
 
 
-def _domain_of(delivery: Delivery) -> str:
+def _domain_of(delivery: Letter) -> str:
     return delivery.official.email.rsplit("@", 1)[-1].lower()
 
 
-def _domain_budget(deliveries: list[Delivery], now: datetime) -> Counter:
+def _domain_budget(deliveries: list[Letter], now: datetime) -> Counter:
     """How many of this batch's letters each recipient domain may still take this minute: one INCRBY
     per domain and batch (not one INCR per letter), counting every letter that asked, as before."""
     wanted = Counter(
@@ -234,7 +264,7 @@ def _domain_budget(deliveries: list[Delivery], now: datetime) -> Counter:
     )
 
 
-def _gate(delivery: Delivery, now: datetime, budget: Counter) -> datetime | None:
+def _gate(delivery: Letter, now: datetime, budget: Counter) -> datetime | None:
     """When this delivery may go instead of now, or None if it may go now (and is counted)."""
     campaign, r = delivery.campaign, redis_store.client
     if not _in_window(campaign, now):
@@ -245,7 +275,7 @@ def _gate(delivery: Delivery, now: datetime, budget: Counter) -> datetime | None
     budget[domain] -= 1
     cap = campaign.daily_cap_per_target
     if cap:
-        target = f"{campaign.id}:{delivery.official_id}"
+        target = f"{campaign.id}:{delivery.official.id}"
         day_key = f"chorus:deliver:cap:{target}:{now:%Y%m%d}"
         if r.incr(day_key) > cap:
             r.decr(day_key)
@@ -266,13 +296,13 @@ def _gate(delivery: Delivery, now: datetime, budget: Counter) -> datetime | None
 # -- messages -------------------------------------------------------------------------------------
 
 
-def _letter_message(delivery: Delivery) -> Message:
+def _letter_message(delivery: Letter) -> Message:
     action, campaign, official = delivery.action, delivery.campaign, delivery.official
     text = letters.compose(campaign, action.body or campaign.letter_body, letters.signature_of(action), action.language)
     headers = {
-        "From": f'"{action.full_name.replace(chr(34), chr(39))} via Chorus" <letters@{mail.mail_domain()}>',
-        "Reply-To": action.email,
-        "To": f'"{official.addressed}" <{official.email}>',
+        "From": (f"{action.full_name} via Chorus".replace('"', "'"), f"letters@{mail.mail_domain()}"),
+        "Reply-To": ("", action.email),
+        "To": (official.addressed, official.email),
         "Subject": action.subject or campaign.letter_subject or campaign.title,
         "Date": format_datetime(utcnow()),
         "Message-ID": f"<letter.{delivery.uuid}@{mail.mail_domain()}>",
@@ -282,12 +312,12 @@ def _letter_message(delivery: Delivery) -> Message:
     return mail.plain_message(headers, text)
 
 
-def _digest_message(deliveries: list[Delivery], now: datetime) -> tuple[Message, str]:
+def _digest_message(deliveries: list[Letter], now: datetime) -> tuple[Message, str]:
     campaign, official = deliveries[0].campaign, deliveries[0].official
     message_id = f"digest.{campaign.id}.{official.id}.{now:%Y%m%d%H%M%S}.{deliveries[0].uuid[:8]}"
     headers = {
-        "From": f'"{campaign.owner.name} via Chorus" <letters@{mail.mail_domain()}>',
-        "To": f'"{official.addressed}" <{official.email}>',
+        "From": (f"{campaign.owner.name} via Chorus".replace('"', "'"), f"letters@{mail.mail_domain()}"),
+        "To": (official.addressed, official.email),
         "Subject": f"{len(deliveries)} new letters: {campaign.letter_subject or campaign.title}",
         "Date": format_datetime(utcnow()),
         "Message-ID": f"<{message_id}@{mail.mail_domain()}>",
@@ -309,6 +339,53 @@ def _digest_message(deliveries: list[Delivery], now: datetime) -> tuple[Message,
 
 
 # -- the loop -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Letter:
+    """A claimed delivery as its batch needs it: the supporter's name, address and words as a plain
+    row (`_LETTER_COLUMNS`; loading a hundred Action objects a batch was a fifth of a worker's CPU),
+    its campaign and target as objects the batch shares."""
+
+    id: int
+    uuid: str
+    attempts: int
+    campaign: Campaign
+    official: Official
+    action: Row
+
+
+_LETTER_COLUMNS = (
+    Action.full_name.label("full_name"),
+    Action.email,
+    Action.body,
+    Action.subject,
+    Action.language,
+    Action.postal_code,
+    Action.country,
+)
+
+
+def _letters(ids: set[int]) -> list[Letter]:
+    # Each letter carries its supporter's name and text, across members: a deliberate cross-member read.
+    rows = db.session.execute(
+        select(Delivery.id, Delivery.uuid, Delivery.attempts, Delivery.campaign_id, Delivery.official_id)
+        .add_columns(*_LETTER_COLUMNS)
+        .join(Action, Action.id == Delivery.action_id)
+        .where(Delivery.id.in_(sorted(ids)))
+        .order_by(Delivery.id)
+        .execution_options(all_orgs=True)
+    ).all()
+    campaigns = _by_id(Campaign, {r.campaign_id for r in rows})
+    officials = _by_id(Official, {r.official_id for r in rows})
+    return [Letter(r.id, r.uuid, r.attempts, campaigns[r.campaign_id], officials[r.official_id], r) for r in rows]
+
+
+def _by_id(model, ids: set[int]) -> dict:
+    """The batch's campaigns or targets, without their collections (what a letter needs is columns)."""
+    query = select(model).where(model.id.in_(ids)).options(lazyload("*")).execution_options(all_orgs=True)
+    found = db.session.scalars(query)
+    return {o.id: o for o in found}
 
 
 @dataclass
@@ -354,21 +431,14 @@ class Outgoing:
 def _prepare(taken: Claim, report: Report) -> list[Outgoing]:
     now = utcnow()
     report.lost_claims += len(set(taken.ids) - taken.held)
-    # Each letter carries its supporter's name and text, across members: a deliberate cross-member read.
-    deliveries = db.session.scalars(
-        select(Delivery)
-        .where(Delivery.id.in_(sorted(taken.held)))
-        .options(joinedload(Delivery.action), joinedload(Delivery.official), joinedload(Delivery.campaign))
-        .order_by(Delivery.id)
-        .execution_options(all_orgs=True)
-    ).all()
+    deliveries = _letters(taken.held)
     outgoing: list[Outgoing] = []
-    digests: dict[tuple[int, int], list[Delivery]] = defaultdict(list)
+    digests: dict[tuple[int, int], list[Letter]] = defaultdict(list)
     deferred: dict[datetime, list[int]] = defaultdict(list)
     budget = _domain_budget(deliveries, now)
     for d in deliveries:
         if d.campaign.delivery_mode == "digest":
-            digests[(d.campaign_id, d.official_id)].append(d)
+            digests[(d.campaign.id, d.official.id)].append(d)
             continue
         until = _gate(d, now, budget)
         if until is not None:
@@ -396,7 +466,7 @@ def _unbuildable(claim: Claim, ids: list[int], error: Exception, report: Report)
     """Failed with its reason (admins see it and retry after an edit); the rest of the batch goes out."""
     current_app.logger.warning("letters %s cannot be built", ids, exc_info=True)
     detail = mail.build_failure(error)
-    _record(claim, ids, "failed", detail, lease_until=None, last_error=detail)
+    _record(claim, ids, "failed", detail, last_error=detail)
     report.failed += len(ids)
 
 

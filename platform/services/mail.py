@@ -13,7 +13,6 @@ from email import charset as email_charset
 from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 from email.policy import Compat32
 from email.utils import format_datetime, formataddr, getaddresses
 from hashlib import sha256
@@ -47,33 +46,53 @@ _UTF8.header_encoding = _UTF8.body_encoding = email_charset.QP
 _ADDRESS_HEADERS = frozenset({"from", "to", "cc", "reply-to", "sender"})
 
 
-def _header_value(name: str, value: str) -> str:
+#: An address header's (display name, address): written as it is, where a string would be parsed.
+Address = tuple[str, str]
+
+
+def _header_value(name: str, value: str | Address) -> str:
     """One header value, on one line and 7-bit: chorus.text's rule, then RFC 2047 for what is not
     ASCII (display names in address headers, the rest whole)."""
+    if isinstance(value, tuple):
+        display_name, address = (text.one_line(part) for part in value)
+        return formataddr((display_name, address), charset=_UTF8)
     value = text.one_line(value)
     if name.lower() in _ADDRESS_HEADERS:
         return ", ".join(formataddr(pair, charset=_UTF8) for pair in getaddresses([value]))
     return value if value.isascii() else Header(value, _UTF8, maxlinelen=998).encode()
 
 
+def _text_part(content: str, subtype: str) -> Message:
+    """A text part with its MIME headers written here: 7-bit as it is where it can be (ASCII, no line
+    over SMTP's 998 characters), else UTF-8 quoted-printable. MIMEText's parsing of its own
+    Content-Type parameters was a tenth of a delivery worker's CPU."""
+    seven_bit = content.isascii() and max(map(len, content.splitlines()), default=0) <= 998
+    part = Message(policy=_RAW_POLICY)
+    part["MIME-Version"] = "1.0"
+    part["Content-Type"] = f'text/{subtype}; charset="{"us-ascii" if seven_bit else "utf-8"}"'
+    part["Content-Transfer-Encoding"] = "7bit" if seven_bit else "quoted-printable"
+    part.set_payload(content if seven_bit else _UTF8.body_encode(content))
+    return part
+
+
 def plain_message(
-    headers: dict[str, str], text: str, html: str | None = None, attachments: list[tuple[str, str]] = ()
+    headers: dict[str, str | Address], text: str, html: str | None = None, attachments: list[tuple[str, str]] = ()
 ) -> Message:
     """A text message (with an optional HTML alternative, and text files attached as (name, text))
     whose headers are encoded here instead of by the modern email policy, whose header parser took
     half a delivery worker's CPU (bench/RESULTS.md): building one this way costs a fifth. Every
     header passes chorus.text's rule (`_header_value`)."""
-    msg = MIMEText(text, "plain", _UTF8, policy=_RAW_POLICY)
+    msg = _text_part(text, "plain")
     if html is not None:
         alternative = MIMEMultipart("alternative", policy=_RAW_POLICY)
         alternative.attach(msg)
-        alternative.attach(MIMEText(html, "html", _UTF8, policy=_RAW_POLICY))
+        alternative.attach(_text_part(html, "html"))
         msg = alternative
     if attachments:
         mixed = MIMEMultipart("mixed", policy=_RAW_POLICY)
         mixed.attach(msg)
         for filename, content in attachments:
-            part = MIMEText(content, "plain", _UTF8, policy=_RAW_POLICY)
+            part = _text_part(content, "plain")
             part.add_header("Content-Disposition", "attachment", filename=filename)
             mixed.attach(part)
         msg = mixed
@@ -167,7 +186,7 @@ def new_message(
     subject: str,
     text: str,
     html: str | None,
-    sender: str,
+    sender: Address,
     message_id: str,
     unsubscribe: str,
     manage: str | None = None,
@@ -233,9 +252,15 @@ def build_failure(error: Exception) -> str:
     return f"cannot be built: {type(error).__name__}: {error}"[:500]
 
 
-def default_sender(display_name: str) -> str:
-    name = display_name.replace('"', "'")
-    return f'"{name} via Chorus" <no-reply@{mail_domain()}>'
+def default_sender(display_name: str) -> Address:
+    return f"{display_name} via Chorus".replace('"', "'"), f"no-reply@{mail_domain()}"
+
+
+def _envelope_sender(msg: Message) -> str:
+    """The address of a From header `_header_value` wrote (formataddr's `name <address>` or a bare
+    address: an address never holds "<")."""
+    value = msg["From"]
+    return value.rpartition("<")[2].rstrip(">") if value.endswith(">") else value
 
 
 class Transport:
@@ -279,7 +304,12 @@ class _Smtp:
         self.smtp = smtp
 
     def send(self, msg: Message, to: str | None = None) -> None:
-        self.smtp.send_message(msg, to_addrs=[to] if to else None)
+        """To `to` when given (without parsing the headers again, nor copying the message, as
+        `send_message` does), else to the message's own recipients."""
+        if to is None:
+            self.smtp.send_message(msg)
+        else:
+            self.smtp.sendmail(_envelope_sender(msg), [to], msg.as_bytes())
 
 
 class _Outbox:

@@ -7,6 +7,10 @@ walk (and expire) all the batch's objects again; and on PostgreSQL they do not w
 (`synchronous_commit off` on this connection only): a crash of the database server, not of a
 worker, may forget the last fraction of a second of "sent" marks, so those messages go out again
 (a repeat, never a loss). Supporters' actions are committed by the web processes as before.
+
+On PostgreSQL the connection also autocommits: a result recorded by one statement is one round trip
+instead of three (BEGIN, the statement, COMMIT), and `connection.begin()` blocks still read the same
+on SQLite, where they make a transaction.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ def results_connection() -> Iterator[Connection]:
         if postgres:
             connection.exec_driver_sql("SET synchronous_commit TO off")
             connection.commit()
+            connection.execution_options(isolation_level="AUTOCOMMIT")  # reset when it goes back to the pool
         try:
             yield connection
         finally:

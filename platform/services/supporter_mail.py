@@ -33,6 +33,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.orm import joinedload
@@ -41,7 +42,7 @@ from chorus import queues, tenancy
 from chorus.extensions import db
 from chorus.i18n import gettext
 from chorus.models import Action, AuditEntry, Consent, Organization, PublicMessage, SignOn, SupporterMail, Suppression
-from chorus.models.base import utcnow
+from chorus.models.base import Timestamp, utcnow
 from chorus.services import content, letters, mail, outbox, statement_mail, webhooks
 from chorus.services.periodic import periodic
 
@@ -388,6 +389,17 @@ def _record(ids: list[int], status: str, results: Connection | None = None, **va
         results.execute(statement)
 
 
+#: A sent mail's mark, written once as text (see chorus.services.delivery._recording_statement).
+_SENT = text(
+    "UPDATE supporter_mails SET status = 'sent', lease_until = NULL, sent_at = :sent_at, last_error = '' WHERE id = :id"
+).bindparams(bindparam("sent_at", type_=Timestamp()))
+
+
+def _record_sent(mail_id: int, results: Connection) -> None:
+    with results.begin():
+        results.execute(_SENT, {"id": mail_id, "sent_at": utcnow()})
+
+
 def _retry_later(mail_id: int, attempts: int, permanent: bool, detail: str, results: Connection | None = None) -> str:
     if permanent or attempts >= int(current_app.config.get("CHORUS_MAIL_ATTEMPTS", 8)):
         _record([mail_id], "failed", results, last_error=detail[:500])
@@ -489,7 +501,7 @@ def _send_batch(ids: list[int], report: Report) -> None:
                         outcome = _retry_later(item.id, item.attempts, permanent, detail, results)
                         setattr(report, outcome, getattr(report, outcome) + 1)
                         continue
-                    _record([item.id], "sent", results, sent_at=utcnow(), last_error="")
+                    _record_sent(item.id, results)
                     report.sent += 1
         except (OSError, smtplib.SMTPException) as error:
             # The connection itself failed: whatever this batch did not send yet is retried later.
