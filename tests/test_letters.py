@@ -51,7 +51,7 @@ def test_confirmed_letter_reaches_each_target_personalized_with_tracking_headers
     page = client.get(f"/riverside/{campaign.slug}").get_data(as_text=True)
     assert "Governor Elena Alvarez" in page and "Attorney General Samuel Okafor" in page
 
-    assert sign(client, "riverside", campaign.slug, letter(first_name="Marta")).status_code == 303
+    assert sign(client, "riverside", campaign.slug, letter(first_name='Marta "Mía"')).status_code == 303
     run_jobs()
     assert deliveries() == []  # nothing goes out before the e-mail is confirmed
     link = confirm_link(mailbox.messages[0])
@@ -66,9 +66,12 @@ def test_confirmed_letter_reaches_each_target_personalized_with_tracking_headers
         assert message["Message-ID"] == f"<letter.{delivery.uuid}@chorus.test>"
         assert message["Subject"] == "My own subject"
         assert message["Reply-To"] == "ana@example.org"
+        [sender] = message["From"].addresses  # the supporter's name, encoded as RFC 2047 asks
+        assert (sender.display_name, sender.addr_spec) == ("Marta 'Mía' Ruiz via Chorus", "letters@chorus.test")
+        assert message["To"].addresses[0].addr_spec == address
         text = message.get_body(("plain",)).get_content()
         assert text.index("Dear Governor,") < text.index("As a parent I ask you to act.") < text.index("Respectfully,")
-        assert "Marta Ruiz" in text
+        assert 'Marta "Mía" Ruiz' in text
         assert delivery.status == "sent" and [e.status for e in delivery.events] == ["queued", "sent"]
     [copy] = letters_to(mailbox, "ana@example.org")[1:]
     assert copy["Subject"].startswith("Your letter") and copy["List-Unsubscribe-Post"]
