@@ -261,6 +261,7 @@ def test_owner_can_keep_api_recorded_actions_out_of_the_shared_tally(client):
     api.send("PUT", f"petitions/{campaign.uuid}", {"chorus:count_api_actions": False})
     assert tally.read(campaign.id).total == 1
     api.send("POST", f"petitions/{campaign.uuid}/signatures", person("api2@example.org"))
+    tally.catch_up()  # the ticker leaves it out too
     assert tally.read(campaign.id).total == 1
     assert tally.rebuild(campaign.id, force=True).total == 1
     make_user("admin@alpha.example", "org-admin", org)
