@@ -200,10 +200,13 @@ def seed(env: dict[str, str], rows: int, backend: str) -> dict:
             hosts=[CampaignHost(org_id=owner.id, accepted=True), CampaignHost(org_id=other.id, accepted=True)],
         )
         db.session.add(campaign)
+        db.session.flush()
+        ids = campaign_id, owner_id, _ = campaign.id, owner.id, other.id
+        # Read before the commit: reading after it would open a transaction whose snapshot, held
+        # through the insert, keeps VACUUM from marking the new rows visible to all.
         db.session.commit()
-        ids = campaign.id, owner.id, other.id
         total = rows + rows // 10
-        shares = [(i, owner.id) for i in range(rows + 1, total + 1) if i % 2 == 0]
+        shares = [(i, owner_id) for i in range(rows + 1, total + 1) if i % 2 == 0]
 
         started = time.perf_counter()
         raw = db.engine.raw_connection()
@@ -216,7 +219,7 @@ def seed(env: dict[str, str], rows: int, backend: str) -> dict:
             raw.close()
         insert_seconds = time.perf_counter() - started
 
-        export = Export(org_id=owner.id, campaign_id=campaign.id, filename="bench.csv")
+        export = Export(org_id=owner_id, campaign_id=campaign_id, filename="bench.csv")
         db.session.add(export)
         db.session.commit()
         result = {
