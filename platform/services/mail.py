@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import smtplib
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
 from email import charset as email_charset
 from email.header import Header
@@ -313,13 +314,45 @@ class _Smtp:
     def __init__(self, smtp: smtplib.SMTP):
         self.smtp = smtp
 
-    def send(self, msg: Message, to: str | None = None) -> None:
+    def send(self, msg: Message, to: str | None = None, before_accept: Callable[[], None] | None = None) -> None:
         """To `to` when given (without parsing the headers again, nor copying the message, as
-        `send_message` does), else to the message's own recipients."""
+        `send_message` does), else to the message's own recipients.
+
+        `before_accept` runs once the envelope is accepted and before DATA, the step at which the
+        server takes the message: whatever it waits for overlaps the MAIL and RCPT round trips, and
+        if it raises, the transaction is reset and nothing was sent."""
         if to is None:
             self.smtp.send_message(msg)
-        else:
-            self.smtp.sendmail(_envelope_sender(msg), [to], msg.as_bytes())
+            return
+        sender = _envelope_sender(msg)
+        if before_accept is None:
+            self.smtp.sendmail(sender, [to], msg.as_bytes())
+            return
+        smtp = self.smtp  # smtplib.sendmail's steps and errors, with the pause before DATA
+        smtp.ehlo_or_helo_if_needed()
+        code, reply = smtp.mail(sender)
+        if code != 250:
+            self._reset()
+            raise smtplib.SMTPSenderRefused(code, reply, sender)
+        code, reply = smtp.rcpt(to)
+        if code not in (250, 251):
+            self._reset()
+            raise smtplib.SMTPRecipientsRefused({to: (code, reply)})
+        try:
+            before_accept()
+        except BaseException:
+            self._reset()
+            raise
+        code, reply = smtp.data(msg.as_bytes())
+        if code != 250:
+            self._reset()
+            raise smtplib.SMTPDataError(code, reply)
+
+    def _reset(self) -> None:
+        try:
+            self.smtp.rset()
+        except smtplib.SMTPServerDisconnected:
+            pass
 
 
 class _Outbox:
@@ -327,7 +360,9 @@ class _Outbox:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
 
-    def send(self, msg: Message, to: str | None = None) -> None:
+    def send(self, msg: Message, to: str | None = None, before_accept: Callable[[], None] | None = None) -> None:
+        if before_accept is not None:
+            before_accept()
         stamp = utcnow().strftime("%Y%m%dT%H%M%S%f")
         name = f"{stamp}-{sha256(msg['Message-ID'].encode()).hexdigest()[:12]}.eml"
         tmp = self.folder / f".{name}.tmp"
