@@ -14,8 +14,6 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -473,37 +471,10 @@ def _unbuildable(claim: Claim, ids: list[int], error: Exception, report: Report)
     report.failed += len(ids)
 
 
-class _Recorder:
-    """Records a sent letter's result on a thread of its own while the next letter's envelope goes
-    out; `wait()` (passed to the transport as `before_accept`) holds the next letter back until that
-    result is committed, so the server never accepts a letter while an earlier one is unrecorded: a
-    SIGKILL still repeats at most one letter, and a PostgreSQL round trip per letter overlaps two
-    SMTP ones instead of following them."""
-
-    def __init__(self) -> None:
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="chorus-delivery-results")
-        self.pending: Future | None = None
-
-    def later(self, record: Callable[[], None]) -> None:
-        self.wait()
-        self.pending = self.pool.submit(record)
-
-    def wait(self) -> None:
-        pending, self.pending = self.pending, None
-        if pending is not None:
-            pending.result()  # its error (the database went away) is this batch's
-
-    def close(self) -> None:
-        try:
-            self.wait()
-        finally:
-            self.pool.shutdown()
-
-
 def _send_batch(taken: Claim, report: Report) -> None:
     outgoing = _prepare(taken, report)
     db.session.commit()  # the session holds no snapshot while each result commits on its own connection
-    recorder = _Recorder()
+    recorder = outbox.Recorder()
     try:
         with mail.transport().connect() as connection:
             for item in outgoing:

@@ -15,7 +15,8 @@ on SQLite, where they make a transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 
 from sqlalchemy import Connection
@@ -38,3 +39,31 @@ def results_connection() -> Iterator[Connection]:
                 connection.rollback()
                 connection.exec_driver_sql("RESET synchronous_commit")
                 connection.commit()
+
+
+class Recorder:
+    """Records a sent message's result on a thread of its own while the next message's envelope
+    goes out; `wait()` (passed to the transport as `before_accept`) holds the next message back until
+    that result is committed, so the server never accepts a message while an earlier one is
+    unrecorded: a SIGKILLed worker still repeats at most one, and a PostgreSQL round trip per message
+    overlaps two SMTP ones instead of following them. The results connection is used by one thread
+    at a time: the caller waits before using it itself."""
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="chorus-outbox-results")
+        self.pending: Future | None = None
+
+    def later(self, record: Callable[[], None]) -> None:
+        self.wait()
+        self.pending = self.pool.submit(record)
+
+    def wait(self) -> None:
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending.result()  # its error (the database went away) is this batch's
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            self.pool.shutdown()

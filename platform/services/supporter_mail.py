@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import Message
+from functools import partial
 
 from flask import current_app, g, render_template
 from sqlalchemy import (
@@ -487,6 +488,7 @@ def _send_batch(ids: list[int], report: Report) -> None:
     outgoing = _prepare(ids, report)
     db.session.commit()  # the session holds no snapshot while each result commits on its own connection
     renewed = time.monotonic()
+    recorder = outbox.Recorder()
     with outbox.results_connection() as results:
         try:
             with mail.transport().connect() as connection:
@@ -495,16 +497,20 @@ def _send_batch(ids: list[int], report: Report) -> None:
                         _renew([later.id for later in outgoing[n:]])
                         renewed = time.monotonic()
                     try:
-                        connection.send(item.message)
+                        # Every supporter mail goes to one bare address (mail.new_message's To).
+                        connection.send(item.message, to=item.message["To"], before_accept=recorder.wait)
                     except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as error:
+                        recorder.wait()
                         permanent, detail = mail.smtp_error(error)
                         outcome = _retry_later(item.id, item.attempts, permanent, detail, results)
                         setattr(report, outcome, getattr(report, outcome) + 1)
                         continue
-                    _record_sent(item.id, results)
+                    recorder.later(partial(_record_sent, item.id, results))
                     report.sent += 1
+                recorder.wait()
         except (OSError, smtplib.SMTPException) as error:
             # The connection itself failed: whatever this batch did not send yet is retried later.
+            recorder.wait()  # what was sent is recorded first, or it would be retried as unsent
             permanent, detail = mail.smtp_error(error)
             left = db.session.execute(
                 select(SupporterMail.id, SupporterMail.attempts).where(
@@ -515,6 +521,8 @@ def _send_batch(ids: list[int], report: Report) -> None:
                 _retry_later(mail_id, attempts, permanent, detail, results)
             report.retrying += len(left)
             report.errors.append(detail)
+        finally:
+            recorder.close()
 
 
 def _renew(ids: list[int]) -> None:
