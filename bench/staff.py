@@ -13,7 +13,7 @@ time only: no HTTP, no template):
 all of them, and a substring match by scan; the dashboard's two aggregates over every row), kept here
 as the baseline; `after` is chorus.services.dashboard as it is now. Each figure is the median of the
 repeats; `speedups` = before / after; `first_call_s` is the first (cold) call, timed apart: the
-dashboard's figures before they are kept, a deep page before the walk to it has kept its start.
+dashboard's figures before they are kept, a page before PostgreSQL's buffers hold what it reads.
 
     .venv/bin/python bench/staff.py                      # 100,000 rows (quick)
     .venv/bin/python bench/staff.py --rows 1000000       # the million (about 1 minute of inserts)

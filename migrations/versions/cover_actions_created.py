@@ -26,21 +26,23 @@ branch_labels = None
 depends_on = None
 
 
+def _postgresql() -> bool:
+    return op.get_bind().dialect.name == "postgresql"
+
+
 def _replace(include: str) -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
     op.execute(f"CREATE INDEX ix_actions_created_new ON actions (created_at, id){include}")
     op.execute("DROP INDEX ix_actions_created")
     op.execute("ALTER INDEX ix_actions_created_new RENAME TO ix_actions_created")
 
 
 def upgrade():
-    _replace(" INCLUDE (org_id)")
-    if op.get_bind().dialect.name == "postgresql":
+    if _postgresql():
+        _replace(" INCLUDE (org_id)")
         op.execute("ALTER TABLE actions SET (autovacuum_vacuum_insert_scale_factor = 0.01)")
 
 
 def downgrade():
-    if op.get_bind().dialect.name == "postgresql":
+    if _postgresql():
         op.execute("ALTER TABLE actions RESET (autovacuum_vacuum_insert_scale_factor)")
-    _replace("")
+        _replace("")

@@ -324,11 +324,7 @@ class _Smtp:
         if to is None:
             self.smtp.send_message(msg)
             return
-        sender = _envelope_sender(msg)
-        if before_accept is None:
-            self.smtp.sendmail(sender, [to], msg.as_bytes())
-            return
-        smtp = self.smtp  # smtplib.sendmail's steps and errors, with the pause before DATA
+        smtp, sender = self.smtp, _envelope_sender(msg)  # smtplib.sendmail's steps and errors, paused before DATA
         smtp.ehlo_or_helo_if_needed()
         code, reply = smtp.mail(sender)
         if code != 250:
@@ -339,7 +335,8 @@ class _Smtp:
             self._reset()
             raise smtplib.SMTPRecipientsRefused({to: (code, reply)})
         try:
-            before_accept()
+            if before_accept is not None:
+                before_accept()
         except BaseException:
             self._reset()
             raise
