@@ -10,6 +10,8 @@ import threading
 import time
 from datetime import timedelta
 
+import psycopg
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
@@ -17,7 +19,7 @@ from chorus.cli import cli
 from chorus.extensions import db
 from chorus.models import Action, Delivery, Official
 from chorus.models.base import utcnow
-from chorus.services import delivery
+from chorus.services import delivery, outbox
 from tests.factories import (
     add_actions,
     confirm_link,
@@ -394,3 +396,20 @@ def test_worker_whose_claim_was_taken_over_neither_sends_nor_records(app, client
     finally:
         stalled.release()
     assert {(d.status, d.claim_token) for d in deliveries()} == {("sending", second.token)}
+
+
+def test_a_results_connection_that_breaks_mid_batch_is_replaced_and_fails_the_run_with_the_database_error(app):
+    """Letters and supporter mails mark "sent" straight on the driver (outbox.execute_prepared): a
+    connection that breaks there must be replaced by the pool, not handed out again, and the error
+    must be the database's (the run fails, its letters' leases end and they go out again)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the driver path is PostgreSQL's")
+    with pytest.raises(psycopg.OperationalError):
+        with outbox.results_connection() as connection:
+            pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            with db.engine.connect() as other:
+                other.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+                other.commit()
+            outbox.execute_prepared(connection, outbox.for_psycopg("SELECT :value"), {"value": 1})
+    with outbox.results_connection() as again:
+        assert again.exec_driver_sql("SELECT pg_backend_pid()").scalar() != pid

@@ -23,11 +23,8 @@ from functools import partial
 
 from flask import current_app
 from sqlalchemy import (
-    ARRAY,
-    BigInteger,
     Connection,
     Row,
-    TextClause,
     and_,
     bindparam,
     func,
@@ -150,44 +147,37 @@ def claim(limit: int = BATCH) -> Claim:
     return Claim(token, list(claimed))
 
 
-def _recording_statement(postgres: bool) -> TextClause:
-    """Mark deliveries still held by a claim (values not given stay as they are). On PostgreSQL the
-    same statement adds their history events (a data-modifying CTE: one round trip, committed by
-    itself on the autocommitting results connection); SQLite has no such CTE, so `_record` inserts
-    them after it, in one transaction. Written once as text: building and hashing the Core
-    statements anew for every letter cost more than running them (bench/RESULTS.md)."""
-    marked = (
-        "UPDATE deliveries SET status = :status, claim_token = NULL, lease_until = NULL,"
-        " sent_at = COALESCE(:sent_at, sent_at), message_id = COALESCE(:message_id, message_id),"
-        " last_error = COALESCE(:last_error, last_error), next_attempt_at = COALESCE(:next_attempt_at, next_attempt_at)"
-        f" WHERE id {'= ANY(:ids)' if postgres else 'IN :ids'} AND claim_token = :token AND status = 'sending'"
-        " RETURNING id"
-    )
-    if postgres:
-        marked = (
-            f"WITH marked AS ({marked}) INSERT INTO delivery_events (delivery_id, at, status, detail)"
-            " SELECT id, :at, :status, :detail FROM marked"
-        )
-    times = [bindparam(name, type_=Timestamp()) for name in ("sent_at", "next_attempt_at", "at")]
-    ids = bindparam("ids", type_=ARRAY(BigInteger)) if postgres else bindparam("ids", expanding=True)
-    return text(marked).bindparams(ids, *(t for t in times if postgres or t.key != "at"))
-
-
-_RECORDING = {postgres: _recording_statement(postgres) for postgres in (True, False)}
+#: Mark deliveries still held by a claim (values not given stay as they are). Written once as text:
+#: building and hashing the Core statements anew for every letter cost more than running them.
+_MARK = (
+    "UPDATE deliveries SET status = :status, claim_token = NULL, lease_until = NULL,"
+    " sent_at = COALESCE(:sent_at, sent_at), message_id = COALESCE(:message_id, message_id),"
+    " last_error = COALESCE(:last_error, last_error), next_attempt_at = COALESCE(:next_attempt_at, next_attempt_at)"
+    " WHERE id {ids} AND claim_token = :token AND status = 'sending' RETURNING id"
+)
+#: PostgreSQL: the mark and its history events in one statement (a data-modifying CTE), one round trip
+#: committed by itself on the autocommitting results connection, prepared on the driver.
+_MARK_AND_LOG_POSTGRES = outbox.for_psycopg(
+    f"WITH marked AS ({_MARK.format(ids='= ANY(CAST(:ids AS BIGINT[]))')}) INSERT INTO delivery_events"
+    " (delivery_id, at, status, detail) SELECT id, :at, :status, :detail FROM marked"
+)
+#: SQLite has no data-modifying CTE: `_record` inserts the events after the mark, in one transaction.
+_MARK_SQLITE = text(_MARK.format(ids="IN :ids")).bindparams(
+    bindparam("ids", expanding=True), *(bindparam(name, type_=Timestamp()) for name in ("sent_at", "next_attempt_at"))
+)
 
 
 def _record(claim: Claim, delivery_ids: list[int], status: str, detail: str, **values) -> None:
     """Mark deliveries still held by this claim and add a history event for each, committed at once
     (never after the next send). Rows another claim took over are left to it."""
     connection, now = claim.results, utcnow()
-    postgres = connection.dialect.name == "postgresql"
     params = dict.fromkeys(("sent_at", "message_id", "last_error", "next_attempt_at"))
     params.update(values, ids=delivery_ids, token=claim.token, status=status, detail=detail[:500], at=now)
+    if connection.dialect.name == "postgresql":
+        outbox.execute_prepared(connection, _MARK_AND_LOG_POSTGRES, params)
+        return
     with connection.begin():
-        if postgres:
-            connection.execute(_RECORDING[True], params)
-            return
-        recorded = connection.execute(_RECORDING[False], params).scalars().all()
+        recorded = connection.execute(_MARK_SQLITE, params).scalars().all()
         if recorded:
             connection.execute(
                 insert(DeliveryEvent.__table__),

@@ -10,15 +10,18 @@ worker, may forget the last fraction of a second of "sent" marks, so those messa
 
 On PostgreSQL the connection also autocommits: a result recorded by one statement is one round trip
 instead of three (BEGIN, the statement, COMMIT), and `connection.begin()` blocks still read the same
-on SQLite, where they make a transaction.
+on SQLite, where they make a transaction. The hot marks ("sent") skip SQLAlchemy there too
+(`execute_prepared`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 
+import psycopg
 from sqlalchemy import Connection
 
 from chorus.extensions import db
@@ -39,6 +42,23 @@ def results_connection() -> Iterator[Connection]:
                 connection.rollback()
                 connection.exec_driver_sql("RESET synchronous_commit")
                 connection.commit()
+
+
+def for_psycopg(sql: str) -> str:
+    """A statement written with SQLAlchemy's `:name` parameters, in psycopg's `%(name)s` style."""
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql)
+
+
+def execute_prepared(connection: Connection, sql: str, params: dict) -> None:
+    """Run one of the outboxes' fixed statements (`for_psycopg`) on the PostgreSQL results connection's
+    driver, as a server-side prepared statement, autocommitted: SQLAlchemy's execution path cost
+    more than psycopg's own for each message's mark (bench/RESULTS.md)."""
+    try:
+        with connection.connection.driver_connection.cursor() as cursor:
+            cursor.execute(sql, params, prepare=True)
+    except psycopg.OperationalError:
+        connection.invalidate()  # as SQLAlchemy does with a connection that broke: the pool replaces it
+        raise
 
 
 class Recorder:

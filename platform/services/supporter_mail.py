@@ -390,15 +390,23 @@ def _record(ids: list[int], status: str, results: Connection | None = None, **va
         results.execute(statement)
 
 
-#: A sent mail's mark, written once as text (see chorus.services.delivery._recording_statement).
-_SENT = text(
-    "UPDATE supporter_mails SET status = 'sent', lease_until = NULL, sent_at = :sent_at, last_error = '' WHERE id = :id"
-).bindparams(bindparam("sent_at", type_=Timestamp()))
+#: A sent mail's mark, written once as text (see chorus.services.delivery._MARK): prepared on the
+#: driver on PostgreSQL (chorus.services.outbox.execute_prepared), through SQLAlchemy on SQLite.
+_SENT = (
+    "UPDATE supporter_mails SET status = 'sent', lease_until = NULL, sent_at = :sent_at, last_error = ''"
+    " WHERE id = :id"
+)
+_SENT_POSTGRES = outbox.for_psycopg(_SENT)
+_SENT_SQLITE = text(_SENT).bindparams(bindparam("sent_at", type_=Timestamp()))
 
 
 def _record_sent(mail_id: int, results: Connection) -> None:
+    params = {"id": mail_id, "sent_at": utcnow()}
+    if results.dialect.name == "postgresql":
+        outbox.execute_prepared(results, _SENT_POSTGRES, params)
+        return
     with results.begin():
-        results.execute(_SENT, {"id": mail_id, "sent_at": utcnow()})
+        results.execute(_SENT_SQLITE, params)
 
 
 def _retry_later(mail_id: int, attempts: int, permanent: bool, detail: str, results: Connection | None = None) -> str:
