@@ -266,22 +266,20 @@ def supporters(search: str = "", campaign_slug: str = "", page: int = 1) -> Supp
         return _few_matches(search, campaign_slug, total, page)
     pages = max(1, math.ceil(total / SUPPORTERS_PER_PAGE))
     page = min(max(page, 1), pages)
+    newest = _newest_first(_matching(_page_columns(), search, campaign_slug)).limit(SUPPORTERS_PER_PAGE)
+    if page == 1:  # starts at the newest row: no boundary to find (each query hashes the shared consents)
+        return _supporter_page(db.session.execute(newest).all(), total, page, pages, estimated)
     boundary = db.session.execute(
         _newest_first(_matching(select(Action.created_at, Action.id), search, campaign_slug))
         .offset((page - 1) * SUPPORTERS_PER_PAGE)
         .limit(1)
     ).first()
-    if boundary is None and page > 1:  # the estimate promised more pages than there are
+    if boundary is None:  # the estimate promised more pages than there are
         total = db.session.scalar(_matching(select(func.count(Action.id)), search, campaign_slug))
         pages = max(1, math.ceil(total / SUPPORTERS_PER_PAGE))
         return supporters(search, campaign_slug, pages)
-    if boundary is None:
-        return SupporterPage([], total, page, pages, estimated)
     rows = db.session.execute(
-        _matching(_page_columns(), search, campaign_slug)
-        .where(tuple_(Action.created_at, Action.id) <= tuple_(boundary.created_at, boundary.id))
-        .order_by(Action.created_at.desc(), Action.id.desc())
-        .limit(SUPPORTERS_PER_PAGE)
+        newest.where(tuple_(Action.created_at, Action.id) <= tuple_(boundary.created_at, boundary.id))
     ).all()
     return _supporter_page(rows, total, page, pages, estimated)
 
