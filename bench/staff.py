@@ -7,7 +7,10 @@ Then, as the owner's admin would see them, each screen's service call is timed -
 time only: no HTTP, no template):
 
 - supporters, first page; page 2,000; a search by name; a search by e-mail address;
-- the campaign dashboard's figures (counts by member and status, and the timeline).
+- the campaign dashboard's figures (counts by member and status, and the timeline): the first call
+  (counted, then kept), later ones (kept) and `kept_copy_older_than_ttl_s`, a visit once the kept
+  copy is older than STATS_TTL (shown at once while a recount job is queued; its timing includes
+  the bench ageing the copy, two Redis round trips).
 
 `before` is the code as it was (a COUNT of every visible row, then the page by OFFSET with a sort over
 all of them, and a substring match by scan; the dashboard's two aggregates over every row), kept here
@@ -78,6 +81,22 @@ def before_dashboard(campaign):
     return dashboard.compute_stats(campaign)
 
 
+def age_kept_stats(campaign_id: int) -> None:
+    """Make the kept dashboard figures STATS_TTL + 1 s old: the next visit shows them and queues a
+    recount (no worker runs here; the job stays queued in the bench's own Redis db)."""
+    import json
+
+    from chorus import queues
+    from chorus.extensions import redis_store
+    from chorus.services import dashboard
+
+    key = dashboard._stats_key(campaign_id)
+    kept = json.loads(redis_store.client.get(key))
+    kept["counted_at"] = time.time() - dashboard.STATS_TTL - 1
+    redis_store.client.set(key, json.dumps(kept), ex=dashboard.STATS_KEPT_FOR)
+    queues.started(queues.RECOUNT_CAMPAIGN_STATS, campaign_id)  # as if the last recount had begun: kick again
+
+
 def timed(call, repeat: int) -> tuple[float, object]:
     times, result = [], None
     for _ in range(repeat):
@@ -134,10 +153,12 @@ def measure(env: dict[str, str], repeat: int) -> dict:
             first_call = time.perf_counter() - first_started
             before_s, old = timed(lambda: before_dashboard(campaign), repeat)
             after_s, new = timed(lambda: dashboard.campaign_stats(campaign), repeat)
+            stale_s = timed(lambda: (age_kept_stats(campaign.id), dashboard.campaign_stats(campaign)), repeat)[0]
             screens["campaign_dashboard"] = {
                 "before_s": round(before_s, 4),
                 "after_s": round(after_s, 4),
                 "first_call_s": round(first_call, 4),
+                "kept_copy_older_than_ttl_s": round(stale_s, 4),
                 "same_figures_as_before": old == new,
                 "loadavg_1m": round(load, 2),
             }

@@ -25,6 +25,7 @@ DELIVER_LETTERS = "chorus.workers.jobs.deliver_letters"
 SEND_INVITATION = "chorus.workers.jobs.send_invitation"
 EXPORT_CAMPAIGN_CSV = "chorus.workers.jobs.export_campaign_csv"
 DELIVER_WEBHOOKS = "chorus.workers.jobs.deliver_webhooks"
+RECOUNT_CAMPAIGN_STATS = "chorus.workers.jobs.recount_campaign_stats"
 # The next three only owe their mail in supporter_mails now; kept for jobs queued before that change.
 SEND_SIGN_ON_MAIL = "chorus.workers.jobs.send_sign_on_mail"
 SEND_DECISION_MAIL = "chorus.workers.jobs.send_decision_mail"
@@ -44,30 +45,31 @@ def enqueue(job: str, *args, queue_name: str = "default", job_timeout: int = 600
     queue(queue_name).enqueue(job, *args, job_timeout=job_timeout)
 
 
-def _kick_key(job: str) -> str:
-    return f"chorus:kick:{job}"
+def _kick_key(job: str, *args: int) -> str:
+    return ":".join(("chorus:kick", job, *map(str, args)))
 
 
-def kick(job: str, queue_name: str) -> bool:
+def kick(job: str, queue_name: str, *args: int) -> bool:
     """Start `job` soon, with at most one run waiting however many callers ask: one SET NX, and an
     enqueue only for the caller that set it; the job clears the key when it starts (`started`).
 
     Called after a commit, when the work is already owed in the database: if Redis does not answer,
-    the ticker's next look starts the job instead, so this never fails the caller.
+    the ticker's next look starts the job instead, so this never fails the caller. With `args` (ids),
+    one run waits per job and arguments.
     """
     try:
-        if not redis_store.client.set(_kick_key(job), 1, nx=True, ex=KICK_TTL):
+        if not redis_store.client.set(_kick_key(job, *args), 1, nx=True, ex=KICK_TTL):
             return False
-        enqueue(job, queue_name=queue_name)
+        enqueue(job, *args, queue_name=queue_name)
     except RedisError as error:
         log.warning("could not kick %s (%s); the ticker will", job, error)
         return False
     return True
 
 
-def started(job: str) -> None:
+def started(job: str, *args: int) -> None:
     """A kicked job begins: work owed from now on kicks another run."""
-    redis_store.client.delete(_kick_key(job))
+    redis_store.client.delete(_kick_key(job, *args))
 
 
 def kick_supporter_mail() -> bool:
@@ -76,6 +78,10 @@ def kick_supporter_mail() -> bool:
 
 def kick_delivery() -> bool:
     return kick(DELIVER_LETTERS, "delivery")
+
+
+def kick_stats_recount(campaign_id: int) -> bool:
+    return kick(RECOUNT_CAMPAIGN_STATS, "default", campaign_id)
 
 
 def kick_webhooks() -> bool:

@@ -140,6 +140,7 @@ def add_actions(
     start: datetime | None = None,
     every: timedelta = timedelta(minutes=1),
     prefix: str = "bulk",
+    source: str = "web",
 ) -> None:
     """Insert actions directly (no HTTP, no mail): many rows in one commit."""
     start = start or datetime.now(UTC) - timedelta(hours=count)
@@ -154,6 +155,7 @@ def add_actions(
             status=status,
             created_at=start + i * every,
             confirmed_at=start + i * every if status == "confirmed" else None,
+            source=source,
         )
         for i in range(1, count + 1)
     )

@@ -73,6 +73,15 @@ def deliver_webhooks() -> dict:
 
 
 @with_app_context
+def recount_campaign_stats(campaign_id: int) -> None:
+    """A dashboard's kept figures grew old while admins look at it: count them again."""
+    from chorus.services import dashboard
+
+    queues.started(queues.RECOUNT_CAMPAIGN_STATS, campaign_id)
+    dashboard.recount_stats(campaign_id)
+
+
+@with_app_context
 def send_invitation(invitation_id: int) -> bool:
     """E-mail an invitation link; skipped if it was already sent, accepted or revoked."""
     from chorus.models import Invitation

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Select, func, literal_column, select, tuple_
 
+from chorus import queues
 from chorus.extensions import db, redis_store
 from chorus.models import Action, Campaign, CampaignHost, Organization
 from chorus.models.actions import search_text
@@ -27,10 +28,12 @@ SUPPORTERS_PER_PAGE = 50
 SEARCH_MAX_LENGTH = 200
 #: Visible supporters are counted exactly up to this many; past it the list shows PostgreSQL's estimate.
 EXACT_COUNT_UP_TO = 10_000
-#: A dashboard whose figures took longer than this to count is kept in Redis for STATS_TTL seconds.
+#: A dashboard whose figures took longer than this to count is kept in Redis (see `campaign_stats`).
 SLOW_STATS_SECONDS = 0.2
+#: Kept figures younger than this are shown as they are; older ones are shown while a worker counts
+#: them again, up to STATS_KEPT_FOR, past which (no worker recounted them) the view counts itself.
 STATS_TTL = 30
-
+STATS_KEPT_FOR = 300
 
 @dataclass(frozen=True)
 class StatusCounts:
@@ -84,33 +87,56 @@ def _stats_key(campaign_id: int) -> str:
 
 
 def campaign_stats(campaign: Campaign, now: datetime | None = None) -> CampaignStats:
-    """The dashboard's figures. A big campaign's take a few hundred milliseconds to count: those are
-    kept in Redis (shared by every web node) for STATS_TTL seconds; small ones are always live.
-    With `now` (a chart as of another moment) they are counted afresh."""
+    """The dashboard's figures. A big campaign's take a second to count at a million actions: they
+    are kept in Redis (shared by every web node), and once STATS_TTL old they are still shown while
+    a worker counts them again (one job per campaign at a time), so an admin waits for the count
+    only when no copy under STATS_KEPT_FOR exists. Small ones are always live. With `now` (a chart
+    as of another moment) they are counted afresh."""
     if now is not None:
         return compute_stats(campaign, now)
     cached = redis_store.client.get(_stats_key(campaign.id))
     if cached is not None:
-        return _stats_from_json(cached)
+        stats, counted_at = _stats_from_json(cached)
+        age = time.time() - counted_at
+        if 0 <= age <= STATS_TTL:
+            return stats
+        if 0 <= age <= STATS_KEPT_FOR:
+            queues.kick_stats_recount(campaign.id)
+            return stats
     started = time.perf_counter()
     stats = compute_stats(campaign)
     if time.perf_counter() - started > SLOW_STATS_SECONDS:
-        redis_store.client.set(_stats_key(campaign.id), json.dumps(asdict(stats), default=str), ex=STATS_TTL)
+        _keep(campaign.id, stats)
     return stats
+
+
+def recount_stats(campaign_id: int) -> None:
+    """The worker's half of `campaign_stats`: count a kept dashboard's figures again."""
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is not None:
+        _keep(campaign.id, compute_stats(campaign))
+
+
+def _keep(campaign_id: int, stats: CampaignStats) -> None:
+    kept = json.dumps({**asdict(stats), "counted_at": time.time()}, default=str)
+    redis_store.client.set(_stats_key(campaign_id), kept, ex=STATS_KEPT_FOR)
 
 
 def forget_stats(campaign_id: int) -> None:
     redis_store.client.delete(_stats_key(campaign_id))
 
 
-def _stats_from_json(raw: bytes) -> CampaignStats:
+def _stats_from_json(raw: bytes) -> tuple[CampaignStats, float]:
+    """The kept figures and when they were counted (never, for a copy kept before that was noted)."""
     data = json.loads(raw)
-    return CampaignStats(
+    stats = CampaignStats(
         overall=StatusCounts(**data["overall"]),
         by_member=[MemberCounts(m["slug"], m["name"], StatusCounts(**m["counts"])) for m in data["by_member"]],
         timeline=[Bucket(datetime.fromisoformat(b["start"]), StatusCounts(**b["counts"])) for b in data["timeline"]],
         granularity=data["granularity"],
+        api_confirmed=data.get("api_confirmed", 0),
     )
+    return stats, data.get("counted_at", 0.0)
 
 
 def compute_stats(campaign: Campaign, now: datetime | None = None) -> CampaignStats:
