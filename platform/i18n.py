@@ -76,13 +76,17 @@ def load_catalogues(directory: Path = CATALOGUES) -> dict[str, Translations]:
     }
 
 
+#: English, the source language, has no catalogue; one shared object (asked for at every gettext call).
+_UNTRANSLATED = NullTranslations()
+
+
 class _CatalogueDomain(Domain):
     """Flask-Babel's domain, reading the catalogues loaded at app start for `current_lang()`."""
 
     def get_translations(self):
         if not has_app_context():
-            return NullTranslations()
-        return current_app.extensions["chorus.catalogues"].get(current_lang()) or NullTranslations()
+            return _UNTRANSLATED
+        return current_app.extensions["chorus.catalogues"].get(current_lang()) or _UNTRANSLATED
 
 
 class _Babel(Babel):
