@@ -35,6 +35,7 @@ SLOW_STATS_SECONDS = 0.2
 STATS_TTL = 30
 STATS_KEPT_FOR = 300
 
+
 @dataclass(frozen=True)
 class StatusCounts:
     confirmed: int = 0
