@@ -24,6 +24,11 @@ class Dashboard:
     timeline_chart: Markup
     members_chart: Markup
 
+    @property
+    def recounted_every(self) -> int:
+        """Seconds after which kept figures are counted again (`stats.counted_at` says when they were)."""
+        return dashboard.STATS_TTL
+
     def bucket_label(self, bucket: dashboard.Bucket) -> str:
         pattern = "%Y-%m-%d %H:00" if self.stats.granularity == "hour" else "%Y-%m-%d"
         return bucket.start.strftime(pattern)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Select, func, literal_column, select, tuple_
@@ -30,10 +30,11 @@ SEARCH_MAX_LENGTH = 200
 EXACT_COUNT_UP_TO = 10_000
 #: A dashboard whose figures took longer than this to count is kept in Redis (see `campaign_stats`).
 SLOW_STATS_SECONDS = 0.2
-#: Kept figures younger than this are shown as they are; older ones are shown while a worker counts
-#: them again, up to STATS_KEPT_FOR, past which (no worker recounted them) the view counts itself.
+#: Kept figures younger than this are shown as they are; older ones are shown (with the time they
+#: were counted) while a worker counts them again, up to STATS_KEPT_FOR, past which (nobody looked,
+#: or no worker recounted them) the view counts itself.
 STATS_TTL = 30
-STATS_KEPT_FOR = 300
+STATS_KEPT_FOR = 3600
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ class CampaignStats:
     granularity: str  # "hour" or "day", in UTC
     #: Confirmed actions recorded through members' API keys (shown apart; maybe not in the tally).
     api_confirmed: int = 0
+    #: When kept figures were counted (the page says so); None when counted for this view.
+    counted_at: datetime | None = field(default=None, compare=False)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -89,10 +92,10 @@ def _stats_key(campaign_id: int) -> str:
 
 def campaign_stats(campaign: Campaign, now: datetime | None = None) -> CampaignStats:
     """The dashboard's figures. A big campaign's take a second to count at a million actions: they
-    are kept in Redis (shared by every web node), and once STATS_TTL old they are still shown while
-    a worker counts them again (one job per campaign at a time), so an admin waits for the count
-    only when no copy under STATS_KEPT_FOR exists. Small ones are always live. With `now` (a chart
-    as of another moment) they are counted afresh."""
+    are kept in Redis (shared by every web node), and once STATS_TTL old they are still shown, with
+    the time they were counted, while a worker counts them again (one job per campaign at a time), so
+    an admin waits for the count only when no copy under STATS_KEPT_FOR exists. Small ones are always
+    live. With `now` (a chart as of another moment) they are counted afresh."""
     if now is not None:
         return compute_stats(campaign, now)
     cached = redis_store.client.get(_stats_key(campaign.id))
@@ -119,7 +122,7 @@ def recount_stats(campaign_id: int) -> None:
 
 
 def _keep(campaign_id: int, stats: CampaignStats) -> None:
-    kept = json.dumps({**asdict(stats), "counted_at": time.time()}, default=str)
+    kept = json.dumps({**asdict(stats), "counted_at": time.time()}, default=str)  # a number: compared as one
     redis_store.client.set(_stats_key(campaign_id), kept, ex=STATS_KEPT_FOR)
 
 
@@ -130,14 +133,16 @@ def forget_stats(campaign_id: int) -> None:
 def _stats_from_json(raw: bytes) -> tuple[CampaignStats, float]:
     """The kept figures and when they were counted (never, for a copy kept before that was noted)."""
     data = json.loads(raw)
+    counted_at = data.get("counted_at") or 0.0
     stats = CampaignStats(
         overall=StatusCounts(**data["overall"]),
         by_member=[MemberCounts(m["slug"], m["name"], StatusCounts(**m["counts"])) for m in data["by_member"]],
         timeline=[Bucket(datetime.fromisoformat(b["start"]), StatusCounts(**b["counts"])) for b in data["timeline"]],
         granularity=data["granularity"],
         api_confirmed=data.get("api_confirmed", 0),
+        counted_at=datetime.fromtimestamp(counted_at, UTC),
     )
-    return stats, data.get("counted_at", 0.0)
+    return stats, counted_at
 
 
 def compute_stats(campaign: Campaign, now: datetime | None = None) -> CampaignStats:
