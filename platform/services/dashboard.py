@@ -100,12 +100,11 @@ def campaign_stats(campaign: Campaign, now: datetime | None = None) -> CampaignS
         return compute_stats(campaign, now)
     cached = redis_store.client.get(_stats_key(campaign.id))
     if cached is not None:
-        stats, counted_at = _stats_from_json(cached)
-        age = time.time() - counted_at
-        if 0 <= age <= STATS_TTL:
-            return stats
+        stats = _stats_from_json(cached)
+        age = time.time() - stats.counted_at.timestamp()
         if 0 <= age <= STATS_KEPT_FOR:
-            queues.kick_stats_recount(campaign.id)
+            if age > STATS_TTL:
+                queues.kick_stats_recount(campaign.id)
             return stats
     started = time.perf_counter()
     stats = compute_stats(campaign)
@@ -130,19 +129,17 @@ def forget_stats(campaign_id: int) -> None:
     redis_store.client.delete(_stats_key(campaign_id))
 
 
-def _stats_from_json(raw: bytes) -> tuple[CampaignStats, float]:
-    """The kept figures and when they were counted (never, for a copy kept before that was noted)."""
+def _stats_from_json(raw: bytes) -> CampaignStats:
+    """The kept figures, counted at the epoch if kept before the time was noted (so counted again)."""
     data = json.loads(raw)
-    counted_at = data.get("counted_at") or 0.0
-    stats = CampaignStats(
+    return CampaignStats(
         overall=StatusCounts(**data["overall"]),
         by_member=[MemberCounts(m["slug"], m["name"], StatusCounts(**m["counts"])) for m in data["by_member"]],
         timeline=[Bucket(datetime.fromisoformat(b["start"]), StatusCounts(**b["counts"])) for b in data["timeline"]],
         granularity=data["granularity"],
         api_confirmed=data.get("api_confirmed", 0),
-        counted_at=datetime.fromtimestamp(counted_at, UTC),
+        counted_at=datetime.fromtimestamp(data.get("counted_at") or 0.0, UTC),
     )
-    return stats, counted_at
 
 
 def compute_stats(campaign: Campaign, now: datetime | None = None) -> CampaignStats:
