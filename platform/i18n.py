@@ -21,7 +21,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 from flask import Flask, current_app, g, has_app_context, has_request_context, request
-from flask_babel import Babel, Domain, gettext, lazy_gettext, ngettext
+from flask_babel import Babel, Domain, lazy_gettext, ngettext
 from werkzeug.datastructures import LanguageAccept
 
 __all__ = ["LANGUAGES", "LANGUAGE_NAMES", "current_lang", "gettext", "lazy_gettext", "ngettext", "KIND_NAMES"]
@@ -80,13 +80,25 @@ def load_catalogues(directory: Path = CATALOGUES) -> dict[str, Translations]:
 _UNTRANSLATED = NullTranslations()
 
 
+def translations() -> NullTranslations:
+    """The catalogue of `current_lang()`, loaded at app start. Looked up directly: Flask-Babel's way
+    to it, through its domain and context at every call, was a sixth of building a supporter mail."""
+    if not has_app_context():
+        return _UNTRANSLATED
+    return current_app.extensions["chorus.catalogues"].get(current_lang()) or _UNTRANSLATED
+
+
+def gettext(string: str, **variables) -> str:
+    """Flask-Babel's gettext on `translations()`: `gettext("Hello %(name)s", name=...)`."""
+    translated = translations().ugettext(string)
+    return translated % variables if variables else translated
+
+
 class _CatalogueDomain(Domain):
-    """Flask-Babel's domain, reading the catalogues loaded at app start for `current_lang()`."""
+    """Flask-Babel's domain (lazy_gettext, ngettext), reading the catalogues loaded at app start."""
 
     def get_translations(self):
-        if not has_app_context():
-            return _UNTRANSLATED
-        return current_app.extensions["chorus.catalogues"].get(current_lang()) or _UNTRANSLATED
+        return translations()
 
 
 class _Babel(Babel):
@@ -127,5 +139,10 @@ def init_app(app: Flask) -> None:
     """Flask-Babel installs Jinja's i18n extension (`_`, `gettext`, `ngettext` in templates)."""
     app.extensions["chorus.catalogues"] = load_catalogues()
     _Babel(app, locale_selector=current_lang)
+    app.jinja_env.install_gettext_callables(  # Flask-Babel's, without its way round (translations())
+        gettext=lambda string: translations().ugettext(string),
+        ngettext=lambda singular, plural, n: translations().ungettext(singular, plural, n),
+        newstyle=True,
+    )
     app.after_request(_remember_language)
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_lang=current_lang, KIND_NAMES=KIND_NAMES)

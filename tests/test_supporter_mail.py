@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from markupsafe import escape
 from sqlalchemy import func, select, update
 
 from chorus.extensions import db, redis_store
@@ -13,6 +14,7 @@ from chorus.models.base import utcnow
 from chorus.services import periodic, supporter_mail
 from tests.factories import (
     confirm_link,
+    csrf_token,
     letter,
     login,
     make_campaign,
@@ -211,3 +213,50 @@ def test_unsubscribe_page_in_spanish_offers_both_choices(client, mailbox):
     url = mailbox.messages[0]["List-Unsubscribe"].strip("<>").replace("http://chorus.test", "")
     page = client.get(url + "?lang=es").get_data(as_text=True)
     assert "los correos de campañas de Alpha" in page and "Ningún correo de esta coalición" in page
+
+
+def test_a_batch_of_confirmations_gives_each_supporter_their_own_name_and_link_whatever_a_member_template_does(
+    client, app, mailbox, tmp_path
+):
+    """A batch renders each template once for many mails (chorus.services.mail_merge): each mail must
+    still read as if rendered alone, escaped where HTML, and a member's template that transforms a
+    value (a case, a slice) is rendered per mail."""
+    own = tmp_path / "members" / "harbor" / "templates" / "mail"
+    own.mkdir(parents=True)
+    (own / "confirm.txt").write_text(
+        '{{ _("Hello %(name)s,", name=action.first_name|upper) }} ({{ action.last_name[:1] }}.)\n{{ confirm_url }}\n'
+    )
+    more = tmp_path / "members" / "delta" / "templates" / "mail"
+    more.mkdir(parents=True)
+    (more / "confirm.txt").write_text("Hi {{ action.first_name }} of {{ action.postal_code }}\n{{ confirm_url }}\n")
+    app.jinja_loader.tenants = tmp_path / "members"
+    harbor, river, delta = make_org("harbor"), make_org("river"), make_org("delta")
+    campaign = make_campaign(harbor, hosts=[river, delta])
+    people = [("Ana <b>&", "Pérez"), ("Bo", "Li"), ("Chen", "Wu")]
+    for site in ("harbor", "river", "delta"):
+        for n, (first, last) in enumerate(people):
+            fields = {"first_name": first, "last_name": last, "postal_code": f"9411{n}"}
+            sign(client, site, campaign.slug, supporter(f"{site}{n}@example.org", **fields))
+    run_jobs()
+    assert len(mailbox.messages) == 9
+    links = set()
+    for message in mailbox.messages:
+        site, n = message["To"][:-len("@example.org")][:-1], int(message["To"][-len("0@example.org")])
+        first, last = people[n]
+        text = message.get_body(("plain",)).get_content()
+        if site == "harbor":
+            assert f"Hello {first.upper()}, ({last[0]}.)" in text, text
+        elif site == "delta":  # a field that is not merged
+            assert f"Hi {first} of 9411{n}" in text, text
+        else:
+            assert f"Hello {first}," in text, text
+            html = message.get_body(("html",)).get_content()
+            assert f"Hello {escape(first)}," in html and first not in html.replace(escape(first), ""), html
+            assert f'href="http://chorus.test{confirm_link(message)}"' in html
+        links.add(confirm_link(message))
+    assert len(links) == 9
+    for link in links:  # each link confirms its own supporter's action
+        page = client.get(link).get_data(as_text=True)
+        assert client.post(link, data={"csrf_token": csrf_token(page)}).status_code == 200
+    confirmed = select(func.count()).select_from(Action).where(Action.status == "confirmed")
+    assert db.session.scalar(confirmed.execution_options(all_orgs=True)) == 9

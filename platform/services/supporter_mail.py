@@ -45,6 +45,7 @@ from chorus.i18n import gettext
 from chorus.models import Action, AuditEntry, Consent, Organization, PublicMessage, SignOn, SupporterMail, Suppression
 from chorus.models.base import Timestamp, utcnow
 from chorus.services import content, letters, mail, outbox, statement_mail, webhooks
+from chorus.services.mail_merge import MailMerge
 from chorus.services.periodic import periodic
 
 BATCH = 200
@@ -259,9 +260,10 @@ class _Anonymous:
         self.uuid, self.language, self.email = action.uuid, action.language, action.email
 
 
-def build(row: SupporterMail, decision: Decision) -> Message:
+def build(row: SupporterMail, decision: Decision, merge: MailMerge | None = None) -> Message:
     """One supporter mail; raises if it cannot be built (the caller marks it failed with the reason),
-    statement_mail.NotOwed if it is no longer owed (the caller skips it)."""
+    statement_mail.NotOwed if it is no longer owed (the caller skips it). `merge`: the batch's
+    renders, shared by the mails that differ only in their supporter (chorus.services.mail_merge)."""
     anonymous = decision is Decision.SEND_ANONYMOUS
     if row.kind in REQUESTED:
         return _my_data_message(row)
@@ -274,16 +276,17 @@ def build(row: SupporterMail, decision: Decision) -> Message:
     site, campaign = action.org, action.campaign
     g.lang = action.language
     context = {
-        "action": _Anonymous(action) if anonymous else action,
         "campaign": campaign,
         "org": site,
         "campaign_url": f"{tenancy.site_root(site)}/{campaign.slug}",  # the member's own host if it has one
     }
+    shared = (site.id, campaign.id)  # what the render depends on besides the supporter and `own`
+    own = {}
     is_letter = campaign.kind == "letter"
     title = content.text(campaign, "title", action.language)
     message_id = f"{row.kind}.{action.uuid}"
     if row.kind == "confirm":
-        context["confirm_url"] = f"{tenancy.public_root(site)}/confirm/{mail.make_token('confirm', action.uuid)}"
+        own["confirm_url"] = f"{tenancy.public_root(site)}/confirm/{mail.make_token('confirm', action.uuid)}"
         subject = (
             gettext("Please confirm your letter: %(title)s", title=title)
             if is_letter
@@ -300,15 +303,20 @@ def build(row: SupporterMail, decision: Decision) -> Message:
         body = action.body or content.text(campaign, "letter_body", action.language)
         context["letter"] = letters.compose(campaign, body, letters.signature_of(action), action.language)
         context["targets"] = letters.targets_for(campaign, action.country, action.postal_code)
+        shared = None  # the letter and its targets are the supporter's own: rendered as they are
         subject = gettext("Your letter: %(title)s", title=title)
     else:
         raise ValueError(f"no template for mail kind {row.kind!r}")
+    person = ("action", _Anonymous(action) if anonymous else action)
+    merge = merge or MailMerge()
     return mail.to_supporter(
         to=action.email,
         site=site,
         subject=subject,
-        text=render_template(f"@{site.slug}/mail/{row.kind}.txt", **context),
-        html=render_template(f"@{site.slug}/mail/{row.kind}.html", **context) if row.kind == "confirm" else None,
+        text=merge.render(f"@{site.slug}/mail/{row.kind}.txt", shared, context, person, own),
+        html=merge.render(f"@{site.slug}/mail/{row.kind}.html", shared, context, person, own)
+        if row.kind == "confirm"
+        else None,
         message_id=message_id,
     )
 
@@ -450,7 +458,10 @@ def _prepare(ids: list[int], report: Report) -> list[_Outgoing]:
         select(SupporterMail)
         .where(SupporterMail.id.in_(ids))
         .options(
-            joinedload(SupporterMail.action).joinedload(Action.campaign),
+            # What a mail reads, and not the action's consents nor the campaign's hosts and targets
+            # (the copy of a letter loads its campaign's targets when it needs them).
+            joinedload(SupporterMail.action).lazyload(Action.consents),
+            joinedload(SupporterMail.action).joinedload(Action.campaign).lazyload("*"),
             joinedload(SupporterMail.action).joinedload(Action.org),
             joinedload(SupporterMail.sign_on),
             joinedload(SupporterMail.suppression),
@@ -463,6 +474,7 @@ def _prepare(ids: list[int], report: Report) -> list[_Outgoing]:
     for s in db.session.scalars(select(Suppression).where(Suppression.email_normalized.in_(addresses))):
         suppressions.setdefault(s.email_normalized, []).append(s)
     outgoing, skipped, moved_on, failed = [], [], [], []
+    merge = MailMerge()
     for row in rows:
         recipient = _recipient(row)
         try:
@@ -470,7 +482,7 @@ def _prepare(ids: list[int], report: Report) -> list[_Outgoing]:
             if decision is Decision.SKIP:
                 skipped.append(row.id)
                 continue
-            outgoing.append(_Outgoing(row.id, row.attempts, build(row, decision)))
+            outgoing.append(_Outgoing(row.id, row.attempts, build(row, decision, merge)))
         except statement_mail.NotOwed as reason:
             moved_on.append((row.id, str(reason)))
         except Exception as error:  # noqa: BLE001 - one mail that cannot be built never stops the batch
