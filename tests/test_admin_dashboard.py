@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from chorus import queues, tenancy
 from chorus.extensions import db
 from chorus.models import Action
-from chorus.services import dashboard
+from chorus.services import dashboard, periodic, tally
 from tests.factories import (
     add_actions,
     login,
@@ -340,3 +340,27 @@ def test_old_kept_dashboard_figures_are_shown_at_once_with_their_time_while_a_wo
     monkeypatch.setattr(time, "time", lambda: clock + dashboard.STATS_KEPT_FOR + 60)  # nobody looked since
     add_actions(campaign, org, 1, prefix="latest")
     assert dashboard.campaign_stats(campaign).overall.total == 6  # counted by the view itself
+
+
+def test_a_big_campaigns_figures_are_counted_by_a_worker_before_any_admin_looks(client, monkeypatch):
+    org = make_org("alpha")
+    big = make_campaign(org, slug="big", require_confirmation=False)
+    small = make_campaign(org, slug="small", require_confirmation=False)
+    add_actions(big, org, 3)
+    add_actions(small, org, 2, prefix="small")
+    for campaign in (big, small):
+        tally.read(campaign.id)  # the live tally, which says how big each campaign is
+    monkeypatch.setattr(dashboard, "READY_FROM", 3)
+    assert "dashboard-ready" in periodic.run_due()
+    assert queues.queue("default").count == 1  # the big one only
+    run_jobs()
+    add_actions(big, org, 1, prefix="later")
+    make_user("admin@alpha.example", "org-admin", org)
+    login(client, "admin@alpha.example")
+    html = client.get("/admin/alpha/campaigns/big").get_data(as_text=True)
+    assert figure(html, "actions") == "3" and "figures-counted-at" in html  # the worker's count, not the view's
+    assert figure(client.get("/admin/alpha/campaigns/small").get_data(as_text=True), "actions") == "2"
+    db.session.execute(text("UPDATE periodic_tasks SET next_run_at = :now"), {"now": datetime.now(UTC)})
+    db.session.commit()
+    assert "dashboard-ready" in periodic.run_due()
+    assert queues.queue("default").count == 0  # its copy is still kept: nothing to count again

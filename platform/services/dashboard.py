@@ -21,6 +21,8 @@ from chorus.extensions import db, redis_store
 from chorus.models import Action, Campaign, CampaignHost, Organization
 from chorus.models.actions import search_text
 from chorus.models.base import utcnow
+from chorus.services import tally
+from chorus.services.periodic import periodic
 
 #: Campaigns younger than this are charted per hour: per day they would be one or two columns.
 HOURLY_UNTIL = timedelta(days=3)
@@ -35,6 +37,9 @@ SLOW_STATS_SECONDS = 0.2
 #: or no worker recounted them) the view counts itself.
 STATS_TTL = 30
 STATS_KEPT_FOR = 3600
+#: Campaigns with at least this many confirmed actions have their figures counted by a worker before
+#: anyone asks (`keep_big_dashboards_ready`): past it, counting them takes a tenth of a second or more.
+READY_FROM = 20_000
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,24 @@ def campaign_stats(campaign: Campaign, now: datetime | None = None) -> CampaignS
     if time.perf_counter() - started > SLOW_STATS_SECONDS:
         _keep(campaign.id, stats)
     return stats
+
+
+@periodic("dashboard-ready", every_seconds=300)
+def keep_big_dashboards_ready() -> None:
+    """Count a big campaign's figures before its admins look: its first view, or the first after an
+    hour unseen, would otherwise count inline (a second or more at a million actions). A campaign
+    nobody looks at is counted again once an hour at most, when its copy expires."""
+    campaign_ids = db.session.scalars(select(Campaign.id)).all()
+    if not campaign_ids:
+        return
+    pipe = redis_store.client.pipeline(transaction=False)
+    for campaign_id in campaign_ids:
+        pipe.hget(tally.tally_key(campaign_id), "total")
+        pipe.exists(_stats_key(campaign_id))
+    found = pipe.execute()
+    for campaign_id, total, kept in zip(campaign_ids, found[::2], found[1::2], strict=True):
+        if int(total or 0) >= READY_FROM and not kept:
+            queues.kick_stats_recount(campaign_id)
 
 
 def recount_stats(campaign_id: int) -> None:
