@@ -50,7 +50,7 @@ _ALPHABETS = ("abcdefghijklmABCDEFGHIJKLM01234", "nopqrstuvwxyzNOPQRSTUVWXYZ5678
 def _stand_in_token(which: int) -> str:
     """A random stand-in of set `which` (0 or 1), new for every render so no text can hold one."""
     alphabet = _ALPHABETS[which]
-    word = "".join(secrets.choice(alphabet) for _ in range(16))
+    word = "".join(alphabet[byte % len(alphabet)] for byte in secrets.token_bytes(16))
     return word if which == 0 else f"{word[:8]} {word[8:]}{alphabet[-1]}"
 
 
@@ -61,31 +61,32 @@ class MailMerge:
         self._renders: dict[tuple, tuple[str, dict[str, str], re.Pattern] | None] = {}
 
     def render(
-        self, name: str, key: tuple | None, context: dict, person: tuple[str, object], own: dict[str, str]
-    ) -> str:
-        """`render_template(name, **context, **{person[0]: person[1]}, **own)`, from this batch's one
-        render for `key` (what the render depends on in `context`) where it is safe; `key` None: the
-        context holds more of the mail's own, render it as it is. `own`: the mail's other values of
-        its own (its confirm link)."""
+        self, names: list[str], key: tuple | None, context: dict, person: tuple[str, object], own: dict[str, str]
+    ) -> list[str]:
+        """Each of `names` (a mail's text and HTML parts) as `render_template(name, **context,
+        **{person[0]: person[1]}, **own)`, from this batch's one render for `key` (what the render
+        depends on in `context`) where it is safe; `key` None: the context holds more of the mail's
+        own, render it as it is. `own`: the mail's other values of its own (its confirm link)."""
         variable, real = person
-        if key is None:
-            return render_template(name, **context, **{variable: real}, **own)
         fields = {f: getattr(real, f, None) for f in PERSON_FIELDS}
         values = {**{f"{variable}.{f}": v for f, v in fields.items() if v}, **{k: v for k, v in own.items() if v}}
-        if not all(isinstance(v, str) for v in values.values()):
-            return render_template(name, **context, **{variable: real}, **own)
+        if key is None or not all(isinstance(v, str) for v in values.values()):
+            return [render_template(name, **context, **{variable: real}, **own) for name in names]
         # Which values are empty, and how (None or ""): the render's branches depend on it.
         shape = tuple((f, bool(v) or v) for f, v in fields.items()) + tuple((k, bool(v) or v) for k, v in own.items())
-        cache_key = (name, key, current_lang(), shape)
-        if cache_key not in self._renders:
-            self._renders[cache_key] = self._merged_render(name, context, variable, fields, own)
-        merged = self._renders[cache_key]
-        if merged is None:
-            return render_template(name, **context, **{variable: real}, **own)
-        rendered, tokens, pattern = merged
-        escaped = name.endswith(".html")  # what Flask autoescapes; .txt is written as it is
-        by_token = {token: str(escape(values[slot])) if escaped else values[slot] for token, slot in tokens.items()}
-        return pattern.sub(lambda found: by_token[found.group(0)], rendered) if tokens else rendered
+        escaped = {slot: str(escape(value)) for slot, value in values.items()}
+        parts = []
+        for name in names:
+            cache_key = (name, key, current_lang(), shape)
+            if cache_key not in self._renders:
+                self._renders[cache_key] = self._merged_render(name, context, variable, fields, own)
+            merged = self._renders[cache_key]
+            if merged is None:
+                parts.append(render_template(name, **context, **{variable: real}, **own))
+                continue
+            # What Flask autoescapes (.html) gets each value escaped; a .txt part is written as it is.
+            parts.append(_write_in(merged, escaped if name.endswith(".html") else values))
+        return parts
 
     @staticmethod
     def _merged_render(name: str, context: dict, variable: str, fields: dict, own: dict) -> tuple | None:
@@ -110,3 +111,9 @@ class MailMerge:
         if swapped != second:
             return None
         return first, tokens, re.compile("|".join(map(re.escape, tokens)))
+
+
+def _write_in(merged: tuple[str, dict[str, str], re.Pattern], values: dict[str, str]) -> str:
+    """The merged render with each stand-in replaced by its slot's value, in one pass."""
+    rendered, tokens, pattern = merged
+    return pattern.sub(lambda found: values[tokens[found.group(0)]], rendered) if tokens else rendered

@@ -308,17 +308,10 @@ def build(row: SupporterMail, decision: Decision, merge: MailMerge | None = None
     else:
         raise ValueError(f"no template for mail kind {row.kind!r}")
     person = ("action", _Anonymous(action) if anonymous else action)
-    merge = merge or MailMerge()
-    return mail.to_supporter(
-        to=action.email,
-        site=site,
-        subject=subject,
-        text=merge.render(f"@{site.slug}/mail/{row.kind}.txt", shared, context, person, own),
-        html=merge.render(f"@{site.slug}/mail/{row.kind}.html", shared, context, person, own)
-        if row.kind == "confirm"
-        else None,
-        message_id=message_id,
-    )
+    parts = ["txt", "html"] if row.kind == "confirm" else ["txt"]
+    names = [f"@{site.slug}/mail/{row.kind}.{part}" for part in parts]
+    text, html = [*(merge or MailMerge()).render(names, shared, context, person, own), None][:2]
+    return mail.to_supporter(to=action.email, site=site, subject=subject, text=text, html=html, message_id=message_id)
 
 
 class _Coalition:
