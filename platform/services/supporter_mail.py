@@ -260,7 +260,7 @@ class _Anonymous:
         self.uuid, self.language, self.email = action.uuid, action.language, action.email
 
 
-def build(row: SupporterMail, decision: Decision, merge: MailMerge | None = None) -> Message:
+def build(row: SupporterMail, decision: Decision, merge: MailMerge) -> Message:
     """One supporter mail; raises if it cannot be built (the caller marks it failed with the reason),
     statement_mail.NotOwed if it is no longer owed (the caller skips it). `merge`: the batch's
     renders, shared by the mails that differ only in their supporter (chorus.services.mail_merge)."""
@@ -310,7 +310,7 @@ def build(row: SupporterMail, decision: Decision, merge: MailMerge | None = None
     person = ("action", _Anonymous(action) if anonymous else action)
     parts = ["txt", "html"] if row.kind == "confirm" else ["txt"]
     names = [f"@{site.slug}/mail/{row.kind}.{part}" for part in parts]
-    text, html = [*(merge or MailMerge()).render(names, shared, context, person, own), None][:2]
+    text, html = [*merge.render(names, shared, context, person, own), None][:2]
     return mail.to_supporter(to=action.email, site=site, subject=subject, text=text, html=html, message_id=message_id)
 
 
