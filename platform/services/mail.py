@@ -258,7 +258,6 @@ def to_supporter(
     """Every mail to a supporter (confirmations, copies, repeats, sign-ons, version notices…) is made
     here: from the member `site`, with its scoped unsubscribe link in the headers and the supporter's
     "manage my data" link at the foot (`footer=False`: a mail to staff, such as a statement's author)."""
-    root = tenancy.public_root(site)
     return new_message(
         to=to,
         subject=subject,
@@ -266,8 +265,8 @@ def to_supporter(
         html=html,
         sender=default_sender(site.name),
         message_id=message_id,
-        unsubscribe=unsubscribe_url(to.lower(), site.slug, root),
-        manage=manage_url(to.lower(), site.slug, root) if footer else None,
+        unsubscribe=unsubscribe_url(to.lower(), site.slug, tenancy.public_root(site)),
+        manage=manage_link(to, site) if footer else None,
     )
 
 

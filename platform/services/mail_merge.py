@@ -68,10 +68,14 @@ class MailMerge:
         depends on in `context`) where it is safe; `key` None: the context holds more of the mail's
         own, render it as it is. `own`: the mail's other values of its own (its confirm link)."""
         variable, real = person
+
+        def alone(name: str) -> str:
+            return render_template(name, **context, **{variable: real}, **own)
+
         fields = {f: getattr(real, f, None) for f in PERSON_FIELDS}
         values = {**{f"{variable}.{f}": v for f, v in fields.items() if v}, **{k: v for k, v in own.items() if v}}
         if key is None or not all(isinstance(v, str) for v in values.values()):
-            return [render_template(name, **context, **{variable: real}, **own) for name in names]
+            return [alone(name) for name in names]
         # Which values are empty, and how (None or ""): the render's branches depend on it.
         shape = tuple((f, bool(v) or v) for f, v in fields.items()) + tuple((k, bool(v) or v) for k, v in own.items())
         escaped = {slot: str(escape(value)) for slot, value in values.items()}
@@ -82,10 +86,9 @@ class MailMerge:
                 self._renders[cache_key] = self._merged_render(name, context, variable, fields, own)
             merged = self._renders[cache_key]
             if merged is None:
-                parts.append(render_template(name, **context, **{variable: real}, **own))
-                continue
-            # What Flask autoescapes (.html) gets each value escaped; a .txt part is written as it is.
-            parts.append(_write_in(merged, escaped if name.endswith(".html") else values))
+                parts.append(alone(name))
+            else:  # what Flask autoescapes (.html) gets each value escaped; a .txt part as it is
+                parts.append(_write_in(merged, escaped if name.endswith(".html") else values))
         return parts
 
     @staticmethod
