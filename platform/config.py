@@ -38,6 +38,16 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+def _niceness(environ: Mapping[str, str]) -> int:
+    """CHORUS_WORKER_NICE: how far below the web a worker's CPU priority sits (0-19, as nice(1))."""
+    raw = environ.get("CHORUS_WORKER_NICE", "")
+    if not raw:
+        return 10
+    if not raw.isdigit() or int(raw) > 19:
+        raise ConfigError(f"CHORUS_WORKER_NICE must be a whole number from 0 to 19, not {raw!r}")
+    return int(raw)
+
+
 def _periods(environ: Mapping[str, str]) -> dict[str, int]:
     """CHORUS_EVERY_<TASK>=seconds: the period of a periodic task (chorus.services.periodic)."""
     return {name: _positive_int(environ, name, 1) for name in environ if name.startswith("CHORUS_EVERY_")}
@@ -87,4 +97,5 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict:
         "CHORUS_MAIL_BACKOFF": _positive_int(environ, "CHORUS_MAIL_BACKOFF", 30),
         "CHORUS_MAIL_ATTEMPTS": _positive_int(environ, "CHORUS_MAIL_ATTEMPTS", 8),
         "CHORUS_TALLY_SETTLE": _positive_int(environ, "CHORUS_TALLY_SETTLE", 15),
+        "CHORUS_WORKER_NICE": _niceness(environ),
     }

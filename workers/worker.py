@@ -4,6 +4,7 @@ thread runs the periodic tasks (chorus.services.periodic) that re-start whatever
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -35,6 +36,9 @@ def run(burst: bool = False) -> bool:
     """Run jobs in this process. SimpleWorker forks no child per job, so the app and its connection
     pools are built once; each job pushes its own app context (jobs.with_app_context).
 
+    A worker runs below the web's CPU priority (CHORUS_WORKER_NICE): on cores it shares with the web,
+    a surge's confirmation mails wait for idle CPU instead of slowing the signing that owes them.
+
     RQ's worker quits when Redis goes away in the middle of its housekeeping; this one waits and
     serves again (the ticker goes on meanwhile), until it is told to stop."""
     from chorus.app import create_app
@@ -42,6 +46,7 @@ def run(burst: bool = False) -> bool:
 
     app = create_app()
     jobs.set_worker_app(app)
+    os.nice(app.config["CHORUS_WORKER_NICE"])
     if not burst:
         stop = threading.Event()
         threading.Thread(target=periodic.run_forever, args=(app, stop), name="chorus-ticker", daemon=True).start()

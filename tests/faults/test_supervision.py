@@ -159,6 +159,10 @@ def test_up_replaces_dead_processes_keeps_serving_slow_clients_and_stops_everyth
         wait_for(lambda: children(supervisor, "worker") - {worker}, 30, "a new worker")
         assert sign(port, "after-kill@example.org") == 303
         wait_for(lambda: mail_to(mailbox, "after-kill@example.org"), 60, "the confirmation mail")
+        # Workers run below the web's CPU priority: a surge's mail waits for idle cores, not the signing.
+        [new_worker] = children(supervisor, "worker")
+        web = psutil.Process(min(children(supervisor, "chorus.webserver")))
+        assert psutil.Process(new_worker).nice() == min(web.nice() + 10, 19)
 
         # A web process killed: the other one answers meanwhile, and it is replaced.
         webs = children(supervisor, "chorus.webserver")
