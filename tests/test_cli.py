@@ -52,6 +52,9 @@ def test_bad_configuration_is_one_line(app_env):
     result = chorus("campaigns", "list", env={**app_env, "CHORUS_ENV": "production", "SECRET_KEY": ""})
     assert result.returncode == 2
     assert result.stderr.strip() == "chorus: error: SECRET_KEY must be set when CHORUS_ENV=production"
+    result = chorus("worker", "--burst", env={**app_env, "CHORUS_WORKER_NICE": "20"})
+    assert result.returncode == 2
+    assert result.stderr.strip() == "chorus: error: CHORUS_WORKER_NICE must be a whole number from 0 to 19, not '20'"
 
 
 def test_every_command_has_help(app_env):
