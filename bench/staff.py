@@ -10,7 +10,8 @@ time only: no HTTP, no template):
 - the campaign dashboard's figures (counts by member and status, and the timeline): the first call
   (counted, then kept), later ones (kept) and `kept_copy_older_than_ttl_s`, a visit once the kept
   copy is older than STATS_TTL (shown at once while a recount job is queued; its timing includes
-  the bench ageing the copy, two Redis round trips).
+  the bench ageing the copy, two Redis round trips). Figures counted in under SLOW_STATS_SECONDS are
+  never kept (`kept` false, a small world on a fast machine): every visit counts them live.
 
 `before` is the code as it was (a COUNT of every visible row, then the page by OFFSET with a sort over
 all of them, and a substring match by scan; the dashboard's two aggregates over every row), kept here
@@ -153,12 +154,18 @@ def measure(env: dict[str, str], repeat: int) -> dict:
             first_call = time.perf_counter() - first_started
             before_s, old = timed(lambda: before_dashboard(campaign), repeat)
             after_s, new = timed(lambda: dashboard.campaign_stats(campaign), repeat)
-            stale_s = timed(lambda: (age_kept_stats(campaign.id), dashboard.campaign_stats(campaign)), repeat)[0]
+            # Figures counted faster than SLOW_STATS_SECONDS are always live: no copy to age.
+            kept = bool(redis_store.client.exists(dashboard._stats_key(campaign.id)))
+            stale_s = None
+            if kept:
+                aged, _ = timed(lambda: (age_kept_stats(campaign.id), dashboard.campaign_stats(campaign)), repeat)
+                stale_s = round(aged, 4)
             screens["campaign_dashboard"] = {
                 "before_s": round(before_s, 4),
                 "after_s": round(after_s, 4),
                 "first_call_s": round(first_call, 4),
-                "kept_copy_older_than_ttl_s": round(stale_s, 4),
+                "kept": kept,
+                "kept_copy_older_than_ttl_s": stale_s,
                 "same_figures_as_before": old == new,
                 "loadavg_1m": round(load, 2),
             }
@@ -172,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows", type=int, default=100_000, help="actions through the owner (+10%%; default 100000)")
     p.add_argument("--repeat", type=int, default=3, help="timings per screen and version (median; default 3)")
     p.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/test", help="PostgreSQL admin db")
+    p.add_argument("--database", default=DATABASE, help=f"database to create and drop (default {DATABASE})")
     p.add_argument("--keep", action="store_true", help="keep the database afterwards")
     p.add_argument("--reuse", action="store_true", help="measure the database a --keep run left (no insert)")
     p.add_argument("--quiet-wait", type=float, default=0, help="accepted for bench/all.py; not used")
@@ -179,14 +187,17 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if not 1 <= args.rows <= world.MAX_ROWS or not 1 <= args.repeat <= 50:
         p.error(f"--rows must be 1..{world.MAX_ROWS:,} and --repeat 1..50")
+    if not args.database.startswith("chorus_bench"):
+        p.error("--database must start with chorus_bench (it is dropped afterwards)")
     workdir = Path(tempfile.mkdtemp(prefix="chorus-bench-staff-"))
     document: dict = {"benchmark": "chorus staff screens", "rows": args.rows, "repeat": args.repeat}
     status = 0
     try:
         if args.reuse:
-            url = args.admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{DATABASE}"
+            server = args.admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+            url = f"{server}/{args.database}"
         else:
-            url = world.fresh_database("postgresql", workdir, args.admin_url, DATABASE)
+            url = world.fresh_database("postgresql", workdir, args.admin_url, args.database)
         env = {
             **os.environ,
             "DATABASE_URL": url,
@@ -213,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         status = 1
     finally:
         if not (args.keep or args.reuse):
-            world.drop_database(args.admin_url, DATABASE)
+            world.drop_database(args.admin_url, args.database)
         shutil.rmtree(workdir, ignore_errors=True)
     emit(document, args.output)
     return status

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from chorus.extensions import embedded_redis_url
+from tests.conftest import PG_ADMIN_URL
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
@@ -101,3 +104,19 @@ def test_make_bench_reports_a_child_whose_output_is_not_json_as_that_phases_erro
 
     assert document["error"].startswith("exit 1, output is not JSON")
     assert document["_run"]["exit"] == 1
+
+
+def test_staff_bench_times_each_screen_and_finds_what_the_code_before_it_found(backend, tmp_path):
+    if backend.name != "postgresql":
+        pytest.skip("the staff screens are measured on PostgreSQL")
+    out = tmp_path / "staff.json"
+    command = [sys.executable, str(BENCH / "staff.py"), "--rows", "400", "--repeat", "1", "--output", str(out)]
+    command += ["--admin-url", PG_ADMIN_URL, "--database", f"chorus_bench_staff_{os.getpid()}"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    document = json.loads(out.read_text())
+    assert done.returncode == 0 and "error" not in document, done.stderr[-2000:]
+    screens = document["screens"]
+    pages = [screens[name] for name in ("supporters_first_page", "supporters_page_2000")]
+    searches = [screens[name] for name in ("search_by_name", "search_by_email")]
+    assert all(s["same_rows_as_before"] and s["total_after"] == s["total_before"] for s in pages + searches)
+    assert pages[0]["rows"] == 50 and screens["campaign_dashboard"]["same_figures_as_before"]
