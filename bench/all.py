@@ -2,8 +2,8 @@
 reference, the absolute figures and the machine's load during each phase (each script's full document
 is kept under "details").
 
-    .venv/bin/python bench/all.py                  # sign + tally + mail lag + memory, letters (5,000),
-                                                   # staff screens (100,000), export (1,000,000, PostgreSQL)
+    .venv/bin/python bench/all.py                  # sign + tally + mail lag + memory, letters (30,000),
+                                                   # staff screens (1,000,000), export (1,000,000, PostgreSQL)
     .venv/bin/python bench/all.py --only sign --output /tmp/bench.json
 """
 
@@ -145,9 +145,9 @@ PHASES = {
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--only", action="append", choices=sorted(PHASES), help="run only this phase (repeatable)")
-    p.add_argument("--letters", type=int, default=5000, help="letters for deliver.py (default 5000)")
+    p.add_argument("--letters", type=int, default=30_000, help="letters for deliver.py (default 30000)")
     p.add_argument("--kills", type=int, default=0, help="SIGKILLs during delivery (default 0)")
-    p.add_argument("--staff-rows", type=int, default=100_000, help="actions for staff.py (default 100000)")
+    p.add_argument("--staff-rows", type=int, default=1_000_000, help="actions for staff.py (default 1000000)")
     p.add_argument("--export-rows", type=int, default=1_000_000, help="actions for export.py (default 1000000)")
     p.add_argument("--redis-url", help="Redis db for sign.py and deliver.py (default: each script's own)")
     p.add_argument("--quick", action="store_true", help="a few seconds per phase (the smoke test's setting)")
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         "sign": ["--million", "--mail-sink"]
         + (["--nginx"] if shutil.which("nginx") else [])
         + (quick_sign + ["--mail-wait", "20"] if args.quick else []),
-        "letters": ["-n", str(args.letters), "--kills", str(args.kills), "--time-limit", "120"]
+        "letters": ["-n", str(args.letters), "--kills", str(args.kills), "--time-limit", "180"]
         + (["--bare-seconds", "2"] if args.quick else []),
         "staff": ["--rows", str(args.staff_rows)] + (["--repeat", "1"] if args.quick else []),
         "export": ["--rows", str(1000 if args.quick else args.export_rows), "--postgresql", "--no-sqlite"],
