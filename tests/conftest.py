@@ -111,6 +111,12 @@ class Mailbox:
     #: address -> SMTP answers to give its next RCPT TOs ("451 ...", "550 ..."), then "250 OK"
     answers: dict[str, list[str]] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before accepting each message (a slow server)
+    #: Offer PIPELINING (RFC 2920), as Postfix, Exim and the big relays do; False: a server that does not.
+    pipelining: bool = True
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]] if self.pipelining else responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         scripted = self.answers.get(address.lower())
@@ -134,6 +140,7 @@ class Mailbox:
             self.raw.clear()
             self.answers.clear()
             self.delay = 0.0
+            self.pipelining = True
             self.sessions.clear()
 
 

@@ -173,9 +173,11 @@ def test_digest_campaign_sends_one_message_per_target_a_day_with_the_letters_att
     assert {d.status for d in deliveries()} == {"sent"}
 
 
-def test_temporary_failure_is_retried_and_permanent_failure_is_shown_for_retry(client, mailbox):
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelining", "one-command-at-a-time"])
+def test_temporary_failure_is_retried_and_permanent_failure_is_shown_for_retry(client, mailbox, pipelining):
     from tests.factories import login, make_user, session_csrf
 
+    mailbox.pipelining = pipelining
     org = make_org("riverside")
     campaign = make_letter_campaign(
         org,

@@ -3,15 +3,17 @@ the unsubscribe scope, and header-safe text."""
 
 from __future__ import annotations
 
+import smtplib
 from datetime import timedelta
 
+import pytest
 from markupsafe import escape
 from sqlalchemy import func, select, update
 
 from chorus.extensions import db, redis_store
 from chorus.models import Action, Campaign, Organization, SupporterMail, Suppression
 from chorus.models.base import utcnow
-from chorus.services import periodic, supporter_mail
+from chorus.services import mail, periodic, supporter_mail
 from tests.factories import (
     confirm_link,
     csrf_token,
@@ -260,3 +262,40 @@ def test_a_batch_of_confirmations_gives_each_supporter_their_own_name_and_link_w
         assert client.post(link, data={"csrf_token": csrf_token(page)}).status_code == 200
     confirmed = select(func.count()).select_from(Action).where(Action.status == "confirmed")
     assert db.session.scalar(confirmed.execution_options(all_orgs=True)) == 9
+
+
+def test_a_server_offering_pipelining_gets_each_mail_in_two_writes_and_one_without_in_four(
+    client, mailbox, monkeypatch
+):
+    org = make_org()
+    campaign = make_campaign(org)
+    writes = []
+    send = smtplib.SMTP.send
+    monkeypatch.setattr(smtplib.SMTP, "send", lambda self, data: (writes.append(data), send(self, data))[1])
+    for pipelining in (True, False):
+        mailbox.pipelining, writes[:] = pipelining, []
+        for n in range(3):
+            sign(client, org.slug, campaign.slug, supporter(f"{pipelining}-{n}@example.org"))
+        assert supporter_mail.run().sent == 3
+        # EHLO and QUIT, then per mail: MAIL+RCPT+DATA together and the message, or each apart.
+        assert len(writes) == 2 + 3 * (2 if pipelining else 4)
+    expected = [f"{pipelining}-{n}@example.org" for pipelining in (True, False) for n in range(3)]
+    assert sorted(m["To"] for m in mailbox.messages) == sorted(expected)
+
+
+def test_a_pipelined_mail_is_not_taken_by_the_server_when_the_previous_result_cannot_be_recorded(app, mailbox):
+    message = mail.plain_message(
+        {"From": "chorus@chorus.test", "To": "ana@example.org", "Subject": "Hello", "Message-ID": "<1@chorus.test>"},
+        "Hello Ana",
+        None,
+    )
+
+    def database_gone():
+        raise ConnectionError("the database went away")
+
+    with pytest.raises(ConnectionError), mail.transport().connect() as connection:
+        connection.send(message, to="ana@example.org", before_accept=database_gone)
+    assert mailbox.messages == []
+    with mail.transport().connect() as connection:  # the server is fine: a new connection sends it
+        connection.send(message, to="ana@example.org")
+    assert [m["To"] for m in mailbox.messages] == ["ana@example.org"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import binascii
 import functools
+import re
 import smtplib
 import uuid
 from collections.abc import Callable
@@ -350,6 +351,9 @@ class _Smtp:
             return
         smtp, sender = self.smtp, _envelope_sender(msg)  # smtplib.sendmail's steps and errors, paused before DATA
         smtp.ehlo_or_helo_if_needed()
+        if smtp.has_extn("pipelining"):
+            self._send_pipelined(msg, sender, to, before_accept)
+            return
         code, reply = smtp.mail(sender)
         if code != 250:
             self._reset()
@@ -369,11 +373,52 @@ class _Smtp:
             self._reset()
             raise smtplib.SMTPDataError(code, reply)
 
+    def _send_pipelined(
+        self, msg: Message, sender: str, to: str, before_accept: Callable[[], None] | None
+    ) -> None:
+        """The same transaction in two round trips instead of four, where the server offers
+        PIPELINING (RFC 2920; Postfix, Exim and the big relays do): MAIL, RCPT and DATA go in one
+        write, their three replies are read together, then the message goes. A refusal is raised as
+        in `send`. Once DATA is answered with 354 the transaction can only be ended by sending the
+        message or by closing the connection, which the server takes as "not sent"."""
+        smtp = self.smtp
+        smtp.send(f"MAIL FROM:{smtplib.quoteaddr(sender)}\r\nRCPT TO:{smtplib.quoteaddr(to)}\r\nDATA\r\n")
+        (mail_code, mail_reply), (rcpt_code, rcpt_reply), (data_code, data_reply) = [smtp.getreply() for _ in range(3)]
+        refusal: smtplib.SMTPException | None = None
+        if mail_code != 250:
+            refusal = smtplib.SMTPSenderRefused(mail_code, mail_reply, sender)
+        elif rcpt_code not in (250, 251):
+            refusal = smtplib.SMTPRecipientsRefused({to: (rcpt_code, rcpt_reply)})
+        elif data_code != 354:
+            refusal = smtplib.SMTPDataError(data_code, data_reply)
+        if refusal is not None:
+            if data_code == 354:  # a server that opened DATA anyway: leave without sending
+                smtp.close()
+            else:
+                self._reset()
+            raise refusal
+        try:
+            if before_accept is not None:
+                before_accept()
+        except BaseException:
+            smtp.close()
+            raise
+        body = _DOT_AT_LINE_START.sub(b"..", msg.as_bytes())
+        smtp.send(body + (b".\r\n" if body.endswith(b"\r\n") else b"\r\n.\r\n"))
+        code, reply = smtp.getreply()
+        if code != 250:
+            self._reset()
+            raise smtplib.SMTPDataError(code, reply)
+
     def _reset(self) -> None:
         try:
             self.smtp.rset()
         except smtplib.SMTPServerDisconnected:
             pass
+
+
+#: Dot-stuffing (RFC 5321 4.5.2), as smtplib.SMTP.data does it.
+_DOT_AT_LINE_START = re.compile(rb"(?m)^\.")
 
 
 class _Outbox:
