@@ -194,8 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     try:
         if args.reuse:
-            server = args.admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-            url = f"{server}/{args.database}"
+            url = world.database_url(args.admin_url, args.database)
         else:
             url = world.fresh_database("postgresql", workdir, args.admin_url, args.database)
         env = {

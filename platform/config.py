@@ -29,28 +29,20 @@ def _secret_key(environ: Mapping[str, str], instance: Path, env: str) -> str:
     return key_file.read_text().strip()
 
 
-def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
+def _whole_number(environ: Mapping[str, str], name: str, default: int, low: int = 1, high: int | None = None) -> int:
+    """A setting that is a whole number from `low` (1: positive) to `high` (None: no bound), else one clear line."""
     raw = environ.get(name, "")
     if not raw:
         return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise ConfigError(f"{name} must be a positive whole number, not {raw!r}")
-    return int(raw)
-
-
-def _niceness(environ: Mapping[str, str]) -> int:
-    """CHORUS_WORKER_NICE: how far below the web a worker's CPU priority sits (0-19, as nice(1))."""
-    raw = environ.get("CHORUS_WORKER_NICE", "")
-    if not raw:
-        return 10
-    if not raw.isdigit() or int(raw) > 19:
-        raise ConfigError(f"CHORUS_WORKER_NICE must be a whole number from 0 to 19, not {raw!r}")
-    return int(raw)
+    if raw.isdigit() and low <= int(raw) and (high is None or int(raw) <= high):
+        return int(raw)
+    allowed = "a positive whole number" if (low, high) == (1, None) else f"a whole number from {low} to {high}"
+    raise ConfigError(f"{name} must be {allowed}, not {raw!r}")
 
 
 def _periods(environ: Mapping[str, str]) -> dict[str, int]:
     """CHORUS_EVERY_<TASK>=seconds: the period of a periodic task (chorus.services.periodic)."""
-    return {name: _positive_int(environ, name, 1) for name in environ if name.startswith("CHORUS_EVERY_")}
+    return {name: _whole_number(environ, name, 1) for name in environ if name.startswith("CHORUS_EVERY_")}
 
 
 def _storage_url(environ: Mapping[str, str]) -> str:
@@ -82,20 +74,21 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict:
         "CHORUS_RATE_LIMITS": environ.get("CHORUS_RATE_LIMITS", "on").lower() != "off",
         "CHORUS_TENANTS_DIR": environ.get("CHORUS_TENANTS_DIR", str(PROJECT_ROOT / "tenants")),
         "SESSION_COOKIE_SECURE": env == "production",
-        "CHORUS_DELIVERY_LEASE": _positive_int(environ, "CHORUS_DELIVERY_LEASE", 60),
-        "CHORUS_DOMAIN_RATE": _positive_int(environ, "CHORUS_DOMAIN_RATE", 1200),
+        "CHORUS_DELIVERY_LEASE": _whole_number(environ, "CHORUS_DELIVERY_LEASE", 60),
+        "CHORUS_DOMAIN_RATE": _whole_number(environ, "CHORUS_DOMAIN_RATE", 1200),
         "CHORUS_STORAGE_URL": _storage_url(environ),
-        "CHORUS_API_RATE_LIMIT": _positive_int(environ, "CHORUS_API_RATE_LIMIT", 600),
+        "CHORUS_API_RATE_LIMIT": _whole_number(environ, "CHORUS_API_RATE_LIMIT", 600),
         "CHORUS_WEBHOOK_ALLOW_PRIVATE": environ.get("CHORUS_WEBHOOK_ALLOW_PRIVATE", "") == "1",
-        "CHORUS_WEBHOOK_PAUSE_AFTER": _positive_int(environ, "CHORUS_WEBHOOK_PAUSE_AFTER", 10),
+        "CHORUS_WEBHOOK_PAUSE_AFTER": _whole_number(environ, "CHORUS_WEBHOOK_PAUSE_AFTER", 10),
         # The ticker (chorus.services.periodic): seconds between ticks, a run's lease, task periods.
-        "CHORUS_TICK": _positive_int(environ, "CHORUS_TICK", 5),
-        "CHORUS_TASK_LEASE": _positive_int(environ, "CHORUS_TASK_LEASE", 300),
+        "CHORUS_TICK": _whole_number(environ, "CHORUS_TICK", 5),
+        "CHORUS_TASK_LEASE": _whole_number(environ, "CHORUS_TASK_LEASE", 300),
         "CHORUS_EVERY": _periods(environ),
-        "CHORUS_EXPORT_LEASE": _positive_int(environ, "CHORUS_EXPORT_LEASE", 300),
-        "CHORUS_MAIL_LEASE": _positive_int(environ, "CHORUS_MAIL_LEASE", 60),
-        "CHORUS_MAIL_BACKOFF": _positive_int(environ, "CHORUS_MAIL_BACKOFF", 30),
-        "CHORUS_MAIL_ATTEMPTS": _positive_int(environ, "CHORUS_MAIL_ATTEMPTS", 8),
-        "CHORUS_TALLY_SETTLE": _positive_int(environ, "CHORUS_TALLY_SETTLE", 15),
-        "CHORUS_WORKER_NICE": _niceness(environ),
+        "CHORUS_EXPORT_LEASE": _whole_number(environ, "CHORUS_EXPORT_LEASE", 300),
+        "CHORUS_MAIL_LEASE": _whole_number(environ, "CHORUS_MAIL_LEASE", 60),
+        "CHORUS_MAIL_BACKOFF": _whole_number(environ, "CHORUS_MAIL_BACKOFF", 30),
+        "CHORUS_MAIL_ATTEMPTS": _whole_number(environ, "CHORUS_MAIL_ATTEMPTS", 8),
+        "CHORUS_TALLY_SETTLE": _whole_number(environ, "CHORUS_TALLY_SETTLE", 15),
+        # How far below the web a worker's CPU priority sits (as nice(1)).
+        "CHORUS_WORKER_NICE": _whole_number(environ, "CHORUS_WORKER_NICE", 10, low=0, high=19),
     }

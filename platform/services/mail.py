@@ -354,24 +354,18 @@ class _Smtp:
         if smtp.has_extn("pipelining"):
             self._send_pipelined(msg, sender, to, before_accept)
             return
-        code, reply = smtp.mail(sender)
-        if code != 250:
+        mail_reply = smtp.mail(sender)
+        refusal = _envelope_refusal(sender, to, mail_reply, smtp.rcpt(to) if mail_reply[0] == 250 else None)
+        if refusal is not None:
             self._reset()
-            raise smtplib.SMTPSenderRefused(code, reply, sender)
-        code, reply = smtp.rcpt(to)
-        if code not in (250, 251):
-            self._reset()
-            raise smtplib.SMTPRecipientsRefused({to: (code, reply)})
+            raise refusal
         try:
             if before_accept is not None:
                 before_accept()
         except BaseException:
             self._reset()
             raise
-        code, reply = smtp.data(msg.as_bytes())
-        if code != 250:
-            self._reset()
-            raise smtplib.SMTPDataError(code, reply)
+        self._taken(smtp.data(msg.as_bytes()))
 
     def _send_pipelined(
         self, msg: Message, sender: str, to: str, before_accept: Callable[[], None] | None
@@ -383,16 +377,12 @@ class _Smtp:
         message or by closing the connection, which the server takes as "not sent"."""
         smtp = self.smtp
         smtp.send(f"MAIL FROM:{smtplib.quoteaddr(sender)}\r\nRCPT TO:{smtplib.quoteaddr(to)}\r\nDATA\r\n")
-        (mail_code, mail_reply), (rcpt_code, rcpt_reply), (data_code, data_reply) = [smtp.getreply() for _ in range(3)]
-        refusal: smtplib.SMTPException | None = None
-        if mail_code != 250:
-            refusal = smtplib.SMTPSenderRefused(mail_code, mail_reply, sender)
-        elif rcpt_code not in (250, 251):
-            refusal = smtplib.SMTPRecipientsRefused({to: (rcpt_code, rcpt_reply)})
-        elif data_code != 354:
-            refusal = smtplib.SMTPDataError(data_code, data_reply)
+        mail_reply, rcpt_reply, data_reply = [smtp.getreply() for _ in range(3)]
+        refusal = _envelope_refusal(sender, to, mail_reply, rcpt_reply)
+        if refusal is None and data_reply[0] != 354:
+            refusal = smtplib.SMTPDataError(*data_reply)
         if refusal is not None:
-            if data_code == 354:  # a server that opened DATA anyway: leave without sending
+            if data_reply[0] == 354:  # a server that opened DATA anyway: leave without sending
                 smtp.close()
             else:
                 self._reset()
@@ -405,16 +395,30 @@ class _Smtp:
             raise
         body = _DOT_AT_LINE_START.sub(b"..", msg.as_bytes())
         smtp.send(body + (b".\r\n" if body.endswith(b"\r\n") else b"\r\n.\r\n"))
-        code, reply = smtp.getreply()
-        if code != 250:
+        self._taken(smtp.getreply())
+
+    def _taken(self, reply: tuple[int, bytes]) -> None:
+        """The server's answer to the message itself: taken (250), or reset and raised as smtplib does."""
+        if reply[0] != 250:
             self._reset()
-            raise smtplib.SMTPDataError(code, reply)
+            raise smtplib.SMTPDataError(*reply)
 
     def _reset(self) -> None:
         try:
             self.smtp.rset()
         except smtplib.SMTPServerDisconnected:
             pass
+
+
+def _envelope_refusal(
+    sender: str, to: str, mail_reply: tuple[int, bytes], rcpt_reply: tuple[int, bytes] | None
+) -> smtplib.SMTPException | None:
+    """What smtplib.sendmail raises for a refused MAIL FROM or RCPT TO (`rcpt_reply` None: not asked)."""
+    if mail_reply[0] != 250:
+        return smtplib.SMTPSenderRefused(*mail_reply, sender)
+    if rcpt_reply[0] not in (250, 251):
+        return smtplib.SMTPRecipientsRefused({to: rcpt_reply})
+    return None
 
 
 #: Dot-stuffing (RFC 5321 4.5.2), as smtplib.SMTP.data does it.
