@@ -22,7 +22,6 @@ from chorus.config import PROJECT_ROOT
 from chorus.services import content, theme
 
 _NAMESPACED = re.compile(r"^@([a-z0-9-]+)/(.+)$")
-_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
 class TenantLoader(BaseLoader):
@@ -66,10 +65,16 @@ def render_markdown(text: str | None) -> Markup:
     return Markup(nh3.clean(markdown_lib.markdown(text or "")))
 
 
+def plain_text(words: str) -> str:
+    """A macro of an .html file used in a text mail: its words as written, not HTML-escaped (an
+    organization "Harbor & Warehouse" must not read "Harbor &amp; Warehouse")."""
+    return Markup(words).unescape()
+
+
 def theme_style(org) -> Markup:
     """The member's colours as CSS variables, with text colours that keep WCAG AA contrast on them."""
     given = ((org.primary_color, "#1f4e79"), (org.accent_color, "#f2a900"))
-    colours = [colour if _COLOUR.match(colour or "") else default for colour, default in given]
+    colours = [colour if theme.COLOUR.match(colour or "") else default for colour, default in given]
     declarations = "; ".join(f"{k}: {v}" for k, v in theme.variables(*colours).items())
     return Markup(f"<style>:root {{ {declarations}; }}</style>")
 
@@ -91,5 +96,6 @@ def init_app(app: Flask) -> None:
     app.jinja_options = {**app.jinja_options, "cache_size": 4000}
     app.add_template_filter(render_markdown, "markdown")
     app.add_template_filter(theme_style, "theme_style")
+    app.add_template_filter(plain_text, "plain_text")
     app.jinja_env.globals["milestone"] = milestone
     app.jinja_env.globals.update(tr=content.text, content_notice=content.notice)

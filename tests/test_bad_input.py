@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from chorus.models import Action
-from tests.factories import csrf_token, make_campaign, make_org, supporter
+from tests.factories import csrf_token, make_campaign, make_org, sign, supporter
 
 
 def stored(db_session) -> int:
@@ -107,3 +107,17 @@ def test_too_many_submissions_from_one_address_are_throttled(client, app):
     assert statuses[:60] == [303] * 60
     assert statuses[60:] == [429, 429]
     assert stored(db.session) == 60
+
+
+def test_a_field_that_fails_says_one_thing_once_under_one_id(client):
+    org = make_org("alpha")
+    campaign = make_campaign(org)
+    long_address = "a" * 250 + "@example.org"
+    for email, said in (("", "This field is required."), (long_address, "Too long")):
+        token = csrf_token(client.get("/alpha/my-data").get_data(as_text=True))
+        for page in (
+            sign(client, "alpha", campaign.slug, supporter(email)).get_data(as_text=True),
+            client.post("/alpha/my-data", data={"csrf_token": token, "email": email}).get_data(as_text=True),
+        ):
+            assert page.count(said) == 1 and "Enter a valid" not in page
+            assert page.count('id="email-error"') == 1 and 'aria-describedby="email-error"' in page

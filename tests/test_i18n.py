@@ -10,7 +10,16 @@ from flask import g
 
 from chorus.config import PROJECT_ROOT
 from chorus.i18n import CATALOGUES, gettext, ngettext
-from tests.factories import add_actions, make_campaign, make_letter_campaign, make_org
+from tests.factories import (
+    add_actions,
+    confirm_link,
+    make_campaign,
+    make_letter_campaign,
+    make_org,
+    run_jobs,
+    sign,
+    supporter,
+)
 
 
 def _strings_in_the_code() -> set[str]:
@@ -66,3 +75,14 @@ def test_a_job_switches_language_between_supporters(app):
     for lang, text in [("es", "Confirmar"), ("en", "Confirm"), ("es", "Confirmar")]:
         g.lang = lang  # what the mail job does for each supporter
         assert gettext("Confirm") == text
+
+
+def test_a_confirmation_link_opens_in_the_language_the_supporter_signed_in(app, client, mailbox):
+    org = make_org("alpha")
+    campaign = make_campaign(org)
+    client.get(f"/alpha/{campaign.slug}?lang=es")  # the supporter reads the page in Spanish
+    assert sign(client, "alpha", campaign.slug, supporter()).status_code == 303
+    run_jobs()
+    link = confirm_link(mailbox.messages[-1])
+    page = app.test_client().get(link)  # another browser (the mail app's), preferring nothing
+    assert page.status_code == 200 and "Confirmar" in page.get_data(as_text=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -89,6 +90,12 @@ def test_preview_shows_the_letter_and_stores_nothing(client):
     assert response.status_code == 200
     assert "This is how your letter will read." in html and "As a parent I ask you to act." in html
     assert db.session.scalar(select(func.count()).select_from(Action).execution_options(all_orgs=True)) == 0
+    [previewed] = re.findall(r'<pre class="letter">(.*?)</pre>', html, re.S)
+    assert previewed.endswith("Ana Ruiz\n94110 US")  # signed as the letter that goes out
+    placeless = make_letter_campaign(org, [{"name": "Ruth Chen", "email": "ruth@example.org"}], ask_location=False)
+    html = sign(client, "riverside", placeless.slug, {**letter(), "preview": "1"}).get_data(as_text=True)
+    [previewed] = re.findall(r'<pre class="letter">(.*?)</pre>', html, re.S)
+    assert previewed.endswith("Respectfully,\n\nAna Ruiz")  # a campaign asking no place: the name alone
 
 
 def test_forged_post_changing_the_fixed_greeting_or_closing_is_refused(client):
@@ -145,7 +152,7 @@ def test_csv_import_with_bad_rows_reports_each_and_imports_nothing(app_env, tmp_
     assert "line 3: name is empty" in result.output
     assert "line 4: email 'not-an-email'" in result.output
     assert "line 5: country must be two letters" in result.output
-    assert "nothing imported: 3 bad row(s)" in result.output
+    assert "nothing imported: 3 problems (listed above)" in result.output
     assert db.session.scalar(select(func.count()).select_from(Official)) == 0
     wrong = tmp_path / "wrong.csv"
     wrong.write_text("who,where\nA,B\n")

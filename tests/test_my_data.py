@@ -11,9 +11,10 @@ from sqlalchemy import func, select, text
 
 from chorus.cli import cli
 from chorus.extensions import db
-from chorus.models import Action, AuditEntry, Consent, SignOn, Suppression
+from chorus.models import Action, AuditEntry, Consent, SignOn, SupporterMail, Suppression
 from chorus.services import mail
 from tests.factories import (
+    confirm_link,
     csrf_token,
     letter,
     login,
@@ -23,6 +24,7 @@ from tests.factories import (
     make_statement,
     make_user,
     org_sign_on,
+    press,
     run_jobs,
     session_csrf,
     sign,
@@ -404,3 +406,39 @@ def test_granting_updates_again_lifts_that_members_unsubscribe(client, mailbox):
     assert "No news is sent" not in lifted.get_data(as_text=True)
     assert db.session.scalar(select(func.count(Suppression.id))) == 0
     assert _post(client, link, step="resubscribe", member="nobody").status_code == 400
+
+
+def test_after_erasure_an_old_confirmation_link_confirms_nothing_and_signing_again_starts_afresh(client, mailbox):
+    alpha = make_org("alpha")
+    petition = make_campaign(alpha)  # confirmation by mail
+    sign(client, "alpha", petition.slug, supporter(ADDRESS, first_name="Itzel"))
+    run_jobs()
+    old_link = confirm_link(_to(mailbox, ADDRESS)[-1])
+    _post(client, _link_for(client, mailbox, "alpha"), step="erase", confirm="yes")
+
+    assert client.get(old_link).status_code == 404  # an unconfirmed action goes entirely
+    assert db.session.scalar(select(func.count(Action.id)).execution_options(all_orgs=True)) == 0
+    assert client.get(f"/alpha/{petition.slug}/tally.json").get_json()["total"] == 0
+
+    mailbox.clear()
+    assert sign(client, "alpha", petition.slug, supporter(ADDRESS, first_name="Itzel")).status_code == 303
+    run_jobs()
+    [message] = _to(mailbox, ADDRESS)  # a new confirmation, to the address just typed
+    assert "Itzel" in message.get_body(("plain",)).get_content()
+    press(client, confirm_link(message))
+    assert client.get(f"/alpha/{petition.slug}/tally.json").get_json()["total"] == 1
+
+
+def test_acting_again_after_erasure_counts_once_and_mails_no_one(client, mailbox):
+    alpha = make_org("alpha")
+    petition = make_campaign(alpha, require_confirmation=False)
+    sign(client, "alpha", petition.slug, supporter(ADDRESS))
+    _post(client, _link_for(client, mailbox, "alpha"), step="erase", confirm="yes")
+    mailbox.clear()
+
+    again = sign(client, "alpha", petition.slug, supporter(ADDRESS))
+    run_jobs()
+    assert again.status_code == 303  # the page answers as for a first signature
+    assert client.get(f"/alpha/{petition.slug}/tally.json").get_json()["total"] == 1
+    assert mailbox.messages == []  # the erased action has no address: nobody to tell
+    assert db.session.scalar(select(func.count(SupporterMail.id)).where(SupporterMail.kind == "repeat")) == 0

@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 
 from flask import Flask
+from sqlalchemy import func, select
 
+from chorus.extensions import db
+from chorus.models import Action
 from chorus.services import campaigns, demo
-from tests.factories import sign, supporter
+from tests.factories import make_campaign, make_org, sign, supporter
 
 
 def test_each_member_site_shows_its_own_branding(client, app: Flask):
@@ -48,6 +51,12 @@ def test_pages_and_errors_in_spanish(client, app: Flask):
     refused = sign(client, "puentes", "keep-families-together", supporter(email=""))
     assert "Este campo es obligatorio." in refused.get_data(as_text=True)
     assert client.get("/nadie/").get_data(as_text=True).count("Página no encontrada") >= 1
+    wrong_method = client.put("/puentes/keep-families-together")
+    assert wrong_method.status_code == 405 and "GET" in wrong_method.headers["Allow"]
+    assert "Esta página no acepta ese tipo de solicitud." in wrong_method.get_data(as_text=True)
+    no_token = client.post("/admin/login", data={"email": "a@example.org", "password": "x"})
+    assert no_token.status_code == 400 and "Vuelve atrás, recarga la página" in no_token.get_data(as_text=True)
+    assert "CSRF" not in no_token.get_data(as_text=True)
 
 
 def test_branding_edited_in_the_admin_shows_on_the_member_site(client, app: Flask):
@@ -91,3 +100,20 @@ def test_only_the_embed_flow_may_be_framed_by_other_sites(client, app: Flask):
     embed = client.get("/harbor-workers/fair-shifts/embed").headers["Content-Security-Policy"]
     page = client.get("/harbor-workers/fair-shifts").headers["Content-Security-Policy"]
     assert "frame-ancestors *" in embed and "frame-ancestors 'self'" in page
+
+
+def test_head_answers_as_get_on_action_pages_without_taking_an_action(client, app: Flask):
+    org = make_org("alpha")
+    campaign = make_campaign(org)
+    for path in (f"/alpha/{campaign.slug}", "/my-data", "/alpha/my-data"):
+        head, get = client.head(path), client.get(path)
+        assert (head.status_code, head.headers["Content-Type"]) == (200, get.headers["Content-Type"]), path
+        assert head.get_data() == b""
+    assert db.session.scalar(select(func.count(Action.id))) == 0
+
+
+def test_counts_are_written_the_way_the_pages_language_writes_numbers(client, app: Flask):
+    org = make_org("alpha")
+    campaign = make_campaign(org, goal=25000)
+    assert "Goal: 25,000" in client.get(f"/alpha/{campaign.slug}").get_data(as_text=True)
+    assert "Meta: 25.000" in client.get(f"/alpha/{campaign.slug}?lang=es").get_data(as_text=True)

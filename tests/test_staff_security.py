@@ -194,6 +194,7 @@ def test_letters_confirmed_after_the_campaign_closed_or_paused_are_not_delivered
         refused = client.post(link, data={"csrf_token": form})
         assert refused.status_code == 409
         assert "no longer taking actions" in refused.get_data(as_text=True)
+        assert refused.get_data(as_text=True).count(f'href="/riverside/{campaign.slug}"') == 1  # one link back
         assert db.session.scalar(select(Delivery.id).limit(1)) is None
         assert client.get(f"/riverside/{campaign.slug}").status_code == 200
         sent = client.post(f"/riverside/{campaign.slug}", data={"csrf_token": page, **letter(f"after{n}@example.org")})

@@ -125,6 +125,8 @@ def test_organization_signs_on_confirms_by_mail_and_is_listed_on_every_host_once
 
     response = sign(client, "union", "together", org_sign_on("Acme  Workers", website="https://www.acme.example"))
     assert response.status_code == 303 and response.headers["Location"].endswith("status=sign_on")
+    thanks = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "confirm your organization's signature" in thanks and "only confirmed signatures count" not in thanks
     run_jobs()
     sign_on = db.session.scalar(select(SignOn))
     assert (sign_on.status, sign_on.organization_name, sign_on.verified_domain) == (

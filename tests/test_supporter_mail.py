@@ -143,6 +143,33 @@ def test_a_title_or_member_name_with_a_line_separator_still_sends_every_mail_on_
     assert owed("sent") == 2
 
 
+def test_the_text_part_reads_a_names_ampersand_as_written_and_the_html_part_escapes_it(client, mailbox):
+    org = make_org("alpha", name="Harbor & Warehouse <Local 12>")
+    campaign = make_campaign(org, title="Bread & Roses")
+    sign(client, org.slug, campaign.slug, supporter())
+    run_jobs()
+    [message] = mailbox.messages
+    text, html = (message.get_body((part,)).get_content() for part in ("plain", "html"))
+    assert "“Bread & Roses” on the site of Harbor & Warehouse <Local 12>." in text and "&amp;" not in text
+    assert "Harbor &amp; Warehouse &lt;Local 12&gt;" in html
+
+
+def test_an_international_domain_is_mailed_in_its_ascii_form_and_a_non_ascii_mailbox_is_refused(client, mailbox):
+    org = make_org("alpha")
+    campaign = make_campaign(org)
+    assert sign(client, org.slug, campaign.slug, supporter("Ana@Bücher.example")).status_code == 303
+    refused = sign(client, org.slug, campaign.slug, supporter("josé@example.org"))
+    assert refused.status_code == 422 and "Enter a valid e-mail address" in refused.get_data(as_text=True)
+    run_jobs()
+    [message] = mailbox.messages
+    assert message["To"] == "Ana@xn--bcher-kva.example" and owed("sent") == 1
+    everyone = {"all_orgs": True}
+    assert db.session.scalar(select(Action.email_normalized), execution_options=everyone) == "ana@xn--bcher-kva.example"
+    again = sign(client, org.slug, campaign.slug, supporter("ana@bücher.EXAMPLE"))
+    assert again.status_code == 303  # one person, one action
+    assert db.session.scalar(select(func.count(Action.id)), execution_options=everyone) == 1
+
+
 # -- the unsubscribe scope --------------------------------------------------------------------------
 
 

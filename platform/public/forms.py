@@ -20,6 +20,7 @@ from werkzeug.datastructures import MultiDict
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField, ValidationError
 from wtforms.csrf.core import CSRF
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import StopValidation
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from chorus.i18n import current_lang
@@ -32,10 +33,11 @@ from chorus.services.statements import SIGN_ON_LOGO_MAX_BYTES, OrgSignature
 from chorus.text import header_unsafe
 
 TOKEN_MAX_AGE = 12 * 3600
-# Control characters (a NUL breaks PostgreSQL) and U+FFFD, which is what undecodable bytes become.
+# Control characters (a NUL breaks PostgreSQL), U+FFFD, which is what undecodable bytes become, and
+# lone UTF-16 surrogates (JSON's "\ud800" decodes to one; no encoding can store or send it).
 # One-line fields may reach a mail header: chorus.text's rule refuses every Unicode control, format,
 # line and paragraph separator there.
-_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
+_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd\ud800-\udfff]")
 
 
 class SignedTokenCSRF(CSRF):
@@ -118,17 +120,20 @@ class PublicForm(Form):
 
 def forbidden_text(value: str, multiline: bool = False) -> bool:
     """The input rule for every text field (forms and the API): no NUL or other control character,
-    no U+FFFD; one-line fields (they may reach a mail header) also follow chorus.text's rule."""
+    no U+FFFD, no lone surrogate; one-line fields (they may reach a mail header) also follow chorus.text's rule."""
     return bool(_FORBIDDEN.search(value)) or (not multiline and header_unsafe(value))
 
 
 def clean_text(max_length: int, multiline: bool = False):
+    """The first check of a text field: it stops there when it fails (one clear message per field, not
+    "too long" and then "not an address" about the same text)."""
+
     def check(form, field):
         value = field.data or ""
         if forbidden_text(value, multiline):
-            raise ValidationError(_("Contains characters that are not allowed."))
+            raise StopValidation(_("Contains characters that are not allowed."))
         if len(value) > max_length:
-            raise ValidationError(_("Too long: at most %(max)d characters.", max=max_length))
+            raise StopValidation(_("Too long: at most %(max)d characters.", max=max_length))
 
     return check
 
@@ -149,7 +154,7 @@ def image_upload(max_bytes: int):
 
 def required(form, field):
     if not (field.data or "").strip():
-        raise ValidationError(_("This field is required."))
+        raise StopValidation(_("This field is required."))  # nothing else to say about an empty field
 
 
 def valid_email(form, field):
@@ -199,7 +204,7 @@ def plain_action_valid(values: Mapping[str, str], asks_location: bool) -> bool:
             field = _Value(values.get(name))
             for rule in rules:
                 rule(None, field)
-    except ValidationError:
+    except (ValidationError, StopValidation):
         return False
     return not asks_location or values.get("country", COUNTRY_DEFAULT) in COUNTRY_CODES
 
@@ -300,8 +305,7 @@ class LetterForm(ActionForm):
         return letters.targets_for(self.campaign, self.country.data or "", self.postal_code.data or "")
 
     def preview(self) -> str:
-        signature = f"{self.first_name.data} {self.last_name.data}\n{self.postal_code.data or ''} {self.country.data}"
-        return letters.compose(self.campaign, self.body.data or "", signature)
+        return letters.compose(self.campaign, self.body.data or "", letters.signature_of(self.supporter()))
 
     def supporter(self) -> Supporter:
         return replace(super().supporter(), subject=self.subject.data, body=self.body.data)

@@ -16,7 +16,6 @@ from flask import (
     send_from_directory,
     url_for,
 )
-from werkzeug.routing import BaseConverter
 
 from chorus import tenancy
 from chorus.extensions import csrf, db
@@ -50,10 +49,6 @@ SIGN_ONS_PER_HOUR = 10  # from one address: a coalition gets dozens of sign-ons,
 ASSET_TYPES = {".svg", ".png", ".jpg", ".jpeg", ".webp", ".css"}
 
 
-class SlugConverter(BaseConverter):
-    regex = r"[a-z0-9][a-z0-9-]{0,79}"
-
-
 @bp.url_value_preprocessor
 def _resolve_member(endpoint: str | None, values: dict | None) -> None:
     """The one place a request's member organization is decided: the Host header when it is a
@@ -67,7 +62,7 @@ def _resolve_member(endpoint: str | None, values: dict | None) -> None:
             slug = site
         elif slug is None and endpoint not in COALITION_PAGES:
             # A rule of members' own hosts reached on the shared host: /<x> is member x's site.
-            if endpoint == "public.campaign" and request.method == "GET":
+            if endpoint == "public.campaign" and request.method in ("GET", "HEAD"):
                 abort(redirect(f"/{values['campaign']}/", 308))
             abort(404)
     if slug is None:
@@ -167,7 +162,7 @@ def _statement_context(campaign, sign_on_form) -> dict:
 def campaign(campaign: str):
     found = campaigns.get_hosted_or_404(g.org, campaign)
     form = form_for(found, g.org)
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD with it
         return _campaign_page(found, form)
     if not found.accepting_actions:
         return _campaign_page(found, form, 409)
@@ -263,6 +258,8 @@ def thanks(campaign: str):
         org=g.org,
         campaign=found,
         embed=bool(request.args.get("embed")),
+        # An organization's sign-on waits for its confirmation, then for a moderator: it is told so.
+        outcome="sign_on" if request.args.get("status") == "sign_on" else None,
         **_next_steps(g.org, found),
     )
 
@@ -348,7 +345,7 @@ def my_data_request():
     """Ask for the link to one's own data. The answer is the same 303 and page whether or not the
     address is known (no membership oracle); only a known address gets the mail."""
     form = MyDataForm(meta={"csrf_context": "my-data"})
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD with it
         return _my_data_request_page(form, sent=bool(request.args.get("sent")))
     if not ratelimit.allow(f"my-data-client:{request.remote_addr}", my_data.PER_CLIENT, 3600):
         form.form_errors.append(_("Too many submissions from your network; please try again in a minute."))

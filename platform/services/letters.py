@@ -12,7 +12,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 
 from chorus.extensions import db
-from chorus.models import Action, Campaign, Delivery, DeliveryEvent, Official
+from chorus.models import Campaign, Delivery, DeliveryEvent, Official
 from chorus.models.base import utcnow
 from chorus.services import content
 from chorus.text import header_unsafe
@@ -42,9 +42,12 @@ def compose(campaign: Campaign, body: str, signature: str, lang: str | None = No
     return "\n\n".join(p for p in parts if p)
 
 
-def signature_of(action: Action) -> str:
-    place = " ".join(p for p in (action.postal_code, action.country) if p)
-    return f"{action.full_name}\n{place}".strip()
+def signature_of(signer) -> str:
+    """How a letter is signed: the name, then the place where the campaign asked for it. `signer`: a
+    stored Action (or a row of its columns), or the Supporter a letter form describes (its preview
+    shows the letter as it is sent)."""
+    place = " ".join(p for p in (signer.postal_code, signer.country) if p)
+    return f"{signer.full_name}\n{place}".strip()
 
 
 def digest_due_at(campaign: Campaign, now: datetime) -> datetime:
@@ -95,7 +98,9 @@ def import_officials(text: str) -> ImportReport:
         if not row.get("name"):
             problems.append(f"line {line}: name is empty")
         try:
-            row["email"] = validate_email(row.get("email", ""), check_deliverability=False).normalized
+            # As supporters' addresses (chorus.services.signing.validated_email): one every server takes.
+            checked = validate_email(row.get("email", ""), check_deliverability=False, allow_smtputf8=False)
+            row["email"] = checked.ascii_email
         except EmailNotValidError as error:
             problems.append(f"line {line}: email {row.get('email', '')!r}: {error}")
         row["country"] = (row.get("country") or "US").upper()

@@ -39,12 +39,20 @@ class Outcome(enum.Enum):
 
 @functools.lru_cache(maxsize=1024)
 def validated_email(address: str) -> str | None:
-    """The address's normalized form, or None when it is not a valid address. Kept for a while: the
-    form's check and the signing service ask about the same address within one request."""
+    """The address as every mail server takes it, or None when it is not a valid address: a mailbox
+    name in other than ASCII needs SMTPUTF8, which not every server speaks (its confirmation could
+    never be sent), so it is refused; an international domain is kept in its ASCII (IDNA) form. Kept
+    for a while: the form's check and the signing service ask about the same address in one request."""
     try:
-        return validate_email(address, check_deliverability=False).normalized
+        return validate_email(address, check_deliverability=False, allow_smtputf8=False).ascii_email
     except EmailNotValidError:
         return None
+
+
+def mailable_email(address: str) -> str:
+    """What is stored and mailed to: the address as typed, an international domain in its ASCII form."""
+    typed = address.strip()
+    return typed if typed.isascii() else (validated_email(typed) or typed)
 
 
 def normalize_email(address: str) -> str:
@@ -80,6 +88,10 @@ class Supporter:
     share_with: list[str] = field(default_factory=list)  # member slugs: consent to share their details
     updates_from: list[str] = field(default_factory=list)  # member slugs: consent to e-mail updates
 
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name.strip()} {self.last_name.strip()}".strip()  # as Action.full_name once stored
+
 
 def sign(campaign: Campaign, site: Organization, supporter: Supporter) -> Outcome:
     """Store one action through `site`; a repeat (any case, any member site) changes nothing.
@@ -114,7 +126,7 @@ def _store(campaign: Campaign, site: Organization, supporter: Supporter, key: Ap
         "uuid": new_uuid(),
         "campaign_id": campaign_id,
         "org_id": site.id,
-        "email": supporter.email.strip(),
+        "email": mailable_email(supporter.email),
         "email_normalized": email_normalized,
         "email_hash": hashed,
         "person_uuid": person_uuid_for(email_normalized),
@@ -216,10 +228,10 @@ def _counted(
 
 
 def _repeat(campaign_id: int, email_normalized: str, hashed: str, notify: bool) -> tuple[Outcome, int]:
-    # Reads only the existing action's status and id, across members: the supporter may have signed
-    # through another member's site.
+    # Reads only the existing action's status, id and address (to tell its owner), across members: the
+    # supporter may have signed through another member's site.
     existing = db.session.execute(
-        select(Action.id, Action.status)
+        select(Action.id, Action.status, Action.email)
         .where(
             Action.campaign_id == campaign_id,
             or_(Action.email_normalized == email_normalized, Action.email_hash == hashed),
@@ -231,7 +243,8 @@ def _repeat(campaign_id: int, email_normalized: str, hashed: str, notify: bool) 
     pending = existing.status == "pending"
     # The page answers as for a first signature; the address's owner hears of it by mail instead, at
     # most once an hour per campaign: the confirmation again (they may have lost it), or "nothing changed".
-    if notify and redis_store.client.set(f"chorus:repeat:{existing.id}", 1, nx=True, ex=REPEAT_MAIL_EVERY):
+    tell = notify and bool(existing.email)  # an erased action (found by its keyed hash) has no address left
+    if tell and redis_store.client.set(f"chorus:repeat:{existing.id}", 1, nx=True, ex=REPEAT_MAIL_EVERY):
         supporter_mail.remind(existing.id, "confirm" if pending else "repeat")
     return (Outcome.ALREADY_PENDING if pending else Outcome.ALREADY_COUNTED), existing.id
 

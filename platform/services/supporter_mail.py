@@ -286,7 +286,11 @@ def build(row: SupporterMail, decision: Decision, merge: MailMerge) -> Message:
     title = content.text(campaign, "title", action.language)
     message_id = f"{row.kind}.{action.uuid}"
     if row.kind == "confirm":
-        own["confirm_url"] = f"{tenancy.public_root(site)}/confirm/{mail.make_token('confirm', action.uuid)}"
+        # The page opens in the language the supporter acted in, whatever their browser prefers.
+        in_their_language = f"?lang={action.language}" if action.language != "en" else ""
+        own["confirm_url"] = (
+            f"{tenancy.public_root(site)}/confirm/{mail.make_token('confirm', action.uuid)}{in_their_language}"
+        )
         subject = (
             gettext("Please confirm your letter: %(title)s", title=title)
             if is_letter
@@ -470,6 +474,9 @@ def _prepare(ids: list[int], report: Report) -> list[_Outgoing]:
     merge = MailMerge()
     for row in rows:
         recipient = _recipient(row)
+        if "@" not in recipient.email_normalized:  # erased since (its keyed hash stands where the address was)
+            moved_on.append((row.id, "the address was erased"))
+            continue
         try:
             decision = decide(row.kind, recipient, suppressions.get(recipient.email_normalized, []))
             if decision is Decision.SKIP:

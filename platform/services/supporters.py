@@ -299,6 +299,11 @@ def erase(address: str, actor: str) -> Erasure | None:
     needles = {normalized, *(r.email.lower() for r in [*actions, *sign_ons] if r.email)}
     outbox = _outbox_files(normalized, actions, sign_ons)  # found before the rows that identify them go
     deliveries = _deliveries_of(ids)
+    # An unconfirmed action never counted and must never be confirmed by an old link (a letter would
+    # go out unsigned): it goes entirely, with what hangs on it. Confirmed ones stay, anonymous.
+    unconfirmed = [a.id for a in actions if a.status == "pending"]
+    if unconfirmed:
+        db.session.execute(delete(Action).where(Action.id.in_(unconfirmed)).execution_options(all_orgs=True))
     if ids:
         anonymize(ids)
         _scrub_delivery_logs(deliveries, needles)
