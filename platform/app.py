@@ -12,7 +12,7 @@ from chorus import config as chorus_config
 
 def create_app(environ: dict[str, str] | None = None) -> Flask:
     """Build the app from the environment; `environ` adds variables on top (tests, commands)."""
-    from chorus import admin, api, errors, guards, i18n, moderation, security, templating, tenancy
+    from chorus import admin, api, errors, guards, i18n, moderation, routing, security, templating, tenancy
     from chorus.extensions import csrf, db, login_manager, migrate, redis_store
     from chorus.public import views as public
     from chorus.public.sign_shortcut import SignShortcut
@@ -48,7 +48,7 @@ def create_app(environ: dict[str, str] | None = None) -> Flask:
     security.init_app(app)
     guards.init_app(app)
     errors.init_app(app)
-    app.url_map.converters["slug"] = public.SlugConverter
+    routing.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(admin.bp)
     api.init_app(app)

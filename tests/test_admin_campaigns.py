@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import io
+import re
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from chorus.extensions import db
 from chorus.models import Campaign
-from tests.factories import login, make_org, make_user, session_csrf
+from tests.factories import login, make_campaign, make_org, make_statement, make_user, session_csrf
 
 
 def test_org_admin_drafts_previews_publishes_pauses_and_closes_a_petition(client):
@@ -73,3 +75,63 @@ def test_shared_campaign_appears_on_a_member_site_only_after_it_accepts(client):
     client.post("/admin/union/hosting/shared-one", data={"csrf_token": token, "answer": "accept"})
     assert client.get("/union/shared-one").status_code == 200
     assert client.get("/union/shared-one/tally.json").get_json()["by_org"] == {"puentes": 0, "union": 0}
+
+
+def test_a_letter_sending_window_needs_both_hours_or_neither(client):
+    make_user("admin@puentes.example", "org-admin", make_org("puentes"))
+    login(client, "admin@puentes.example")
+    token = session_csrf(client, "/admin/puentes/campaigns/new")
+    form = {"csrf_token": token, "kind": "letter", "title": "Write", "slug": "write", "targeting": "location"}
+
+    for start, end in (("8", ""), ("", "18")):
+        refused = client.post(
+            "/admin/puentes/campaigns/new", data={**form, "send_window_start": start, "send_window_end": end}
+        )
+        assert refused.status_code == 422
+        assert "Give both hours of the sending window, or neither." in refused.get_data(as_text=True)
+        assert db.session.scalar(select(Campaign.id)) is None
+
+    both = {"send_window_start": "8", "send_window_end": "18"}
+    saved = client.post("/admin/puentes/campaigns/new", data={**form, **both})
+    assert saved.status_code == 302
+    assert db.session.scalar(select(Campaign)).send_window_start == 8
+
+
+def test_an_end_date_in_the_past_is_refused_but_an_ended_campaign_keeps_its_date_and_stays_editable(client):
+    org = make_org("puentes")
+    make_user("admin@puentes.example", "org-admin", org)
+    login(client, "admin@puentes.example")
+    token = session_csrf(client, "/admin/puentes/campaigns/new")
+    today = datetime.now(UTC).date()
+    form = {"csrf_token": token, "title": "Clean water", "slug": "clean-water"}
+    refused = client.post("/admin/puentes/campaigns/new", data={**form, "ends_at": str(today - timedelta(days=1))})
+    assert refused.status_code == 422
+    assert "This end date has passed: choose today or a later day." in refused.get_data(as_text=True)
+    assert db.session.scalar(select(Campaign.id)) is None
+
+    ended = make_campaign(org, slug="ended", title="Old", ends_at=datetime.now(UTC) - timedelta(days=3))
+    page = client.get("/admin/puentes/campaigns/ended/edit").get_data(as_text=True)
+    kept = re.search(r'id="ends_at"[^>]*value="([^"]+)"', page).group(1)
+    edit = {**form, "slug": "ended", "title": "Old, renamed"}
+    assert client.post("/admin/puentes/campaigns/ended/edit", data={**edit, "ends_at": kept}).status_code == 302
+    db.session.refresh(ended)
+    assert ended.title == "Old, renamed"
+    earlier = str(today - timedelta(days=5))
+    assert client.post("/admin/puentes/campaigns/ended/edit", data={**edit, "ends_at": earlier}).status_code == 422
+    assert client.post("/admin/puentes/campaigns/ended/edit", data={**edit, "ends_at": str(today)}).status_code == 302
+    db.session.refresh(ended)
+    assert ended.accepting_actions
+
+
+def test_the_pages_of_campaigns_past_their_end_date_say_they_have_ended(client):
+    org = make_org("puentes")
+    past = datetime.now(UTC) - timedelta(days=1)
+    make_campaign(org, slug="over", ends_at=past)
+    statement = make_statement(org, slug="said")
+    statement.ends_at = past
+    db.session.commit()
+
+    petition = client.get("/puentes/over").get_data(as_text=True)
+    assert "This campaign has ended." in petition and "paused" not in petition
+    page = client.get("/puentes/said").get_data(as_text=True)
+    assert page.count("This campaign has ended.") == 2 and "paused" not in page  # sign-ons and endorsements

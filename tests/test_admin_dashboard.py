@@ -78,6 +78,21 @@ def test_dashboard_draws_accessible_svg_charts_without_scripts_or_cdn(client, sh
     assert "<script" not in html and not re.search(r'<(?:link|img|iframe)\b[^>]*(?:src|href)="(?:https?:)?//', html)
 
 
+def test_dashboard_charts_are_drawn_in_the_admins_language(client, shared_campaign):
+    make_user("admin@alpha.example", "org-admin", shared_campaign[0])
+    login(client, "admin@alpha.example")
+
+    html = client.get("/admin/alpha/campaigns/shared?lang=es").get_data(as_text=True)
+
+    timeline, members = re.findall(r"<svg [^>]*>.*?</svg>", html, re.S)
+    assert "Acciones por hora" in timeline and "Acciones por sitio miembro" in members
+    assert ">Confirmadas</text>" in members and ">Pendientes</text>" in members
+    today = datetime.now(UTC)
+    months = ("ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sept", "oct", "nov", "dic")
+    assert f"{today.day} {months[today.month - 1]} " in timeline  # the columns' dates, as Spanish writes them
+    assert "Confirmed" not in timeline + members and "Pending" not in timeline + members  # the legends
+
+
 def test_dashboard_of_a_guest_member_counts_every_site_but_names_no_supporter(client, shared_campaign):
     _alpha, beta, _campaign = shared_campaign
     make_user("editor@beta.example", "org-editor", beta)

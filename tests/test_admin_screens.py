@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from chorus.extensions import db
-from chorus.models import Campaign, MemberHost
+from chorus.models import Campaign, MemberHost, Organization
 from chorus.services import campaigns, theme
-from tests.factories import login, make_org, make_user, session_csrf
+from tests.factories import login, make_org, make_statement, make_user, session_csrf
 
 
 def test_contrast_of_every_pair_the_theme_draws():
@@ -88,6 +88,40 @@ def test_platform_admin_adds_a_member_and_approves_its_own_host(client):
     client.post(f"/admin/member-hosts/{host_id}", data={"csrf_token": token, "answer": "approve"})
     own = client.get("/", base_url="http://act.cafe.example").get_data(as_text=True)
     assert "Café Solidario" in own and "Members of the coalition</h2>" not in own
+
+
+def test_a_colour_or_address_ending_in_a_line_break_is_refused_not_stored(client):
+    make_user("sec@coalition.example", "platform-admin")
+    login(client, "sec@coalition.example")
+    token = session_csrf(client, "/admin/organizations/new")
+    form = {"csrf_token": token, "name": "Café", "slug": "cafe", "primary_color": "#3d348b", "accent_color": "#f18701"}
+
+    for colour in ("primary_color", "accent_color"):
+        refused = client.post("/admin/organizations/new", data={**form, colour: form[colour] + "\n"})
+        assert refused.status_code == 422 and "A colour like #1f4e79." in refused.get_data(as_text=True)
+    assert client.post("/admin/organizations/new", data={**form, "slug": "cafe\n"}).status_code == 422
+    assert db.session.scalar(select(Organization.id).where(Organization.slug == "cafe")) is None
+
+
+def test_ids_no_row_can_have_are_answered_4xx_never_a_server_error(client):
+    make_statement(make_org("alpha"), slug="together")
+    make_user("sec@coalition.example", "platform-admin")
+    login(client, "sec@coalition.example")
+    token = session_csrf(client, "/admin/moderation/")
+    huge = "99999999999999999999999"
+
+    for ids in ([huge], ["\u00b2"], ["1", huge]):  # "²" is a digit to str.isdigit(), not to int()
+        decide = {"csrf_token": token, "kind": "version", "ids": ids, "decision": "approve"}
+        answer = client.post("/admin/moderation/decide", data=decide)
+        assert answer.status_code == 400 and "not in the queue" in answer.get_data(as_text=True)
+    for name in ("campaign", "member"):
+        assert client.get(f"/admin/moderation/?{name}={huge}").status_code == 400
+    assert client.get("/admin/moderation/?campaign=1&member=1").status_code == 200
+    assert client.post(f"/admin/alpha/mails/{huge}/retry", data={"csrf_token": token}).status_code == 404
+    approve = {"csrf_token": token, "answer": "approve"}
+    assert client.post(f"/admin/member-hosts/{huge}", data=approve).status_code == 404
+    assert client.get(f"/alpha/together/versions/{huge}").status_code == 404
+    assert client.get("/alpha/together/versions/1").status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from chorus.extensions import db
 from chorus.models import ModerationDecision, PublicMessage, SignOn, StatementVersion
@@ -177,3 +177,47 @@ def test_hide_without_telling_keeps_the_signer_seeing_pending_and_every_decision
         db.session.commit()
     db.session.rollback()
     assert statement.kind == "statement"
+
+
+def test_a_bulk_decision_on_statement_texts_that_includes_ones_own_changes_nothing(app, client, mailbox):
+    alpha = make_org("alpha")
+    admin = make_user("sec@coalition.example", "platform-admin")
+    first, second = make_statement(alpha, slug="first"), make_statement(alpha, slug="second")
+    others = statements.propose(first, statements.versions(first)[0].author, statements.Draft("New", "New text", ""))
+    own = statements.propose(second, admin, statements.Draft("Mine", "My own text", ""))
+    decided_before = db.session.scalar(select(func.count(ModerationDecision.id)))
+    login(client, "sec@coalition.example")
+
+    refused = moderate(client, "version", [others.id, own.id], "approve")
+
+    assert refused.status_code == 403 and "You wrote this version" in text_of(refused)
+    db.session.expire_all()
+    assert (others.status, own.status) == ("pending", "pending")
+    assert "New text" not in text_of(client.get("/alpha/first"))
+    assert db.session.scalar(select(func.count(ModerationDecision.id))) == decided_before
+    assert moderate(client, "version", [others.id], "approve").status_code == 303
+    assert "New text" in text_of(client.get("/alpha/first"))
+
+
+def test_public_comments_turned_on_in_the_campaign_form_wait_for_moderation_then_show(app, client, mailbox):
+    alpha = make_org("alpha")
+    make_campaign(alpha, slug="petition", title="Clean water")
+    make_user("admin@alpha.example", "org-admin", alpha)
+    login(client, "admin@alpha.example")
+    assert 'name="public_comments"' in text_of(client.get("/admin/alpha/campaigns/petition/edit"))
+    token = session_csrf(client, "/admin/alpha/campaigns/petition/edit")
+    form = {"title": "Clean water", "slug": "petition", "require_confirmation": "y", "ask_location": "y"}
+    saved = client.post(
+        "/admin/alpha/campaigns/petition/edit", data={"csrf_token": token, **form, "public_comments": "y"}
+    )
+    assert saved.status_code == 302
+
+    signer = app.test_client()
+    sign(signer, "alpha", "petition", supporter(comment="Water is a right"))
+    run_jobs()
+    press(signer, confirm_link(mailbox.messages[0]))
+    assert "Water is a right" in text_of(client.get("/admin/moderation/?kind=comment"))
+    assert "Water is a right" not in text_of(signer.get("/alpha/petition"))
+    comment = db.session.scalar(select(PublicMessage))
+    assert moderate(client, "comment", [comment.id], "approve").status_code == 303
+    assert "Water is a right" in text_of(signer.get("/alpha/petition"))

@@ -49,7 +49,14 @@ def campaign_form(campaign: Campaign | None = None) -> CampaignForm:
         form.kind.render_kw = {"disabled": True}  # a campaign keeps its kind
     if campaign is not None:
         form.kind.data = campaign.kind
+    if campaign is not None and "ends_at" not in request.form:  # shown and kept as a day, not a moment
+        form.ends_at.data = campaign_admin.end_date(campaign)
     return form
+
+
+def _form_error(form, error: campaign_admin.CampaignError) -> None:
+    """The service's refusal, next to the field it is about."""
+    (form[error.field].errors if error.field else form.form_errors).append(str(error))
 
 
 def _form_page(form, campaign=None):
@@ -65,7 +72,7 @@ def new_campaign():
         try:
             campaign = campaign_admin.create(g.org, form)
         except campaign_admin.CampaignError as error:
-            form.slug.errors.append(str(error))
+            _form_error(form, error)
         else:
             flash(_("Draft saved. Preview it, then publish it when it is ready."))
             return redirect(url_for("admin.campaign_dashboard", campaign=campaign.slug))
@@ -81,13 +88,11 @@ def edit_campaign(campaign: str):
     if not policy.can_edit(current_user, found, g.org):
         abort(403)  # the whole form: every field of a published campaign is the publishers' to change
     form = campaign_form(found)
-    if request.method == "GET" and found.ends_at:
-        form.ends_at.data = found.ends_at.date()
     if form.validate_on_submit():
         try:
             campaign_admin.update(found, form)
         except campaign_admin.CampaignError as error:
-            form.slug.errors.append(str(error))
+            _form_error(form, error)
         else:
             flash(_("Saved."))
             return redirect(url_for("admin.campaign_dashboard", campaign=found.slug))

@@ -7,15 +7,17 @@ figures and charts through the `campaign_stats` template global, so that view st
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from babel.dates import format_skeleton
 from flask import g, render_template, request
 from markupsafe import Markup
 
 from chorus.admin.blueprint import bp, requires
+from chorus.i18n import current_lang, ngettext
+from chorus.i18n import gettext as _
 from chorus.models import Campaign
 from chorus.services import charts, dashboard
-
-STATUS_SERIES = ("Confirmed", "Pending")
 
 
 @dataclass(frozen=True)
@@ -34,36 +36,72 @@ class Dashboard:
         return bucket.start.strftime(pattern)
 
 
+def _column_label(start: datetime, unit: str) -> str:
+    """A column of the time line in the reader's language ("Jan 5 14:00", "5 ene 14:00"); UTC."""
+    day = format_skeleton("MMMd", start, tzinfo=UTC, locale=current_lang())
+    return f"{day} {start:%H}:00" if unit == "hour" else day
+
+
+def _confirmed(n: int) -> str:
+    """A tooltip's figure, with the plural of the reader's language (count: the figure as the page writes it)."""
+    return ngettext("%(count)s confirmed", "%(count)s confirmed", n, count=f"{n:,}")
+
+
+def _pending(n: int) -> str:
+    return ngettext("%(count)s pending", "%(count)s pending", n, count=f"{n:,}")
+
+
+def _by_status(confirmed: list[int], pending: list[int]) -> list[charts.Series]:
+    """Both charts' layers, named in the reader's language; a tooltip says "3 confirmed, 1 pending"."""
+    return [charts.Series(_("Confirmed"), confirmed, _confirmed), charts.Series(_("Pending"), pending, _pending)]
+
+
+def _timeline_description(campaign: Campaign, unit: str, first: str, last: str, total: int) -> str:
+    """One whole sentence per unit, so that translators see each one entire."""
+    words = {"title": campaign.title, "first": first, "last": last, "total": f"{total:,}"}
+    if unit == "hour":
+        return _(
+            "Actions taken on %(title)s per hour (UTC), from %(first)s to %(last)s, confirmed and still pending: "
+            "%(total)s in all. The table below lists the figures.",
+            **words,
+        )
+    return _(
+        "Actions taken on %(title)s per day (UTC), from %(first)s to %(last)s, confirmed and still pending: "
+        "%(total)s in all. The table below lists the figures.",
+        **words,
+    )
+
+
 @bp.app_template_global()
 def campaign_stats(campaign: Campaign) -> Dashboard:
-    """Counts across every member (no personal data) and their charts, for admin/_dashboard.html."""
+    """Counts across every member (no personal data) and their charts, for admin/_dashboard.html, in the
+    admin's language."""
     stats = dashboard.campaign_stats(campaign)
     unit, timeline = stats.granularity, stats.timeline
-    labels = [b.start.strftime("%b %d %H:00" if unit == "hour" else "%b %d") for b in timeline]
+    labels = [_column_label(b.start, unit) for b in timeline]
     members = stats.by_member
     return Dashboard(
         stats,
         charts.column_chart(
             f"timeline-{campaign.slug}",
-            f"Actions per {unit}",
-            f"Actions taken on {campaign.title} per {unit} (UTC), from {labels[0]} to {labels[-1]}, "
-            f"confirmed and still pending: {stats.overall.total:,} in all. The table below lists the figures.",
+            _("Actions per hour") if unit == "hour" else _("Actions per day"),
+            _timeline_description(campaign, unit, labels[0], labels[-1], stats.overall.total),
             labels,
-            [
-                charts.Series(STATUS_SERIES[0], [b.counts.confirmed for b in timeline]),
-                charts.Series(STATUS_SERIES[1], [b.counts.pending for b in timeline]),
-            ],
+            _by_status([b.counts.confirmed for b in timeline], [b.counts.pending for b in timeline]),
         ),
         charts.bar_chart(
             f"members-{campaign.slug}",
-            "Actions by member site",
-            f"Actions on {campaign.title} through each of {len(members)} member sites, confirmed and still "
-            "pending. The table below lists the figures.",
+            _("Actions by member site"),
+            ngettext(
+                "Actions on %(title)s through %(num)d member site, confirmed and still pending. "
+                "The table below lists the figures.",
+                "Actions on %(title)s through each of %(num)d member sites, confirmed and still pending. "
+                "The table below lists the figures.",
+                len(members),
+                title=campaign.title,
+            ),
             [m.name for m in members],
-            [
-                charts.Series(STATUS_SERIES[0], [m.counts.confirmed for m in members]),
-                charts.Series(STATUS_SERIES[1], [m.counts.pending for m in members]),
-            ],
+            _by_status([m.counts.confirmed for m in members], [m.counts.pending for m in members]),
         ),
     )
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from flask_babel import LazyString
 from flask_wtf.file import FileField
 from wtforms import (
@@ -101,8 +99,7 @@ def valid_slug(form, field):
         raise ValidationError(why)
 
 
-COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
-COLOR = Regexp(COLOR_RE, message=_l("A colour like #1f4e79."))
+COLOR = Regexp(theme.COLOUR, message=_l("A colour like #1f4e79."))
 
 
 class LoginForm(Form):
@@ -174,6 +171,7 @@ class CampaignForm(Translatable, ProposesSlug, Form):
     goal = IntegerField(_l("Goal"), [Optional(), NumberRange(min=1, max=100_000_000)])
     require_confirmation = BooleanField(_l("Count an action only once its e-mail is confirmed"), default=True)
     ask_location = BooleanField(_l("Ask supporters for their postal code and country"))
+    public_comments = BooleanField(_l("Show supporters' comments publicly (after moderation)"))
     ends_at = DateField(_l("End date"), [Optional()])
     unconfirmed_retention_days = IntegerField(
         _l("Days before unconfirmed actions are deleted"), [Optional(), NumberRange(1, 365)], default=30
@@ -223,9 +221,18 @@ class CampaignForm(Translatable, ProposesSlug, Form):
         if self.kind.data == "letter" and self.targeting.data == "fixed" and not field.data:
             raise ValidationError(_("A letter with fixed targets needs at least one target."))
 
+    # Optional() ends the checks of an empty hour, so each given hour checks that the other one is given.
+    def validate_send_window_start(self, field):
+        _other_hour_given(self.send_window_end)
+
     def validate_send_window_end(self, field):
-        if (field.data is None) != (self.send_window_start.data is None):
-            raise ValidationError(_("Give both hours of the sending window, or neither."))
+        _other_hour_given(self.send_window_start)
+
+
+def _other_hour_given(other) -> None:
+    """Typed in (even if unreadable, which has its own message) or kept from the campaign."""
+    if other.data is None and not "".join(other.raw_data or []).strip():
+        raise ValidationError(_("Give both hours of the sending window, or neither."))
 
 
 class ColoursForm(Form):
@@ -236,7 +243,7 @@ class ColoursForm(Form):
 
     def _contrast(self, which: str) -> None:
         primary, accent = self.primary_color.data or "", self.accent_color.data or ""
-        if COLOR_RE.match(primary) and COLOR_RE.match(accent):
+        if theme.COLOUR.match(primary) and theme.COLOUR.match(accent):
             messages = theme.problems(primary, accent, which)
             if messages:
                 raise ValidationError(" ".join(messages))

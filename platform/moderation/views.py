@@ -15,6 +15,7 @@ from chorus.i18n import gettext as _
 from chorus.i18n import lazy_gettext as _l
 from chorus.i18n import ngettext
 from chorus.models import Campaign, Organization
+from chorus.routing import row_id
 from chorus.services import moderation
 
 bp = Blueprint("moderation", __name__, url_prefix="/admin/moderation")
@@ -47,9 +48,13 @@ GROUP_NAMES = {
 }
 
 
-def _int_arg(name: str) -> int | None:
+def _id_arg(name: str) -> int | None:
+    """A filter of the queue: empty for all, else the id of a statement or member (400 if it cannot be)."""
     value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+    ident = row_id(value)
+    if value and ident is None:
+        abort(400, _("This filter names no statement or member."))
+    return ident
 
 
 @bp.get("/")
@@ -57,7 +62,7 @@ def queue():
     kind = request.args.get("kind", "")
     if kind and kind not in moderation.KINDS:
         abort(400)
-    campaign_id, org_id = _int_arg("campaign"), _int_arg("member")
+    campaign_id, org_id = _id_arg("campaign"), _id_arg("member")
     return render_template(
         "moderation/queue.html",
         items=moderation.pending(current_user, kind, campaign_id, org_id),
@@ -81,7 +86,9 @@ def queue():
 def decide():
     if not FlaskForm().validate_on_submit():
         abort(400)
-    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+    ids = [row_id(i) for i in request.form.getlist("ids")]
+    if None in ids:
+        abort(400, _("The selection names an item that is not in the queue."))
     if not ids:
         flash(_("Tick at least one item."))
         return redirect(request.referrer or url_for(".queue"))

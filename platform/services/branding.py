@@ -30,7 +30,9 @@ def update(org: Organization, form) -> None:
 
 
 def create_org(name: str, slug: str, tagline: str, primary: str, accent: str) -> Organization:
-    """A member added in the admin (its slug and colours already checked by the form)."""
+    """A member added in the admin (its slug and colours already checked by the form), stored without
+    surrounding white space, as `update` stores its branding."""
+    slug, primary, accent = slug.strip(), primary.strip(), accent.strip()
     if db.session.scalar(select(Organization.id).where(Organization.slug == slug)) is not None:
         raise BrandingError(_("Another member already uses the address %(slug)s.", slug=slug))
     org = Organization(

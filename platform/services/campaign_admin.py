@@ -3,7 +3,7 @@ other members, who accept to host it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 
 from sqlalchemy import select
 
@@ -50,7 +50,19 @@ LETTER_FIELDS = (
 
 
 class CampaignError(ValueError):
-    pass
+    """The request cannot be done; the message says why, next to `field` when a form field caused it."""
+
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.field = field
+
+
+def end_date(campaign: Campaign) -> date | None:
+    """The day a campaign ends: it takes actions until that day's end, UTC."""
+    if campaign.ends_at is None:
+        return None
+    moment = campaign.ends_at if campaign.ends_at.tzinfo else campaign.ends_at.replace(tzinfo=UTC)  # SQLite
+    return moment.astimezone(UTC).date()
 
 
 def _apply(campaign: Campaign, form) -> None:
@@ -59,6 +71,7 @@ def _apply(campaign: Campaign, form) -> None:
     campaign.summary = (form.summary.data or "").strip()
     campaign.addressee = (form.addressee.data or "").strip()
     campaign.ask_location = bool(form.ask_location.data)
+    campaign.public_comments = bool(form.public_comments.data)
     campaign.body = form.body.data or ""
     campaign.goal = form.goal.data
     campaign.require_confirmation = bool(form.require_confirmation.data)
@@ -81,12 +94,17 @@ def _apply(campaign: Campaign, form) -> None:
         ]
 
 
-def _check_slug(slug: str, campaign_id: int | None) -> None:
-    why = slugs.problem(slug, 80)
+def _check(form, campaign: Campaign | None) -> None:
+    """What the form cannot know: the address is free, and a new end date is not already past (an
+    ended campaign keeps its date, so its other fields stay editable)."""
+    why = slugs.problem(form.slug.data, 80)
     if why:
-        raise CampaignError(why)
-    if _slug_taken(slug, campaign_id):
-        raise CampaignError(_("Another campaign already uses this address."))
+        raise CampaignError(why, "slug")
+    if _slug_taken(form.slug.data, campaign.id if campaign else None):
+        raise CampaignError(_("Another campaign already uses this address."), "slug")
+    ends = form.ends_at.data
+    if ends is not None and ends != (end_date(campaign) if campaign else None) and ends < utcnow().date():
+        raise CampaignError(_("This end date has passed: choose today or a later day."), "ends_at")
 
 
 def _slug_taken(slug: str, campaign_id: int | None) -> bool:
@@ -95,7 +113,7 @@ def _slug_taken(slug: str, campaign_id: int | None) -> bool:
 
 
 def create(owner: Organization, form) -> Campaign:
-    _check_slug(form.slug.data, None)
+    _check(form, None)
     campaign = Campaign(uuid=new_uuid(), owner=owner, kind=form.kind.data, status="draft")
     _apply(campaign, form)
     campaign.hosts = [CampaignHost(org_id=owner.id, accepted=True)]
@@ -105,7 +123,7 @@ def create(owner: Organization, form) -> Campaign:
 
 
 def update(campaign: Campaign, form) -> None:
-    _check_slug(form.slug.data, campaign.id)
+    _check(form, campaign)
     old_slug = campaign.slug
     _apply(campaign, form)
     db.session.commit()

@@ -9,10 +9,12 @@ fill attributes as a fallback when the stylesheet is missing.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
+
+from chorus.i18n import gettext as _
 
 FALLBACK_FILLS = ("#1f4e79", "#f2a900", "#5a5a5a")
 FONT = 'font-family="system-ui, sans-serif" font-size="12"'
@@ -20,10 +22,12 @@ FONT = 'font-family="system-ui, sans-serif" font-size="12"'
 
 @dataclass(frozen=True)
 class Series:
-    """One stacked layer of a chart: a name for the legend and one value per label."""
+    """One stacked layer of a chart: a name for the legend, one value per label, and how a tooltip
+    says one value ("3 confirmed"): the caller words it, with the plural of the reader's language."""
 
     name: str
     values: Sequence[int]
+    figure: Callable[[int], str]
 
 
 def _fill(index: int) -> str:
@@ -59,7 +63,7 @@ def _legend(series: Sequence[Series], x: float, y: float) -> list[str]:
 
 
 def _tooltip(label: str, series: Sequence[Series], index: int) -> str:
-    figures = ", ".join(f"{layer.values[index]:,} {layer.name.lower()}" for layer in series)
+    figures = ", ".join(layer.figure(layer.values[index]) for layer in series)
     return f"<title>{escape(label)}: {escape(figures)}</title>"
 
 
@@ -102,7 +106,7 @@ def column_chart(
     if not any(totals):
         parts.append(
             f'<text x="{left + plot_width / 2}" y="{top + plot_height / 2}" text-anchor="middle" {FONT} '
-            'class="label">No actions yet</text>'
+            f'class="label">{escape(_("No actions yet."))}</text>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))

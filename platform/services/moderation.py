@@ -157,45 +157,44 @@ def _reason(reason_code: str, reason: str) -> tuple[str, str]:
 
 
 def decide(user, kind: str, ids: list[int], decision: str, reason_code: str = "", reason: str = "") -> int:
-    """Apply one decision to several items of one kind (bulk); all or nothing. Returns how many changed."""
+    """Apply one decision to several items of one kind (bulk); all or nothing: one transaction, and what
+    follows it (the tally's cache, mail jobs) only once it is committed. Returns how many changed."""
     if kind not in KINDS or decision not in DECISIONS:
         raise ModerationError(_("Unknown decision."))
     reason_code, reason = _reason(reason_code, reason)
-    if kind == "version":
-        if decision == "hide":
-            raise ModerationError(_("A statement text can be approved or rejected."))
-        return sum(_decide_version(user, i, decision == "approve", reason_code, reason) for i in ids)
-    changed, mailed, forget = 0, False, set()
-    for ident in ids:
-        try:
-            if kind == "sign_on":
-                result = _decide_sign_on(user, ident, decision, reason_code, reason)
-            else:
-                result = _decide_message(user, kind, ident, decision, reason_code, reason)
-        except ModerationError:
-            db.session.rollback()  # nothing half-decided
-            raise
-        if result is None:
-            continue
-        changed += 1
-        mailed = mailed or result.mailed
-        if result.forget:
-            forget.add(result.forget)
+    if kind == "version" and decision == "hide":
+        raise ModerationError(_("A statement text can be approved or rejected."))
+    # One signature for every kind: change the session (no commit), say what follows the commit.
+    decide_one = {"version": _decide_version, "sign_on": _decide_sign_on}.get(kind, _decide_message)
+    results: list[_Result] = []
+    try:
+        for ident in ids:
+            result = decide_one(user, kind, ident, decision, reason_code, reason)
+            if result is not None:
+                results.append(result)
+    except ModerationError:
+        db.session.rollback()  # nothing half-decided
+        raise
     db.session.commit()
-    for slug in forget:
+    for slug in {r.forget for r in results if r.forget}:
         tally.forget_campaign(slug)
-    if mailed:
+    for version_id in (r.author_notice for r in results if r.author_notice):
+        queues.enqueue(queues.SEND_VERSION_MAIL, version_id, queue_name="mail")
+    if any(r.mailed for r in results):
         queues.kick_supporter_mail()
-    return changed
+    return len(results)
 
 
 @dataclass
 class _Result:
-    mailed: bool = False  # a decision mail was owed (in the decision's transaction)
-    forget: str | None = None
+    """One item decided, and what to do once the decision is committed."""
+
+    mailed: bool = False  # a supporter mail was owed (in the decision's transaction)
+    forget: str | None = None  # the slug of a campaign whose cached tally and page changed
+    author_notice: int | None = None  # a rejected statement version, whose author a job tells
 
 
-def _decide_sign_on(user, ident: int, decision: str, reason_code: str, reason: str) -> _Result | None:
+def _decide_sign_on(user, kind: str, ident: int, decision: str, reason_code: str, reason: str) -> _Result | None:
     if not policy.can(user, "moderate"):
         raise NotAllowed(_("Only coalition moderators decide sign-ons."))
     sign_on = db.session.get(SignOn, ident)
@@ -248,16 +247,17 @@ def _decide_message(user, kind: str, ident: int, decision: str, reason_code: str
     return _Result(mailed)
 
 
-def _decide_version(user, ident: int, approve: bool, reason_code: str, reason: str) -> int:
+def _decide_version(user, kind: str, ident: int, decision: str, reason_code: str, reason: str) -> _Result | None:
     """Approve (publish on every host, tell earlier signatories when the text changed) or reject
     (the author sees the reason). The author of a version can never approve it."""
     if not policy.can(user, "moderate"):
         raise NotAllowed(_("Only coalition moderators publish statements."))
     version = db.session.get(StatementVersion, ident)
     if version is None or version.status != "pending":
-        return 0
+        return None
     if version.author_id == user.id:
         raise NotAllowed(_("You wrote this version: another moderator must decide on it."))
+    approve = decision == "approve"
     campaign = version.campaign
     previous = statements.current_version(campaign)
     version.status = "approved" if approve else "rejected"
@@ -275,19 +275,14 @@ def _decide_version(user, ident: int, approve: bool, reason_code: str, reason: s
         if campaign.status == "draft":
             campaign.status = "live"
     campaign.updated_at = utcnow()  # the API's modified_date, even when the text is unchanged
-    _audit(user, "version", version, campaign.id, "approve" if approve else "reject", "pending", reason_code, reason)
+    _audit(user, "version", version, campaign.id, decision, "pending", reason_code, reason)
     notices = approve and previous is not None and not version.same_text(previous)
     if notices:  # owed with the approval: each signatory of an earlier version may keep or withdraw
         db.session.flush()
         for sign_on in statements.signed_before(version):
             supporter_mail.owe_once("new_version", sign_on_id=sign_on.id, ref=version.id)
-    db.session.commit()
-    tally.forget_campaign(campaign.slug)
-    if not approve:  # to the author, a member's staff: no supporter mail
-        queues.enqueue(queues.SEND_VERSION_MAIL, version.id, queue_name="mail")
-    elif notices:
-        queues.kick_supporter_mail()
-    return 1
+    # A rejection goes to the author, a member's staff, by a job: no supporter mail.
+    return _Result(mailed=notices, forget=campaign.slug, author_notice=None if approve else version.id)
 
 
 def _carry_sign_ons(previous: StatementVersion, version: StatementVersion) -> None:

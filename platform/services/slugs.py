@@ -8,7 +8,7 @@ import unicodedata
 
 from chorus.i18n import gettext as _
 
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}\Z")  # \Z: "$" would let a trailing line break through
 #: Path segments of the platform itself. A member or campaign taking one would shadow a page:
 #: /<org>/thanks, /<campaign>/embed on a member's own host, /admin, /confirm/<token>, /api/v2/...
 RESERVED = frozenset(

@@ -12,11 +12,10 @@ from sqlalchemy import select
 from chorus import tenancy
 from chorus.extensions import db
 from chorus.models import MemberHost, Organization
-from chorus.services import content, slugs, uploads
+from chorus.services import content, slugs, theme, uploads
 from chorus.text import header_unsafe
 
-COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
-HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+HOST = re.compile(r"(?=.{1,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\Z")
 FIELDS = ("name", "tagline", "intro", "website", "logo", "primary_color", "accent_color", "footer")
 KEYS = (*FIELDS, "hosts")
 
@@ -57,7 +56,7 @@ def read_tenant(folder: Path) -> dict:
     if header_unsafe(data["name"]):  # the name is the From of the member's mail
         raise TenantError(f"{manifest}: 'name' contains a line break or control character")
     for key in ("primary_color", "accent_color"):
-        if key in data and not COLOR.match(str(data[key])):
+        if key in data and not theme.COLOUR.match(str(data[key])):
             raise TenantError(f"{manifest}: {key} must look like #1f4e79")
     record = {"slug": slug, **{k: str(v) for k, v in data.items() if k != "hosts"}}
     record["translations"] = _translations(manifest, translations)

@@ -6,10 +6,14 @@ rows) are adjusted when the page is drawn, so no page ever ships unreadable text
 
 from __future__ import annotations
 
+import re
+
 from chorus.i18n import gettext as _
 from chorus.i18n import lazy_gettext as _l
 
 WHITE, BLACK, PAGE = "#ffffff", "#000000", "#fafafa"
+#: A colour as members give it, #rrggbb (\Z, not $: "$" would let a trailing line break through).
+COLOUR = re.compile(r"#[0-9a-fA-F]{6}\Z")
 AA = 4.5
 
 
