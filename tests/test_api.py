@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import threading
+import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from chorus.cli import cli
 from chorus.extensions import db
@@ -640,3 +642,244 @@ def test_a_petitions_modified_date_follows_its_changes_and_an_approved_statement
     moderation.decide(make_user("mod@coalition.example", "moderator"), "version", [version.id], "approve")
     changed = api.get(f"petitions/{statement.uuid}")
     assert changed["modified_date"] > "2020-01-01" and changed["petition_text"] == "New words."
+
+
+def test_put_on_a_statement_proposes_its_new_text_to_the_moderators_and_keeps_the_published_one(client):
+    from chorus.models import StatementVersion
+    from chorus.services import moderation, statements
+
+    alpha = make_org("alpha")
+    author = make_user("writer@alpha.example", "org-admin", alpha)
+    translated = statements.Draft(
+        "We stand together", "Families belong together.", "Sign on.", {"es": {"title": "Juntos", "body": "Familias."}}
+    )
+    statement = statements.create(alpha, author, "together", translated, [], "alphabetical")
+    moderation.decide(
+        make_user("mod@coalition.example", "moderator"), "version", [statements.versions(statement)[0].id], "approve"
+    )
+    api = api_for(client, alpha)
+
+    proposed = api.send(
+        "PUT", f"petitions/{statement.uuid}", {"petition_text": "Families stay together.", "chorus:goal": 500}, 202
+    )
+    assert proposed["petition_text"] == "Families belong together." and proposed["chorus:pending_version"] == 2
+    assert proposed["chorus:goal"] == 500  # not part of the text: changed at once
+    assert "Families stay together." not in client.get("/alpha/together").get_data(as_text=True)
+    version = db.session.scalar(select(StatementVersion).where(StatementVersion.number == 2))
+    assert (version.status, version.title, version.body, version.author_id) == (
+        "pending",
+        "We stand together",
+        "Families stay together.",
+        None,
+    )
+    assert version.translations == {"es": {"title": "Juntos"}}  # the Spanish of the replaced text is dropped
+
+    again = api.send("PUT", f"petitions/{statement.uuid}", {"title": "Other words", "chorus:goal": 900}, 409)
+    assert "waiting for moderation" in again["error"]
+    assert api.get(f"petitions/{statement.uuid}")["chorus:goal"] == 500  # refused whole
+
+    moderation.decide(make_user("other@coalition.example", "moderator"), "version", [version.id], "approve")
+    published = api.get(f"petitions/{statement.uuid}")
+    assert published["petition_text"] == "Families stay together." and published["chorus:pending_version"] is None
+    assert "Families stay together." in client.get("/alpha/together").get_data(as_text=True)
+
+
+def test_routing_errors_on_api_paths_answer_the_apis_json_and_a_405_says_what_is_allowed(client):
+    api = api_for(client, make_org("alpha"))
+    refused = client.delete("/api/v2/people", headers=api.headers)
+    assert refused.status_code == 405 and refused.get_json() == {"error": "This method is not allowed here."}
+    assert {"GET", "POST"} <= {m.strip() for m in refused.headers["Allow"].split(",")}
+    assert refused.mimetype == "application/hal+json"
+    unknown = client.get("/api/v2/no-such-collection/x", headers=api.headers)
+    assert unknown.status_code == 404 and unknown.get_json() == {"error": "Not found."}
+    assert "Allow" in client.delete("/").headers  # the site's own pages keep it too
+
+
+def test_api_body_over_the_apis_limit_gets_the_apis_json_413(client):
+    api = api_for(client, make_org("alpha"))
+    huge = json.dumps({"name": "x" * (2 * 1024 * 1024)})
+    response = client.post("/api/v2/tags", data=huge, content_type="application/json", headers=api.headers)
+    assert response.status_code == 413 and response.get_json() == {"error": "The request body is too large."}
+
+
+def test_a_page_past_the_end_is_empty_and_paging_numbers_are_plain_digits(client):
+    org = make_org("alpha")
+    campaign = make_campaign(org)
+    add_actions(campaign, org, 3)
+    api = api_for(client, org)
+    for page in ("99999999", "1" + "0" * 40):
+        far = api.get(f"petitions/{campaign.uuid}/signatures?page={page}")
+        assert far["_embedded"]["osdi:signatures"] == [] and far["total_records"] == 3
+    assert api.get("people?page=99999999")["_embedded"]["osdi:people"] == []
+    for bad in ("page=1_0", "page=+2", "page=%202", "per_page=1_0", "page=%D9%A1"):
+        assert api.get(f"tags?{bad}", status=400)["error"] == "page and per_page must be whole numbers."
+    assert api.get("tags?page=0", status=400)["error"] == "page and per_page must be at least 1."
+
+
+def test_links_carry_the_filter_url_encoded_so_following_them_finds_the_same_people(client):
+    api = api_for(client, make_org("alpha"))
+    api.send("POST", "people", person("rosa+news@example.org"))
+    found = api.get("people?filter=" + urllib.parse.quote("email_address eq 'rosa+news@example.org'"))
+    assert found["total_records"] == 1
+    link = found["_links"]["self"]["href"]
+    assert "filter=email_address%20eq%20%27rosa%2Bnews%40example.org%27" in link
+    assert api.get(link)["_embedded"]["osdi:people"] == found["_embedded"]["osdi:people"]
+
+
+def test_walking_people_by_page_after_others_joined_sees_everyone_once_with_a_fresh_total(client):
+    api = api_for(client, make_org("alpha"))
+
+    def walk() -> tuple[list[str], int]:
+        seen, page = [], 1
+        while True:
+            found = api.get(f"people?page={page}&per_page=7")
+            seen += [p["identifiers"][0] for p in found["_embedded"]["osdi:people"]]
+            if page >= found["total_pages"]:
+                return seen, found["total_records"]
+            page += 1
+
+    for n in range(20):
+        api.send("POST", "people", person(f"early{n}@example.org"))
+    first, total = walk()
+    assert len(set(first)) == len(first) == total == 20
+    for n in range(20):  # person ids are hashes of the address: these land between the first ones
+        api.send("POST", "people", person(f"late{n}@example.org"))
+    second, total = walk()
+    assert total == 40 and len(second) == len(set(second)) == 40 and set(first) < set(second)
+
+
+def test_concurrent_signups_of_one_new_address_all_answer_the_same_person(app, live_server, backend):
+    """Real concurrent requests on PostgreSQL (SQLite takes one writer at a time)."""
+    if backend.name != "postgresql":
+        pytest.skip("run against PostgreSQL")
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chorus.models import Contact
+
+    app.config["CHORUS_RATE_LIMITS"] = False
+    token = apikeys.create(make_org("alpha"))[1]
+    for round_ in range(5):
+        body = json.dumps(person(f"rush{round_}@example.org")).encode()
+        start = threading.Barrier(8)
+
+        def signup(_n, body=body, start=start):
+            request = urllib.request.Request(
+                f"{live_server}/api/v2/people",
+                data=body,
+                method="POST",
+                headers={"OSDI-API-Token": token, "Content-Type": "application/json"},
+            )
+            start.wait()
+            try:
+                with urllib.request.urlopen(request, timeout=30) as answer:
+                    return answer.status, json.load(answer)["identifiers"][0]
+            except urllib.error.HTTPError as error:
+                return error.code, error.read().decode()
+
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(signup, range(8)))
+        assert {status for status, _id in answers} == {200}, answers
+        assert len({person_id for _status, person_id in answers}) == 1
+    db.session.remove()
+    assert db.session.scalar(select(func.count()).select_from(Contact).execution_options(all_orgs=True)) == 5
+
+
+def test_filter_modified_date_narrows_every_collection_and_any_other_filter_is_refused(client):
+    from datetime import UTC, datetime, timedelta
+
+    alpha = make_org("alpha")
+    campaign = make_campaign(alpha)
+    add_actions(campaign, alpha, 4, start=datetime(2026, 1, 1, tzinfo=UTC), every=timedelta(days=1))
+    statement = make_statement(alpha)
+    api = api_for(client, alpha)
+    api.send("POST", f"petitions/{statement.uuid}/sign_ons", sign_on_body())
+    api.send("POST", "tags", {"name": "Volunteers"})
+
+    def listed(path: str, key: str, filter_: str) -> list[str]:
+        found = api.get(f"{path}?filter={urllib.parse.quote(filter_)}&per_page=2")
+        rows = found["_embedded"][key]
+        while "next" in found["_links"]:
+            found = api.get(found["_links"]["next"]["href"])
+            rows += found["_embedded"][key]
+        return [r["modified_date"] for r in rows]
+
+    signatures = f"petitions/{campaign.uuid}/signatures"
+    assert listed(signatures, "osdi:signatures", "modified_date gt '2026-01-02'") == [
+        "2026-01-03T00:00:00Z",
+        "2026-01-04T00:00:00Z",
+        "2026-01-05T00:00:00Z",
+    ]
+    between = "modified_date gt '2026-01-02T12:00:00+00:00' and modified_date lt '2026-01-05'"
+    assert listed(signatures, "osdi:signatures", between) == ["2026-01-03T00:00:00Z", "2026-01-04T00:00:00Z"]
+    future, unsupported, not_a_date = "modified_date gt '2999-01-01'", "title eq 'x'", "modified_date gt 'soon'"
+    for path, key in (
+        (signatures, "osdi:signatures"),
+        ("petitions", "osdi:petitions"),
+        (f"petitions/{statement.uuid}/sign_ons", "chorus:sign_ons"),
+        ("tags", "osdi:tags"),
+    ):
+        assert listed(path, key, future) == []
+        assert listed(path, key, "modified_date gt '2000-01-01'") != []
+        refused = api.get(f"{path}?filter={urllib.parse.quote(unsupported)}", status=400)
+        assert "filter is not supported here" in refused["error"]
+    assert api.get(f"{signatures}?filter={urllib.parse.quote(not_a_date)}", status=400)
+
+
+LONE_SURROGATE = "Ana \ud800"  # what JSON's "\ud800" decodes to: no encoding can store or send it
+
+
+def _writes(api: Api, org) -> dict[str, tuple[str, str, dict]]:
+    """One API write per kind of text field, carrying LONE_SURROGATE in that field."""
+    campaign, statement = make_campaign(org, title="Unchanged"), make_statement(org)
+    tag = api.send("POST", "tags", {"name": "Volunteers"})["identifiers"][0].split(":", 1)[1]
+    signatures = f"petitions/{campaign.uuid}/signatures"
+    return {
+        "tag name": ("POST", "tags", {"name": LONE_SURROGATE}),
+        "person given_name": ("POST", "people", person("ana@example.org", given=LONE_SURROGATE)),
+        "person tags": ("POST", "people", person("ana@example.org", add_tags=[LONE_SURROGATE])),
+        "signature comments": ("POST", signatures, person("ana@example.org", comments=LONE_SURROGATE)),
+        "petition title": ("PUT", f"petitions/{campaign.uuid}", {"title": LONE_SURROGATE}),
+        "petition text": ("POST", "petitions", {"title": "Water", "petition_text": LONE_SURROGATE}),
+        "sign-on comments": ("POST", f"petitions/{statement.uuid}/sign_ons", sign_on_body(comments=LONE_SURROGATE)),
+        "tagging person": ("POST", f"tags/{tag}/taggings", {"_links": {"osdi:person": {"href": LONE_SURROGATE}}}),
+    }
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "tag name",
+        "person given_name",
+        "person tags",
+        "signature comments",
+        "petition title",
+        "petition text",
+        "sign-on comments",
+        "tagging person",
+    ],
+)
+def test_a_lone_surrogate_in_any_json_text_field_is_a_422_and_nothing_is_stored(client, field):
+    from chorus.models import Contact, SignOn, Tag, Tagging
+
+    org = make_org("alpha")
+    api = api_for(client, org)
+    method, path, body = _writes(api, org)[field]
+    tables = (Action, Campaign, Contact, SignOn, Tag, Tagging)
+
+    def rows():
+        return [db.session.scalar(select(func.count()).select_from(t).execution_options(all_orgs=True)) for t in tables]
+
+    before = rows()
+    assert "characters that are not allowed" in api.send(method, path, body, status=422)["error"]
+    db.session.expire_all()
+    assert rows() == before
+    assert db.session.scalar(select(Campaign.title).where(Campaign.title == "Unchanged")) == "Unchanged"
+
+
+def test_json_nested_deeper_than_the_decoder_goes_is_a_400_on_every_write(client):
+    org = make_org("alpha")
+    api = api_for(client, org)
+    nested = "[" * 100_000 + "]" * 100_000
+    for method, path, _body in _writes(api, org).values():
+        answer = api.send(method, path, None, status=400, data=nested, content_type="application/json")
+        assert answer == {"error": "The body is not valid JSON."}

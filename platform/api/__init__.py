@@ -11,15 +11,20 @@ from flask import Blueprint, Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from chorus import tenancy
+from chorus.errors import error_headers
 from chorus.extensions import csrf, db
 from chorus.models import ApiAudit
-from chorus.services import apikeys, ratelimit
+from chorus.services import apikeys, osdi, ratelimit
 
 bp = Blueprint("api", __name__, url_prefix="/api/v2")
 csrf.exempt(bp)  # no cookies: the token header is the credential
 
 OPEN_ENDPOINTS = {"api.openapi"}
 HAL = "application/hal+json"
+#: The largest body the API reads: a petition's 20,000-character text fits even \u-escaped. Below the
+#: app's and the web server's MAX_CONTENT_LENGTH, so a bigger body gets the API's JSON 413, not the
+#: server's plain-text one (only bodies past MAX_CONTENT_LENGTH still get that).
+MAX_BODY = 1024 * 1024
 
 
 class ApiError(HTTPException):
@@ -29,6 +34,12 @@ class ApiError(HTTPException):
         super().__init__(message)
         self.code = status
         self.extra_headers = headers or {}
+
+
+@bp.url_value_preprocessor
+def _small_bodies(endpoint: str | None, values: dict | None) -> None:
+    """Set as soon as the URL is matched, before anything reads the body (as the public pages do)."""
+    request.max_content_length = MAX_BODY
 
 
 @bp.before_request
@@ -73,13 +84,28 @@ def _audit_and_type(response):
 
 
 @bp.errorhandler(HTTPException)
-def _http_error(error: HTTPException):
+def error_response(error: HTTPException):
+    """Every API error as `{"error": "..."}`: the blueprint's own, and routing errors on API paths
+    (an unknown route, a method the route does not take), which chorus.errors hands over. The
+    error's headers stay (`Allow` on a 405)."""
     message = error.description if isinstance(error, ApiError) else _MESSAGES.get(error.code or 400, error.name)
     response = jsonify({"error": message})
     response.status_code = error.code or 400
+    response.headers.extend(error_headers(error))
     for name, value in getattr(error, "extra_headers", {}).items():
         response.headers[name] = value
+    response.headers["Content-Type"] = HAL
     return response
+
+
+@bp.errorhandler(osdi.ConflictError)
+def _conflict(error: osdi.ConflictError):
+    """A write that clashes with what exists (the service says which): 409."""
+    return error_response(ApiError(409, str(error)))
+
+
+def is_api_path(path: str) -> bool:
+    return path == bp.url_prefix or path.startswith(f"{bp.url_prefix}/")
 
 
 _MESSAGES = {

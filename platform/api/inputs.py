@@ -3,12 +3,11 @@ field named in a 4xx answer."""
 
 from __future__ import annotations
 
-from email_validator import EmailNotValidError, validate_email
 from flask import request
 
 from chorus.api import ApiError
 from chorus.public.forms import COUNTRY_CODES, WEBSITE, forbidden_text
-from chorus.services.signing import Supporter
+from chorus.services.signing import Supporter, validated_email
 from chorus.services.statements import OrgSignature
 
 
@@ -16,7 +15,10 @@ def body() -> dict:
     """The request's JSON object: 415 for another media type, 400 for broken JSON or not an object."""
     if request.mimetype not in ("application/json", "application/hal+json"):
         raise ApiError(415, "Send JSON (Content-Type: application/json).")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)  # silent covers broken JSON (ValueError) only
+    except RecursionError:  # nested deeper than the decoder goes: no field of ours is that deep
+        data = None
     if data is None:
         raise ApiError(400, "The body is not valid JSON.")
     if not isinstance(data, dict):
@@ -54,10 +56,11 @@ def _first(data: dict, name: str) -> dict:
 
 
 def email(value: str | None, label: str = "person.email_addresses") -> str:
-    try:
-        return validate_email((value or "").strip(), check_deliverability=False).normalized
-    except EmailNotValidError as error:
-        raise ApiError(422, f"{label} needs a valid address.") from error
+    """The rule of the forms (chorus.services.signing.validated_email): an address every mail server takes."""
+    address = validated_email((value or "").strip())
+    if address is None:
+        raise ApiError(422, f"{label} needs a valid address.")
+    return address
 
 
 def _language(data: dict) -> str:
@@ -120,16 +123,22 @@ def tags(data: dict) -> list[str]:
     return [text({"tag": n}, "tag", 200, required=True, label="add_tags") for n in names][:50]
 
 
+def _whole(name: str, default: str) -> int:
+    """A paging number in plain ASCII digits: int() alone would also take "1_0", " 10", "+10" or "١٠"."""
+    raw = request.args.get(name, default)
+    if not (raw.isascii() and raw.isdigit()):
+        raise ApiError(400, "page and per_page must be whole numbers.")
+    # A longer number is just as far past the end, and page * per_page then fits 64-bit offsets.
+    return int(raw) if len(raw) <= 16 else 10**16
+
+
 def page_args() -> tuple[int, int, str | None]:
-    """page, per_page (at most 25, as Action Network) and the cursor of `_links.next`."""
-    try:
-        page = int(request.args.get("page", "1"))
-        per_page = int(request.args.get("per_page", "25"))
-    except ValueError as error:
-        raise ApiError(400, "page and per_page must be whole numbers.") from error
-    if page < 1 or page > 10_000_000 or per_page < 1:
+    """page, per_page (at most 25, as Action Network) and the cursor of `_links.next`. A page past the
+    end is an empty page, as Action Network answers, however far past it is."""
+    page, per_page = _whole("page", "1"), _whole("per_page", "25")
+    if page < 1 or per_page < 1:
         raise ApiError(400, "page and per_page must be at least 1.")
     cursor = request.args.get("cursor")
-    if cursor is not None and not cursor.replace("-", "").isalnum():
+    if cursor is not None and not (cursor.isascii() and cursor.replace("-", "").isalnum()):
         raise ApiError(400, "cursor is not valid; follow _links.next.")
     return page, min(per_page, 25), cursor

@@ -73,6 +73,11 @@ SCHEMAS = {
             "chorus:kind": {"type": "string", "enum": ["petition", "statement"]},
             "chorus:goal": {"type": "integer", "nullable": True},
             "chorus:total_sign_ons": {"type": "integer", "minimum": 0},
+            "chorus:pending_version": {
+                "type": "integer",
+                "nullable": True,
+                "description": "A statement's new text waiting for the moderators (its version number).",
+            },
         },
         ["title", "total_signatures"],
     ),
@@ -205,7 +210,8 @@ def _errors(*codes: int) -> dict:
         401: "No valid OSDI-API-Token",
         403: "Not allowed for this key's organization",
         404: "Not found (or not visible to this key's organization)",
-        409: "Conflict (campaign not taking actions, or the person acted through another member)",
+        409: "Conflict (campaign not taking actions, the person acted through another member, a statement's "
+        "text already waiting for moderation, or the same write by another request)",
         415: "Not JSON",
         422: "A field is missing or invalid",
         429: "Rate limit: see Retry-After",
@@ -232,14 +238,23 @@ def _path_param(name: str) -> dict:
 
 
 PAGING = [
-    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000000}},
+    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
     {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 25}},
     {"name": "cursor", "in": "query", "schema": {"type": "string", "pattern": "^[A-Za-z0-9-]+$"}},
 ]
 
 
-def _list(summary: str, item: str, key: str, *extra_params: dict, codes=(400,)) -> dict:
-    return _op(summary, _collection(item, key), *codes, params=[*PAGING, *extra_params])
+DATE_FILTER = {
+    "name": "filter",
+    "in": "query",
+    "description": "Action Network's modified_date filter: modified_date gt '2026-01-31' (or lt; clauses "
+    "joined by and). Any other filter is a 400.",
+    "schema": {"type": "string"},
+}
+
+
+def _list(summary: str, item: str, key: str, filter_param: dict = DATE_FILTER, codes=(400,)) -> dict:
+    return _op(summary, _collection(item, key), *codes, params=[*PAGING, filter_param])
 
 
 def _actions(parent: str, item: str, list_summary: str, one_summary: str) -> dict:
@@ -257,11 +272,27 @@ def _actions(parent: str, item: str, list_summary: str, one_summary: str) -> dic
     }
 
 
+def _statement_aware_put() -> dict:
+    """PUT on a petition: 200 with the change made; on a statement, new wording is proposed to the
+    moderators instead (202, the document still shows the approved text)."""
+    op = _op("Change a petition (its owner only)", _ref("Petition"), 403, 404, 409, body="PetitionInput")
+    op["responses"]["202"] = {
+        "description": "A statement's new title, description or text waits for the coalition's moderators",
+        "content": _json(_ref("Petition")),
+    }
+    return op
+
+
 def paths() -> dict:
     cid, pid, tid, tgid, sid = (
         _path_param(n) for n in ("campaign_id", "person_id", "tag_id", "tagging_id", "sign_on_id")
     )
-    email_filter = {"name": "filter", "in": "query", "schema": {"type": "string"}}
+    email_filter = {
+        "name": "filter",
+        "in": "query",
+        "description": "email_address eq 'someone@example.org' (the only filter on people)",
+        "schema": {"type": "string"},
+    }
     return {
         "/api/v2/": {"get": _op("Entry point", _ref("EntryPoint"))},
         "/api/v2/openapi.json": {
@@ -277,7 +308,7 @@ def paths() -> dict:
         "/api/v2/petitions/{campaign_id}": {
             "parameters": [cid],
             "get": _op("One petition", _ref("Petition"), 404),
-            "put": _op("Change a petition (its owner only)", _ref("Petition"), 403, 404, body="PetitionInput"),
+            "put": _statement_aware_put(),
         },
         **_actions("petitions", "Signature", "Signatures this member may see", "One signature"),
         "/api/v2/petitions/{campaign_id}/sign_ons": {
@@ -311,7 +342,7 @@ def paths() -> dict:
         **_actions("advocacy_campaigns", "Outreach", "Letters this member may see", "One letter"),
         "/api/v2/people": {
             "get": _list("People this member may see", "Person", "osdi:people", email_filter),
-            "post": _op("Person-signup helper (upserts by e-mail)", _ref("Person"), body="PersonSignupInput"),
+            "post": _op("Person-signup helper (upserts by e-mail)", _ref("Person"), 409, body="PersonSignupInput"),
         },
         "/api/v2/people/{person_id}": {"parameters": [pid], "get": _op("One person", _ref("Person"), 404)},
         "/api/v2/people/{person_id}/taggings": {

@@ -23,9 +23,20 @@ def _cache_key(*parts) -> str:
     return ":".join(["chorus:api", str(g.org.id), *map(str, parts)])
 
 
-def _collection(path: str, key: str, cache_key: str, statement, column, render, query=None):
+def _collection(
+    path: str, key: str, cache_key: str, statement, column, render, modified=None, query=None, appends=True
+):
+    """One page of a collection. `modified`: the SQL of its items' modified_date, for Action Network's
+    filter=modified_date gt|lt '...'. A collection that reads its own filter (people) passes the
+    `query` it answered instead ({} without one): no filter is ever ignored."""
     page, per_page, cursor = inputs.page_args()
-    found = seek_page(cache_key, statement, column, page, per_page, cursor)
+    raw = request.args.get("filter")
+    if raw is not None and query is None:
+        statement = osdi.modified_between(statement, modified, raw) if modified is not None else None
+        if statement is None:
+            raise ApiError(400, "filter is not supported here: only modified_date gt or lt '2026-01-31'.")
+        query, appends = {"filter": raw}, False  # an old row joins a date filter's results when it changes
+    found = seek_page(cache_key, statement, column, page, per_page, cursor, appends=appends)
     return jsonify(osdi.collection_doc(path, key, found, render(found.rows), query))
 
 
@@ -81,6 +92,7 @@ def _campaigns(kinds: tuple[str, ...], path: str, key: str):
         statement,
         Campaign.id,
         lambda rows: [osdi.campaign_doc(row.Campaign, g.org) for row in rows],
+        osdi.CAMPAIGN_MODIFIED,
     )
 
 
@@ -137,9 +149,13 @@ def update_petition(campaign_id: str):
     campaign = _campaign_or_404(PETITION_KINDS, campaign_id)
     if campaign.owner_org_id != g.org.id:
         raise ApiError(403, "Only the organization that owns this campaign may change it.")
-    osdi.update_campaign(campaign, _petition_fields(inputs.body(), creating=False))
-    g.api_audit_detail = f"petition {campaign.uuid} updated"
-    return jsonify(osdi.campaign_doc(campaign, g.org))
+    proposed = osdi.update_campaign(campaign, _petition_fields(inputs.body(), creating=False))
+    g.api_audit_detail = f"{campaign.kind} {campaign.uuid} updated"
+    if proposed is None:
+        return jsonify(osdi.campaign_doc(campaign, g.org))
+    # A statement's new text waits for the moderators: 202, the document still shows the approved one.
+    g.api_audit_detail += f", version {proposed.number} proposed"
+    return jsonify(osdi.campaign_doc(campaign, g.org)), 202
 
 
 # --- signatures and outreaches -----------------------------------------------------------------
@@ -154,6 +170,7 @@ def _actions(kinds: tuple[str, ...], campaign_id: str, path: str, key: str):
         osdi.actions_of(campaign),
         Action.id,
         lambda rows: [osdi.action_doc(row.Action) for row in rows],
+        osdi.ACTION_MODIFIED,
     )
 
 
@@ -224,6 +241,7 @@ def sign_ons(campaign_id: str):
         osdi.sign_ons_of(campaign),
         SignOn.id,
         lambda rows: [osdi.sign_on_doc(row.SignOn, g.org) for row in rows],
+        osdi.SIGN_ON_MODIFIED,
     )
 
 
@@ -279,7 +297,14 @@ def people():
         return [osdi.person_doc(found[row.key]) for row in rows if row.key in found]
 
     return _collection(
-        "people", "osdi:people", _cache_key("people", wanted or "all"), statement, key_column, render, query
+        "people",
+        "osdi:people",
+        _cache_key("people", wanted or "all"),
+        statement,
+        key_column,
+        render,
+        query=query,
+        appends=False,  # ordered by person uuid, a hash: new people land anywhere (osdi.seek_page)
     )
 
 
@@ -317,6 +342,7 @@ def person_taggings(person_id: str):
         statement,
         Tagging.id,
         lambda rows: [osdi.tagging_doc(row.Tagging) for row in rows],
+        osdi.TAGGING_MODIFIED,
     )
 
 
@@ -339,6 +365,7 @@ def tags():
         select(Tag.id.label("key"), Tag),
         Tag.id,
         lambda rows: [osdi.tag_doc(row.Tag) for row in rows],
+        osdi.TAG_MODIFIED,
     )
 
 
@@ -365,6 +392,7 @@ def taggings(tag_id: str):
         select(Tagging.id.label("key"), Tagging).where(Tagging.tag_id == found.id),
         Tagging.id,
         lambda rows: [osdi.tagging_doc(row.Tagging) for row in rows],
+        osdi.TAGGING_MODIFIED,
     )
 
 
@@ -374,8 +402,9 @@ def create_tagging(tag_id: str):
     data = inputs.body()
     links = data.get("_links")
     person_link = links.get("osdi:person") if isinstance(links, dict) else None
-    target = person_link.get("href") if isinstance(person_link, dict) else None
-    if not isinstance(target, str) or not target.strip("/"):
+    label = "_links.osdi:person.href"
+    target = inputs.text(person_link, "href", 500, label=label) if isinstance(person_link, dict) else None
+    if not target or not target.strip("/"):
         raise ApiError(422, "_links.osdi:person.href must name the person to tag.")
     who = osdi.person(target.rstrip("/").rsplit("/", 1)[-1])
     if who is None:

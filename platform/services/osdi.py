@@ -12,6 +12,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import quote, urlencode
 
 from flask import current_app, has_request_context, request
 from sqlalchemy import Select, func, select, union
@@ -19,7 +20,17 @@ from sqlalchemy.exc import IntegrityError
 
 from chorus import tenancy
 from chorus.extensions import db, redis_store
-from chorus.models import Action, Campaign, CampaignHost, Contact, Organization, SignOn, Tag, Tagging
+from chorus.models import (
+    Action,
+    Campaign,
+    CampaignHost,
+    Contact,
+    Organization,
+    SignOn,
+    StatementVersion,
+    Tag,
+    Tagging,
+)
 from chorus.models.api import person_uuid_for
 from chorus.models.base import utcnow
 from chorus.services import letters, statements, supporter_mail, tally
@@ -36,6 +47,8 @@ CURIES = [
 ]
 #: The one filter Action Network clients use on people: filter=email_address eq 'someone@example.org'
 EMAIL_FILTER = re.compile(r"^\s*email(?:_address)?\s+eq\s+'([^'\s]{1,254})'\s*$")
+#: Action Network's incremental sync: filter=modified_date gt '2026-01-01' (or lt; clauses joined by "and").
+DATE_CLAUSE = re.compile(r"modified_date\s+(gt|lt)\s+'([^']{1,40})'")
 #: A campaign's kind -> the OSDI collection it appears in.
 COLLECTION = {"petition": "petitions", "statement": "petitions", "letter": "advocacy_campaigns"}
 
@@ -108,6 +121,8 @@ def campaign_doc(campaign: Campaign, site: Organization) -> dict:
     if campaign.kind == "statement":  # Chorus's own extension: organizations' sign-ons
         meta = tally.campaign_meta(campaign.slug) if campaign.status != "draft" else None
         doc["chorus:total_sign_ons"] = (meta.organizations if meta else 0) or 0  # approved, as tally.json
+        waiting = [v.number for v in statements.versions(campaign) if v.status == "pending"]
+        doc["chorus:pending_version"] = waiting[0] if waiting else None  # a new text awaiting moderation
         doc["_links"]["chorus:sign_ons"] = href(f"{path}/sign_ons")
         doc["_links"]["chorus:record_sign_on_helper"] = href(f"{path}/sign_ons")
     return doc
@@ -276,8 +291,9 @@ class Page:
 
 
 def collection_doc(path: str, key: str, page: Page, items: list[dict], query: dict[str, str] | None = None) -> dict:
-    """Action Network's collection envelope: page, per_page, totals, _links.next, _embedded."""
-    extra = "".join(f"&{k}={v}" for k, v in (query or {}).items())
+    """Action Network's collection envelope: page, per_page, totals, _links.next, _embedded. The
+    query's values are URL-encoded: a filter's quotes, spaces, "+" or "&" must come back as sent."""
+    extra = f"&{urlencode(query, quote_via=quote)}" if query else ""
     links: dict = {"self": href(f"{path}?page={page.page}&per_page={page.per_page}{extra}")}
     if page.next_cursor is not None and page.page < page.total_pages:
         links["next"] = href(f"{path}?page={page.page + 1}&per_page={page.per_page}&cursor={page.next_cursor}{extra}")
@@ -295,33 +311,56 @@ def collection_doc(path: str, key: str, page: Page, items: list[dict], query: di
     }
 
 
+def _count(statement: Select) -> int:
+    return db.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
+
+
 def _cached_count(cache_key: str, statement: Select) -> int:
     r = redis_store.client
     cached = r.get(cache_key)
     if cached is not None:
         return int(cached)
-    total = db.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
+    total = _count(statement)
     r.set(cache_key, total, ex=COUNT_TTL)
     return total
 
 
 def seek_page(
-    cache_key: str, statement: Select, column, page: int, per_page: int, cursor: str | None, wrap=lambda row: row
+    cache_key: str,
+    statement: Select,
+    column,
+    page: int,
+    per_page: int,
+    cursor: str | None,
+    wrap=lambda row: row,
+    appends: bool = True,
 ) -> Page:
     """Keyset pagination over `statement` ordered by `column` (unique, indexed).
 
-    The cursor in `_links.next` continues from the last row with an index seek. A client jumping to
-    a deep `page` without one gets a seek too: every per_page-th key is read once by one index-only
-    scan and kept for a minute, so page 40,000 costs what page 1 costs, not an OFFSET over a
-    million rows. Rows only ever join at the end (keys grow), so earlier boundaries stay true.
+    The cursor in `_links.next` continues from the last row with an index seek. A page that starts
+    past the total is empty, as Action Network answers, without a query.
+
+    `appends`: rows only ever join at the end (keys are ids that grow). Then the total is reused for
+    half a minute, and a client jumping to a deep `page` without a cursor gets a seek too: every
+    per_page-th key is read once by one index-only scan and kept for a minute, so page 40,000 costs
+    what page 1 costs, not an OFFSET over a million rows; the kept boundaries stay true as rows join.
+    Where a new key can land anywhere (people, ordered by a hash of the address; rows a filter on a
+    changing date lets in), kept boundaries go wrong as soon as one does: the row it pushes off its
+    page falls before the next kept boundary and is on no page, rows repeat when the boundaries are
+    read again mid-walk, and a kept total is stale. Those are counted, and their page found with an
+    OFFSET, on every request (a walk that should not see joins follows `_links.next` instead).
     """
-    total = _cached_count(f"{cache_key}:count", statement)
+    total = _cached_count(f"{cache_key}:count", statement) if appends else _count(statement)
     ordered = statement.order_by(column).limit(per_page)
     after = _as_key(column, cursor) if cursor is not None else None
     if after is not None:
         rows = db.session.execute(ordered.where(column > after)).all()
     elif page == 1:
         rows = db.session.execute(ordered).all()
+    elif (page - 1) * per_page >= total:
+        rows = []
+    elif not appends:
+        rows = db.session.execute(ordered.offset((page - 1) * per_page)).all()
     else:
         start = _boundary(f"{cache_key}:bounds:{per_page}", statement, column, page, per_page)
         rows = [] if start is None else db.session.execute(ordered.where(column >= start)).all()
@@ -362,7 +401,30 @@ def _boundary(bounds_key: str, statement: Select, column, page: int, per_page: i
     return _as_key(column, found.decode())
 
 
+def modified_between(statement: Select, modified, raw: str) -> Select | None:
+    """`statement` narrowed by a modified_date filter on `modified` (the SQL of its items'
+    modified_date); None when `raw` is not such a filter. A date without a zone is UTC's."""
+    for clause in re.split(r"\s+and\s+", raw.strip()):
+        match = DATE_CLAUSE.fullmatch(clause)
+        try:
+            moment = _aware(datetime.fromisoformat(match.group(2))).astimezone(UTC) if match else None
+        except (ValueError, OverflowError):  # not a date, or one whose zone moves it out of years 1-9999
+            moment = None
+        if moment is None:
+            return None
+        statement = statement.where(modified > moment if match.group(1) == "gt" else modified < moment)
+    return statement
+
+
 # --- queries (inside the caller's tenancy scope) ----------------------------------------------
+
+#: Each collection's modified_date in SQL, as its document computes it (for filter=modified_date).
+CAMPAIGN_MODIFIED = func.coalesce(Campaign.updated_at, Campaign.created_at)
+ACTION_MODIFIED = func.coalesce(Action.confirmed_at, Action.created_at)
+#: The latest of the three: a sign-on is decided (or retracted) after it is confirmed, confirmed after made.
+SIGN_ON_MODIFIED = func.coalesce(SignOn.decided_at, SignOn.confirmed_at, SignOn.created_at)
+TAG_MODIFIED = Tag.modified_at
+TAGGING_MODIFIED = Tagging.created_at
 
 
 def hosted_campaigns(org: Organization, kinds: tuple[str, ...]) -> Select:
@@ -489,40 +551,90 @@ def create_petition(org: Organization, fields: dict) -> Campaign:
     return campaign
 
 
-def update_campaign(campaign: Campaign, fields: dict) -> None:
-    """Change the fields given; a change of what the tally counts rebuilds the tally."""
+#: A statement's texts, the coalition's, changed only through moderation: campaign column -> version field.
+STATEMENT_TEXT = {"title": "title", "summary": "call_to_action", "body": "body"}
+
+
+def update_campaign(campaign: Campaign, fields: dict) -> StatementVersion | None:
+    """Change the fields given; a change of what the tally counts rebuilds the tally.
+
+    A statement's title, description and text are published only through moderation: new wording
+    becomes a proposed version (statements.propose, as an edit in the admin does) that a moderator
+    approves or rejects, and the page keeps the approved text meanwhile. Returns that version. While
+    another version waits, the change is refused whole (ConflictError), its other fields included."""
+    wording = {name: fields[name] for name in STATEMENT_TEXT if name in fields} if campaign.kind == "statement" else {}
     recount = "count_api_actions" in fields and fields["count_api_actions"] != campaign.count_api_actions
     for name, value in fields.items():
-        setattr(campaign, name, value)
+        if name not in wording:
+            setattr(campaign, name, value)
     slug = campaign.slug
-    db.session.commit()
+    draft = _reworded(campaign, wording) if wording else None
+    proposed = None
+    if draft is None:
+        db.session.commit()
+    else:
+        try:
+            proposed = statements.propose(campaign, None, draft)  # commits the other fields with it
+        except statements.StatementError as error:
+            db.session.rollback()
+            raise ConflictError(
+                "A new text of this statement is already waiting for moderation; change it again once a "
+                "moderator has decided."
+            ) from error
     tally.forget_campaign(slug)
     if recount:
         tally.reconcile(slug)
+    return proposed
+
+
+def _reworded(campaign: Campaign, wording: dict[str, str]) -> statements.Draft | None:
+    """The statement's text with `wording` in place, or None when that changes nothing. It starts from
+    the approved version (before one is, the newest, as the admin's form does). A translation is kept
+    only for a field whose English stays: one of replaced English would say something else."""
+    base = statements.current_version(campaign) or statements.versions(campaign)[0]
+    text = {field: wording.get(column, getattr(base, field)) for column, field in STATEMENT_TEXT.items()}
+    unchanged = {field for field, value in text.items() if value == getattr(base, field)}
+    if len(unchanged) == len(text):
+        return None
+    translations = {
+        lang: kept
+        for lang, texts in (base.translations or {}).items()
+        if (kept := {field: value for field, value in texts.items() if field in unchanged})
+    }
+    return statements.Draft(text["title"], text["body"], text["call_to_action"], translations)
 
 
 def upsert_contact(org: Organization, supporter) -> str:
-    """The person-signup helper: add or update `org`'s contact with this address; returns the person id."""
+    """The person-signup helper: add or update `org`'s contact with this address; returns the person id.
+
+    Idempotent under concurrency, as tag_named is: when two requests add the same new address at
+    once, the one whose insert loses (uq_contacts_org_email) updates the row the other one made."""
     from chorus.services.signing import normalize_email
 
     normalized = normalize_email(supporter.email)
-    contact = db.session.scalar(select(Contact).where(Contact.email_normalized == normalized))
-    if contact is None:
-        contact = Contact(org_id=org.id, email_normalized=normalized, person_uuid=person_uuid_for(normalized))
-        db.session.add(contact)
-    contact.email = supporter.email
-    for name, value in (
-        ("given_name", supporter.first_name),
-        ("family_name", supporter.last_name),
-        ("postal_code", supporter.postal_code),
-        ("country", supporter.country),
-        ("language", supporter.language),
-    ):
-        if value or contact.id is None:
-            setattr(contact, name, value)
-    contact.modified_at = utcnow()
-    db.session.commit()
-    return contact.person_uuid
+    for _attempt in range(2):
+        contact = db.session.scalar(select(Contact).where(Contact.email_normalized == normalized))
+        if contact is None:
+            contact = Contact(org_id=org.id, email_normalized=normalized, person_uuid=person_uuid_for(normalized))
+            db.session.add(contact)
+        contact.email = supporter.email
+        for name, value in (
+            ("given_name", supporter.first_name),
+            ("family_name", supporter.last_name),
+            ("postal_code", supporter.postal_code),
+            ("country", supporter.country),
+            ("language", supporter.language),
+        ):
+            if value or contact.id is None:
+                setattr(contact, name, value)
+        contact.modified_at = utcnow()
+        try:
+            db.session.commit()
+        except IntegrityError:  # a concurrent request added this address first: update its row
+            db.session.rollback()
+            continue
+        return contact.person_uuid
+    raise ConflictError("This person is being added by another request; try again.")
 
 
 def tag_named(org: Organization, name: str) -> Tag:

@@ -24,7 +24,7 @@ from chorus.models import Campaign, CampaignHost, Organization, PublicMessage, S
 from chorus.models.base import utcnow
 from chorus.models.statements import ASKED_ON_NEW_VERSION
 from chorus.services import content, exports, supporter_mail, tally, uploads, webhooks
-from chorus.services.signing import normalize_email
+from chorus.services.signing import mailable_email, normalize_email
 
 #: Sign-ons that the public list and the count show.
 LISTED = ("approved",)
@@ -111,7 +111,7 @@ def _with_owner(owner: Organization, hosts: list[Organization]) -> list[Organiza
     return [owner, *[o for o in hosts if o.id != owner.id]]
 
 
-def _version(campaign: Campaign, author: User, draft: Draft, number: int) -> StatementVersion:
+def _version(campaign: Campaign, author: User | None, draft: Draft, number: int) -> StatementVersion:
     return StatementVersion(
         campaign_id=campaign.id,
         number=number,
@@ -120,12 +120,13 @@ def _version(campaign: Campaign, author: User, draft: Draft, number: int) -> Sta
         call_to_action=draft.call_to_action,
         translations=content.translations_for(draft.translations, content.VERSION_FIELDS),
         status="pending",
-        author_id=author.id,
+        author_id=author.id if author else None,
     )
 
 
-def propose(campaign: Campaign, author: User, draft: Draft) -> StatementVersion:
-    """An edit: a new version that waits for moderation while the page keeps the approved one."""
+def propose(campaign: Campaign, author: User | None, draft: Draft) -> StatementVersion:
+    """An edit: a new version that waits for moderation while the page keeps the approved one
+    (author None: the owner's API key, which is no user)."""
     if any(v.status == "pending" for v in versions(campaign)):
         raise StatementError(_("A version of this statement is already waiting for moderation."))
     number = (
@@ -227,7 +228,7 @@ def sign_on(campaign: Campaign, site: Organization, signature: OrgSignature, vou
         organization_name=name,
         name_normalized=name_normalized,
         contact_name=signature.contact_name.strip(),
-        email=signature.email.strip(),
+        email=mailable_email(signature.email),
         email_normalized=email_normalized,
         website=signature.website.strip(),
         country=signature.country,
