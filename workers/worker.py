@@ -10,9 +10,10 @@ import time
 
 from redis.exceptions import RedisError
 from rq import SimpleWorker
+from sqlalchemy import select
 
 from chorus import queues
-from chorus.extensions import redis_store
+from chorus.extensions import db, redis_store
 from chorus.workers import jobs
 
 log = logging.getLogger("chorus.worker")
@@ -45,6 +46,9 @@ def run(burst: bool = False) -> bool:
     from chorus.services import periodic
 
     app = create_app()
+    with app.app_context():  # a database that does not answer stops the worker at once, in one line
+        db.session.execute(select(1))
+        db.session.remove()
     jobs.set_worker_app(app)
     os.nice(app.config["CHORUS_WORKER_NICE"])
     if not burst:

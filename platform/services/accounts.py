@@ -77,15 +77,21 @@ def checked_email(email: str) -> str:
     return email
 
 
-def create_user(email: str, password: str, role: str, org: Organization | None = None, name: str = "") -> User:
-    """Create an account (or add a role to an existing one): `chorus admin create` and invitations."""
+def create_user(
+    email: str, password: str, role: str, org: Organization | None = None, name: str = ""
+) -> tuple[User, bool]:
+    """Create an account, or add a role to an existing one (whose password stays as it is): `chorus
+    admin create`. Returns the account and whether it is new."""
     email = checked_email(email)
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}")
     if role not in COALITION_ROLES and org is None:
         raise AccountError(f"role {role} needs an organization (--org)")
+    if role in COALITION_ROLES and org is not None:
+        raise AccountError(f"role {role} is the whole coalition's: it takes no organization (drop --org)")
     user = db.session.scalar(select(User).where(User.email == email))
-    if user is None:
+    created = user is None
+    if created:
         user = User(email=email, name=name, password_hash=hash_password(password))
         db.session.add(user)
     if role == "platform-admin":
@@ -95,7 +101,7 @@ def create_user(email: str, password: str, role: str, org: Organization | None =
     else:
         grant(user, org, role)
     db.session.commit()
-    return user
+    return user, created
 
 
 def grant(user: User, org: Organization, role: str) -> None:

@@ -117,10 +117,6 @@ def plain_message(
     return msg
 
 
-class MailConfigError(ValueError):
-    pass
-
-
 class _Unzipped:
     """itsdangerous' URL-safe payload without trying zlib on it first: our values (an id, a member and
     an address) are too short to shrink, so the token is the same, and the attempt was half the cost
@@ -303,12 +299,8 @@ class Transport:
     """Sends a batch of messages: one SMTP connection, or files in the outbox folder."""
 
     def __init__(self, url: str, instance: str):
-        self.url = url
+        self.url = url  # checked when the settings were read (chorus.config)
         self.instance = instance
-        if url != "outbox":
-            parts = urlsplit(url)
-            if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-                raise MailConfigError(f"MAIL_URL must be 'outbox', smtp://host:port or smtps://host:port, not {url!r}")
 
     def send(self, messages: list[Message]) -> None:
         if not messages:

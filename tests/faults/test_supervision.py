@@ -6,7 +6,6 @@ and on PostgreSQL + a redis-server this test starts on a free port. Every wait i
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import re
 import shutil
@@ -22,6 +21,7 @@ from urllib.parse import urlencode
 import psutil
 import pytest
 
+from chorus.extensions import supervised_redis_socket
 from tests.conftest import _free_port
 
 CHORUS = str(Path(sys.executable).parent / "chorus")
@@ -77,6 +77,14 @@ def children(supervisor: psutil.Process, kind: str) -> set[int]:
         except psutil.Error:
             pass
     return found
+
+
+def signs(port: int, email: str) -> bool:
+    """One signature accepted (while Redis restarts the site answers 503: not yet)."""
+    try:
+        return sign(port, email) == 303
+    except (OSError, AttributeError):  # no page, or a page without the form
+        return False
 
 
 def mail_to(mailbox, address: str) -> bool:
@@ -148,9 +156,8 @@ def test_up_replaces_dead_processes_keeps_serving_slow_clients_and_stops_everyth
     try:
         supervisor = psutil.Process(up.pid)
         wait_for(lambda: answers(port), 90, "chorus up to answer")
-        embedded = tmp_path / "instance" / "redis.db.settings"
-        redis_pid = int(Path(json.loads(embedded.read_text())["pidfile"]).read_text()) if embedded.exists() else None
-        assert (redis_pid is None) == ("REDIS_URL" in up_env)
+        redis_pids = children(supervisor, "redis-server")  # the embedded Redis is a supervised child too
+        assert len(redis_pids) == (0 if "REDIS_URL" in up_env else 1)
 
         # A worker killed: the site keeps answering, a new worker takes over and mail still goes out.
         [worker] = children(supervisor, "worker")
@@ -172,6 +179,15 @@ def test_up_replaces_dead_processes_keeps_serving_slow_clients_and_stops_everyth
         wait_for(lambda: len(children(supervisor, "chorus.webserver") - webs) == 1, 30, "a new web process")
         assert any("stopped with signal SIGKILL" in line for line in log)
 
+        # The embedded Redis killed: a new one serves on the same socket, and signing and mail resume
+        # by themselves (meanwhile the site answers 503, and what was committed waits in the database).
+        for redis_pid in redis_pids:
+            os.kill(redis_pid, signal.SIGKILL)
+            wait_for(lambda: children(supervisor, "redis-server") - redis_pids, 30, "a new embedded Redis")
+            wait_for(lambda: signs(port, "after-redis@example.org"), 60, "signing to resume")
+            wait_for(lambda: mail_to(mailbox, "after-redis@example.org"), 60, "its confirmation mail")
+            assert get(port, f"{PETITION}/tally.json")[0] == 200
+
         # Eight clients trickling bodies hold no thread: a normal request is still answered.
         trickler = Trickler(port)
         try:
@@ -188,12 +204,11 @@ def test_up_replaces_dead_processes_keeps_serving_slow_clients_and_stops_everyth
         assert conn.getresponse().status == 413
         conn.close()
 
-        everyone = {p.pid for p in supervisor.children()} | ({redis_pid} if redis_pid else set())
+        everyone = {p.pid for p in supervisor.children()}
         up.send_signal(signal.SIGINT)
         assert up.wait(timeout=60) == 0
         wait_for(lambda: not any(psutil.pid_exists(pid) for pid in everyone), 30, "every child to exit")
-        if redis_pid:
-            assert not list(Path(json.loads(embedded.read_text())["pidfile"]).parent.glob("redis.socket"))
+        assert not Path(supervised_redis_socket(str(tmp_path / "instance"))).exists()
     finally:
         if up.poll() is None:
             up.kill()
@@ -209,3 +224,35 @@ def test_up_on_a_busy_port_says_so_in_one_line_and_starts_nothing(tmp_path):
     assert result.returncode != 0
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "instance").exists()  # no database, no embedded Redis
+
+
+def test_two_ups_on_one_instance_share_its_redis_and_one_stopping_leaves_the_other_serving(up_env, tmp_path, mailbox):
+    if "REDIS_URL" in up_env:
+        pytest.skip("the embedded Redis is the instance folder's: SQLite runs only")
+    ports = [_free_port(), _free_port()]
+    ups = [
+        subprocess.Popen(
+            [CHORUS, "up", "--port", str(port), "--web-workers", "1"],
+            cwd=tmp_path,
+            env=up_env,
+            stderr=subprocess.DEVNULL,
+        )
+        for port in ports
+    ]
+    try:
+        for port in ports:
+            wait_for(lambda port=port: answers(port), 90, "both to answer")
+        redis = [children(psutil.Process(up.pid), "redis-server") for up in ups]
+        assert sorted(len(r) for r in redis) == [0, 1]  # one Redis for the instance, the other joined it
+        first = 0 if redis[0] else 1  # the one whose Redis it is stops
+        ups[first].send_signal(signal.SIGINT)
+        assert ups[first].wait(timeout=60) == 0
+
+        other = ports[1 - first]
+        wait_for(lambda: signs(other, "still-here@example.org"), 60, "the other to serve again")
+        wait_for(lambda: mail_to(mailbox, "still-here@example.org"), 60, "its confirmation mail")
+    finally:
+        for up in ups:
+            if up.poll() is None:
+                up.send_signal(signal.SIGINT)
+                up.wait(timeout=60)
