@@ -812,7 +812,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=2, help="chorus worker processes (default 2)")
     p.add_argument("--kills", type=int, default=0, help="SIGKILL a worker this many times, spread over the run")
     p.add_argument("--lease", type=int, help="CHORUS_DELIVERY_LEASE seconds (default 60, or 10 with --kills)")
-    p.add_argument("--domain-rate", type=int, default=10_000_000, help="CHORUS_DOMAIN_RATE (default 10000000)")
+    p.add_argument("--domain-rate", type=int, default=1_000_000, help="CHORUS_DOMAIN_RATE (default: its highest)")
     p.add_argument(
         "--smtp-delay",
         type=float,

@@ -29,6 +29,15 @@ def test_every_bench_script_parses_its_options(script):
     assert "usage:" in done.stdout
 
 
+def test_the_letters_bench_gives_chorus_settings_it_accepts(bench_path, tmp_path):
+    from chorus import config
+
+    deliver = importlib.import_module("deliver")
+    rate = deliver.parse_args(["-n", "10"]).domain_rate  # a 10,000,000 once stopped `make bench`'s letters
+    settings = config.from_environment({"CHORUS_INSTANCE": str(tmp_path), "CHORUS_DOMAIN_RATE": str(rate)})
+    assert settings["CHORUS_DOMAIN_RATE"] == rate
+
+
 def test_reference_app_signs_once_per_address_and_counts_in_redis(bench_path, monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'reference.db'}")
     monkeypatch.setenv("REDIS_URL", embedded_redis_url(str(tmp_path)))
