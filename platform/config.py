@@ -58,6 +58,16 @@ def _periods(environ: Mapping[str, str]) -> dict[str, int]:
     return {name: _whole_number(environ, name, 1) for name in environ if name.startswith("CHORUS_EVERY_")}
 
 
+def _redis_url(environ: Mapping[str, str]) -> str:
+    """Checked at start: redis-py reads a database number it cannot parse as 0, maybe another's keys."""
+    url = environ.get("REDIS_URL", "")
+    parts = urlsplit(url)
+    number = (parts.path.lstrip("/") if parts.scheme in ("redis", "rediss") else "") or "0"
+    if url and (parts.scheme not in ("redis", "rediss", "unix") or not (number.isascii() and number.isdigit())):
+        raise ConfigError(f"REDIS_URL must be redis://HOST:PORT/N, rediss://… or unix:///PATH?db=N, not {url!r}")
+    return url
+
+
 def _mail_url(environ: Mapping[str, str]) -> str:
     """Checked at start, not at the first mail: a typo would otherwise leave every mail waiting."""
     url = environ.get("MAIL_URL", "outbox")
@@ -96,7 +106,7 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict:
         "CHORUS_INSTANCE": str(instance),
         "SECRET_KEY": _secret_key(environ, instance, env),
         "SQLALCHEMY_DATABASE_URI": environ.get("DATABASE_URL") or f"sqlite:///{instance / 'chorus.db'}",
-        "REDIS_URL": environ.get("REDIS_URL", ""),
+        "REDIS_URL": _redis_url(environ),
         "MAIL_URL": _mail_url(environ),
         "CHORUS_BASE_URL": environ.get("CHORUS_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "CHORUS_RATE_LIMITS": environ.get("CHORUS_RATE_LIMITS", "on").lower() != "off",

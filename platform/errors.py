@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from flask import Flask, current_app, g, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from chorus.extensions import UNAVAILABLE
 from chorus.i18n import gettext as _
 
 #: Seconds a visitor is asked to wait when the database or Redis does not answer.
@@ -83,5 +81,5 @@ def _unavailable(error: Exception):
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(InternalServerError, _unexpected)
-    for unavailable in (OperationalError, RedisConnectionError, RedisTimeoutError):
+    for unavailable in UNAVAILABLE:
         app.register_error_handler(unavailable, _unavailable)

@@ -19,10 +19,12 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.pool import Pool
 
 from chorus.config import PROJECT_ROOT
@@ -40,6 +42,10 @@ db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 migrate = Migrate(directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
 csrf = CSRFProtect()
 login_manager = LoginManager()
+
+#: What a request or a job meets when PostgreSQL or Redis is away for a moment (restarting, failing
+#: over): a 503 with Retry-After for a page, one log line for a periodic task, never a traceback.
+UNAVAILABLE = (OperationalError, RedisConnectionError, RedisTimeoutError)
 
 
 @event.listens_for(Engine, "connect")

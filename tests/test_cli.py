@@ -65,6 +65,8 @@ def test_bad_configuration_is_one_line(app_env):
         assert result.returncode == 2
         expected = f"MAIL_URL must be 'outbox', smtp://host:port or smtps://host:port, not {url!r}"
         assert result.stderr.strip() == f"chorus: error: {expected}"
+    result = chorus("campaigns", "list", env={**app_env, "REDIS_URL": "redis://127.0.0.1:6379/abc"})  # not db 0
+    assert result.returncode == 2 and result.stderr.startswith("chorus: error: REDIS_URL must be redis://HOST:PORT/N")
 
 
 def test_processes_starting_together_on_a_new_instance_share_one_whole_secret_key(tmp_path):

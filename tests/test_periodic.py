@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from chorus import config
 from chorus.extensions import db
@@ -52,17 +53,26 @@ def test_a_due_period_runs_again_and_its_setting_shortens_it(app, registry):
     assert periodic.run_due() == ["short-one"] and len(runs) == 2
 
 
-def test_a_failing_task_is_recorded_and_the_others_still_run(app, registry):
+def test_a_failing_task_is_recorded_and_the_others_still_run(app, registry, caplog):
     runs = []
 
     def broken():
         raise ValueError("cannot reach the moon")
 
+    def redis_away():
+        raise RedisConnectionError("Error 111 connecting to redis.sock. Connection refused.")
+
     periodic.periodic("a-broken", every_seconds=60)(broken)
     periodic.periodic("b-fine", every_seconds=60)(lambda: runs.append(1))
-    assert periodic.run_due() == ["a-broken", "b-fine"] and runs == [1]
+    periodic.periodic("c-redis-away", every_seconds=60)(redis_away)
+    assert periodic.run_due() == ["a-broken", "b-fine", "c-redis-away"] and runs == [1]
     row = db.session.get(PeriodicTask, "a-broken")
     assert row.last_error == "ValueError: cannot reach the moon" and row.running_until is None
+    assert db.session.get(PeriodicTask, "c-redis-away").last_error.startswith("ConnectionError: Error 111")
+    # A bug is logged with its traceback; Redis or the database away for a moment, in one line.
+    logged = {r.getMessage().split(":")[0]: r.exc_info is not None for r in caplog.records if r.name == "chorus.ticker"}
+    waits = "periodic task c-redis-away waits for Redis or the database"
+    assert logged == {"periodic task a-broken failed": True, waits: False}
 
 
 def test_a_run_whose_worker_died_blocks_the_task_only_until_its_lease_ends(app, registry):

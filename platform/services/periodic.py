@@ -29,7 +29,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from chorus.extensions import db
+from chorus.extensions import UNAVAILABLE, db
 from chorus.models import PeriodicTask
 from chorus.models.base import utcnow
 
@@ -130,7 +130,10 @@ def run_due() -> list[str]:
             task.fn()
         except Exception as exc:  # noqa: BLE001 - one failing task never stops the others
             db.session.rollback()
-            log.exception("periodic task %s failed", task.name)
+            if isinstance(exc, UNAVAILABLE):  # not a bug: the task runs again at its next period
+                log.warning("periodic task %s waits for Redis or the database: %s", task.name, exc)
+            else:
+                log.exception("periodic task %s failed", task.name)
             error = f"{type(exc).__name__}: {exc}"
         _finish(task, error)
         ran.append(task.name)
