@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from babel.dates import format_skeleton
 from flask import g, render_template, request
+from flask_babel import format_number
 from markupsafe import Markup
 
 from chorus.admin.blueprint import bp, requires
@@ -43,12 +44,12 @@ def _column_label(start: datetime, unit: str) -> str:
 
 
 def _confirmed(n: int) -> str:
-    """A tooltip's figure, with the plural of the reader's language (count: the figure as the page writes it)."""
-    return ngettext("%(count)s confirmed", "%(count)s confirmed", n, count=f"{n:,}")
+    """A tooltip's figure, with the plural of the reader's language, written as its numbers are."""
+    return ngettext("%(count)s confirmed", "%(count)s confirmed", n, count=format_number(n))
 
 
 def _pending(n: int) -> str:
-    return ngettext("%(count)s pending", "%(count)s pending", n, count=f"{n:,}")
+    return ngettext("%(count)s pending", "%(count)s pending", n, count=format_number(n))
 
 
 def _by_status(confirmed: list[int], pending: list[int]) -> list[charts.Series]:
@@ -58,7 +59,7 @@ def _by_status(confirmed: list[int], pending: list[int]) -> list[charts.Series]:
 
 def _timeline_description(campaign: Campaign, unit: str, first: str, last: str, total: int) -> str:
     """One whole sentence per unit, so that translators see each one entire."""
-    words = {"title": campaign.title, "first": first, "last": last, "total": f"{total:,}"}
+    words = {"title": campaign.title, "first": first, "last": last, "total": format_number(total)}
     if unit == "hour":
         return _(
             "Actions taken on %(title)s per hour (UTC), from %(first)s to %(last)s, confirmed and still pending: "

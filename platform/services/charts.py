@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from flask_babel import format_number
 from markupsafe import Markup, escape
 
 from chorus.i18n import gettext as _
@@ -81,7 +82,8 @@ def column_chart(
     for tick in range(0, axis_top + 1, step):
         y = top + plot_height * (1 - tick / axis_top)
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" class="grid" stroke="#ddd"/>')
-        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" {FONT} class="label">{tick:,}</text>')
+        tick_label = format_number(tick)  # as the page's language writes numbers
+        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" {FONT} class="label">{tick_label}</text>')
     slot = plot_width / max(len(labels), 1)
     bar = slot * 0.8 if slot >= 4 else slot
     every = math.ceil(len(labels) / 6) or 1
@@ -134,6 +136,6 @@ def bar_chart(chart_id: str, title: str, description: str, labels: Sequence[str]
             if w:
                 parts.append(f'<rect x="{x:.2f}" y="{y + 5}" width="{w:.2f}" height="{row - 10}" {_fill(index)}/>')
                 x += w
-        parts.append(f'<text x="{x + 6:.1f}" y="{y + 18}" {FONT} class="label">{totals[i]:,}</text></g>')
+        parts.append(f'<text x="{x + 6:.1f}" y="{y + 18}" {FONT} class="label">{format_number(totals[i])}</text></g>')
     parts.append("</svg>")
     return Markup("".join(parts))

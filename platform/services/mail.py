@@ -288,6 +288,18 @@ def default_sender(display_name: str) -> Address:
     return f"{display_name} via Chorus".replace('"', "'"), f"no-reply@{mail_domain()}"
 
 
+def _wait(before_accept: Callable[[], None] | None, abandon: Callable[[], object]) -> None:
+    """Run `before_accept` before the message goes; if it raises, `abandon` the transaction first, so
+    the server takes nothing."""
+    if before_accept is None:
+        return
+    try:
+        before_accept()
+    except BaseException:
+        abandon()
+        raise
+
+
 def _envelope_sender(msg: Message) -> str:
     """The address of a From header `_header_value` wrote (formataddr's `name <address>` or a bare
     address: an address never holds "<")."""
@@ -351,12 +363,7 @@ class _Smtp:
         if refusal is not None:
             self._reset()
             raise refusal
-        try:
-            if before_accept is not None:
-                before_accept()
-        except BaseException:
-            self._reset()
-            raise
+        _wait(before_accept, abandon=self._reset)
         self._taken(smtp.data(msg.as_bytes()))
 
     def _send_pipelined(
@@ -379,12 +386,7 @@ class _Smtp:
             else:
                 self._reset()
             raise refusal
-        try:
-            if before_accept is not None:
-                before_accept()
-        except BaseException:
-            smtp.close()
-            raise
+        _wait(before_accept, abandon=smtp.close)  # past DATA's 354, only closing takes nothing
         body = _DOT_AT_LINE_START.sub(b"..", msg.as_bytes())
         smtp.send(body + (b".\r\n" if body.endswith(b"\r\n") else b"\r\n.\r\n"))
         self._taken(smtp.getreply())
