@@ -126,6 +126,8 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict:
         "CHORUS_MAIL_LEASE": _whole_number(environ, "CHORUS_MAIL_LEASE", 60),
         "CHORUS_MAIL_BACKOFF": _whole_number(environ, "CHORUS_MAIL_BACKOFF", 30),
         "CHORUS_MAIL_ATTEMPTS": _whole_number(environ, "CHORUS_MAIL_ATTEMPTS", 8),
+        # Seconds a supporter mail may wait while a surge keeps the machine busy (chorus.services.pacing).
+        "CHORUS_MAIL_SURGE_WAIT": _whole_number(environ, "CHORUS_MAIL_SURGE_WAIT", 45, low=0, high=3600),
         "CHORUS_TALLY_SETTLE": _whole_number(environ, "CHORUS_TALLY_SETTLE", 15),
         # How far below the web a worker's CPU priority sits (as nice(1)).
         "CHORUS_WORKER_NICE": _whole_number(environ, "CHORUS_WORKER_NICE", 10, low=0, high=19),

@@ -67,6 +67,22 @@ def kick(job: str, queue_name: str, *args: int) -> bool:
     return True
 
 
+def anything_waiting() -> bool:
+    """Whether a job waits in any queue (a run that could wait in its worker should leave it instead)."""
+    try:
+        return any(queue(name).count for name in QUEUES)
+    except RedisError:
+        return False
+
+
+def look_again_in(job: str, seconds: float) -> None:
+    """The job has nothing it may do for `seconds`: kicks until then start no run."""
+    try:
+        redis_store.client.set(_kick_key(job), 1, px=max(1, int(seconds * 1000)))
+    except RedisError as error:
+        log.warning("could not hold back %s (%s)", job, error)
+
+
 def started(job: str, *args: int) -> None:
     """A kicked job begins: work owed from now on kicks another run."""
     redis_store.client.delete(_kick_key(job, *args))

@@ -3,17 +3,22 @@ the unsubscribe scope, and header-safe text."""
 
 from __future__ import annotations
 
+import os
 import smtplib
+import subprocess
+import sys
+import time
 from datetime import timedelta
 
 import pytest
 from markupsafe import escape
 from sqlalchemy import func, select, update
 
+from chorus import queues
 from chorus.extensions import db, redis_store
 from chorus.models import Action, Campaign, Organization, SupporterMail, Suppression
 from chorus.models.base import utcnow
-from chorus.services import mail, periodic, supporter_mail
+from chorus.services import mail, pacing, periodic, supporter_mail
 from tests.factories import (
     confirm_link,
     csrf_token,
@@ -326,3 +331,50 @@ def test_a_pipelined_mail_is_not_taken_by_the_server_when_the_previous_result_ca
     with mail.transport().connect() as connection:  # the server is fine: a new connection sends it
         connection.send(message, to="ana@example.org")
     assert [m["To"] for m in mailbox.messages] == ["ana@example.org"]
+
+
+def test_while_a_surge_keeps_the_machine_busy_a_niced_worker_sends_only_mails_that_waited_then_the_rest(
+    app, client, mailbox, monkeypatch
+):
+    org = make_org()
+    campaign = make_campaign(org)
+    for address in ("early@example.org", "during@example.org"):
+        sign(client, org.slug, campaign.slug, supporter(address))
+    early = db.session.scalar(select(func.min(SupporterMail.id)))
+    db.session.execute(
+        update(SupporterMail)
+        .where(SupporterMail.id == early)
+        .values(next_attempt_at=utcnow() - timedelta(seconds=31))
+    )
+    db.session.commit()
+    app.config["CHORUS_MAIL_SURGE_WAIT"] = 30
+    monkeypatch.setattr(os, "getpriority", lambda which, who: 10)  # as `chorus worker` runs (CHORUS_WORKER_NICE)
+    monkeypatch.setattr(pacing.MachineLoad, "share", lambda self: 0.99)  # the web signing on every core
+    for name in queues.QUEUES:
+        queues.queue(name).empty()  # this run is the worker's only job
+    assert supporter_mail.run(max_seconds=1).sent == 1  # then it waits for the other, its time out
+    assert [m["To"] for m in mailbox.messages] == ["early@example.org"] and owed("queued") == 1
+    queues.enqueue(queues.DELIVER_LETTERS, queue_name="delivery")  # other work for the worker
+    queues.started(queues.SEND_SUPPORTER_MAILS)
+    assert supporter_mail.run().sent == 0  # it leaves the worker to that at once...
+    assert not queues.kick_supporter_mail()  # ...and the next kick in a moment starts another run
+    monkeypatch.setattr(pacing.MachineLoad, "share", lambda self: 0.3)  # the surge is over
+    assert supporter_mail.run().sent == 1
+    assert sorted(m["To"] for m in mailbox.messages) == ["during@example.org", "early@example.org"]
+
+
+def test_the_machine_reading_counts_normal_priority_work_and_not_niced_work():
+    def share_while_spinning(*prefix: str) -> float:
+        spin = [*prefix, sys.executable, "-c", "while True: pass"]
+        spinners = [subprocess.Popen(spin) for _ in range(os.cpu_count() or 1)]
+        try:
+            load = pacing.MachineLoad()
+            time.sleep(1.5)
+            return load.share()
+        finally:
+            for spinner in spinners:
+                spinner.kill()
+                spinner.wait()
+
+    assert share_while_spinning() >= pacing.BUSY_SHARE  # a surge's web processes on every core
+    assert share_while_spinning("nice", "-n", "19") <= share_while_spinning() - 0.5  # workers below them

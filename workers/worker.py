@@ -38,7 +38,8 @@ def run(burst: bool = False) -> bool:
     pools are built once; each job pushes its own app context (jobs.with_app_context).
 
     A worker runs below the web's CPU priority (CHORUS_WORKER_NICE): on cores it shares with the web,
-    a surge's confirmation mails wait for idle CPU instead of slowing the signing that owes them.
+    a surge's confirmation mails wait for idle CPU instead of slowing the signing that owes them, and
+    the priority is how the worker tells the web's load from its own (chorus.services.pacing).
 
     RQ's worker quits when Redis goes away in the middle of its housekeeping; this one waits and
     serves again (the ticker goes on meanwhile), until it is told to stop."""

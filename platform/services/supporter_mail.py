@@ -30,6 +30,7 @@ from sqlalchemy import (
     Insert,
     and_,
     bindparam,
+    func,
     insert,
     literal,
     or_,
@@ -44,7 +45,7 @@ from chorus.extensions import db
 from chorus.i18n import gettext
 from chorus.models import Action, AuditEntry, Consent, Organization, PublicMessage, SignOn, SupporterMail, Suppression
 from chorus.models.base import Timestamp, utcnow
-from chorus.services import content, letters, mail, outbox, statement_mail, webhooks
+from chorus.services import content, letters, mail, outbox, pacing, statement_mail, webhooks
 from chorus.services.mail_merge import MailMerge
 from chorus.services.periodic import periodic
 
@@ -354,17 +355,19 @@ def _my_data_message(row: SupporterMail) -> Message:
 # -- sending --------------------------------------------------------------------------------------
 
 
-def _due(now: datetime):
+def _due(now: datetime, held_back: timedelta = timedelta(0)):
+    """Queued and due (`held_back`: due that long already), or sending under an expired lease."""
     return or_(
-        and_(SupporterMail.status == "queued", SupporterMail.next_attempt_at <= now),
+        and_(SupporterMail.status == "queued", SupporterMail.next_attempt_at <= now - held_back),
         and_(SupporterMail.status == "sending", SupporterMail.lease_until < now),
     )
 
 
-def claim(limit: int = BATCH) -> list[int]:
-    """Take up to `limit` due mails (queued and due, or sending under an expired lease)."""
+def claim(limit: int = BATCH, held_back: timedelta = timedelta(0)) -> list[int]:
+    """Take up to `limit` due mails, oldest first (see _due)."""
     now = utcnow()
-    candidates = select(SupporterMail.id).where(_due(now)).order_by(SupporterMail.next_attempt_at).limit(limit)
+    oldest_first = select(SupporterMail.id).where(_due(now, held_back)).order_by(SupporterMail.next_attempt_at)
+    candidates = oldest_first.limit(limit)
     if db.engine.dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)  # workers never claim the same rows
     claimed = db.session.scalars(
@@ -440,12 +443,37 @@ class _Outgoing:
     message: Message
 
 
+#: Seconds at most before a run looks at the machine again while a surge holds every due mail back.
+HELD_BACK_LOOK = 2.0
+
+
 def run(max_seconds: float = 50.0, batch: int = BATCH) -> Report:
-    """Claim and send batches until nothing is due or time is up (jobs end; the next run goes on)."""
+    """Claim and send batches until nothing is due or time is up (jobs end; the next run goes on).
+    While a surge keeps the machine busy, only mails owed CHORUS_MAIL_SURGE_WAIT seconds ago go
+    (chorus.services.pacing) and the run waits for the next, unless another job waits for the
+    worker: then the run ends, and the first kick after a short while, or the ticker, starts another."""
     report, deadline = Report(), time.monotonic() + max_seconds
-    while time.monotonic() < deadline and (ids := claim(batch)):
-        _send_batch(ids, report)
+    surge_wait = int(current_app.config.get("CHORUS_MAIL_SURGE_WAIT", 0))
+    while time.monotonic() < deadline:
+        held_back = timedelta(seconds=surge_wait) if pacing.holding_back(surge_wait) else timedelta(0)
+        if ids := claim(batch, held_back):
+            _send_batch(ids, report)
+            continue
+        if held_back and (oldest := _oldest_queued()) is not None:
+            # Look again when the oldest mail may go, or sooner: the surge may end before it does.
+            until_due = (_naive(oldest) + held_back - _naive(utcnow())).total_seconds()
+            pause = max(0.1, min(until_due, HELD_BACK_LOOK, deadline - time.monotonic()))
+            queues.look_again_in(queues.SEND_SUPPORTER_MAILS, pause)  # meanwhile kicks start no other run
+            if not queues.anything_waiting():
+                db.session.commit()  # no snapshot held while waiting
+                time.sleep(pause)
+                continue
+        break
     return report
+
+
+def _oldest_queued() -> datetime | None:
+    return db.session.scalar(select(func.min(SupporterMail.next_attempt_at)).where(SupporterMail.status == "queued"))
 
 
 def _prepare(ids: list[int], report: Report) -> list[_Outgoing]:
