@@ -58,6 +58,14 @@ def _periods(environ: Mapping[str, str]) -> dict[str, int]:
     return {name: _whole_number(environ, name, 1) for name in environ if name.startswith("CHORUS_EVERY_")}
 
 
+def _tenants_dir(environ: Mapping[str, str]) -> str:
+    """Checked at start: a missing folder would fail later, in a command that does not name it."""
+    folder = environ.get("CHORUS_TENANTS_DIR") or str(PROJECT_ROOT / "tenants")
+    if not Path(folder).is_dir():
+        raise ConfigError(f"CHORUS_TENANTS_DIR must be a folder that exists, not {folder!r}")
+    return folder
+
+
 def _redis_url(environ: Mapping[str, str]) -> str:
     """Checked at start: redis-py reads a database number it cannot parse as 0, maybe another's keys."""
     url = environ.get("REDIS_URL", "")
@@ -93,7 +101,11 @@ def _storage_url(environ: Mapping[str, str]) -> str:
 def from_environment(environ: Mapping[str, str] = os.environ) -> dict:
     """Settings for create_app, from the variables documented in the README."""
     instance = Path(environ.get("CHORUS_INSTANCE", "instance")).resolve()
-    instance.mkdir(parents=True, exist_ok=True)
+    try:
+        instance.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise ConfigError(f"CHORUS_INSTANCE: cannot use {str(instance)!r} as the instance folder ({reason})") from None
     env = environ.get("CHORUS_ENV", "development")
     if env not in ("development", "production"):
         raise ConfigError(f"CHORUS_ENV must be development or production, not {env!r}")
@@ -110,7 +122,7 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict:
         "MAIL_URL": _mail_url(environ),
         "CHORUS_BASE_URL": environ.get("CHORUS_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "CHORUS_RATE_LIMITS": environ.get("CHORUS_RATE_LIMITS", "on").lower() != "off",
-        "CHORUS_TENANTS_DIR": environ.get("CHORUS_TENANTS_DIR", str(PROJECT_ROOT / "tenants")),
+        "CHORUS_TENANTS_DIR": _tenants_dir(environ),
         "SESSION_COOKIE_SECURE": env == "production",
         "CHORUS_DELIVERY_LEASE": _whole_number(environ, "CHORUS_DELIVERY_LEASE", 60),
         "CHORUS_DOMAIN_RATE": _whole_number(environ, "CHORUS_DOMAIN_RATE", 1200),

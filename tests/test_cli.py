@@ -78,6 +78,17 @@ def test_bad_settings_stop_a_command_at_start_in_one_line(tmp_path):
         assert result.stderr.strip() == f"chorus: error: {expected}"
     result = chorus("campaigns", "list", env={**app_env, "REDIS_URL": "redis://127.0.0.1:6379/abc"})  # not db 0
     assert result.returncode == 2 and result.stderr.startswith("chorus: error: REDIS_URL must be redis://HOST:PORT/N")
+    missing = str(tmp_path / "no-such-folder")
+    result = chorus("tenants", "sync", env={**app_env, "CHORUS_TENANTS_DIR": missing})
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"chorus: error: CHORUS_TENANTS_DIR must be a folder that exists, not {missing!r}"
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    inside_a_file = str(a_file / "instance")
+    result = chorus("campaigns", "list", env={**app_env, "CHORUS_INSTANCE": inside_a_file})
+    assert result.returncode == 2
+    expected = f"CHORUS_INSTANCE: cannot use {inside_a_file!r} as the instance folder (Not a directory)"
+    assert result.stderr.strip() == f"chorus: error: {expected}"
 
 
 def test_processes_starting_together_on_a_new_instance_share_one_whole_secret_key(tmp_path):
