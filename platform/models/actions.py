@@ -77,13 +77,18 @@ class Action(db.Model):
 
     @hybrid_property
     def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip()
+        return display_name(self.first_name, self.last_name)
 
     @full_name.inplace.expression
     @classmethod
     def _full_name_expression(cls):
         """The same in SQL, for readers that select columns instead of objects (letter delivery)."""
         return func.trim(cls.first_name + " " + cls.last_name)
+
+
+def display_name(first_name: str, last_name: str) -> str:
+    """A supporter's name as pages and mails show it: both parts, or the one given."""
+    return f"{first_name} {last_name}".strip()
 
 
 def search_text(cls=Action):

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from chorus.extensions import db
-from chorus.models.base import Timestamp, new_uuid, utcnow
+from chorus.models.base import Timestamp, as_utc, new_uuid, utcnow
 from chorus.models.orgs import Organization
 
 if TYPE_CHECKING:
@@ -94,17 +94,12 @@ class Campaign(db.Model):
 
     @property
     def accepting_actions(self) -> bool:
-        return self.status == "live" and (self.ends_at is None or _aware(self.ends_at) > utcnow())
+        return self.status == "live" and (self.ends_at is None or as_utc(self.ends_at) > utcnow())
 
     def host_orgs(self) -> list[Organization]:
         """Members whose sites show this campaign, owner first."""
         orgs = [h.org for h in self.hosts if h.accepted]
         return sorted(orgs, key=lambda o: (o.id != self.owner_org_id, o.name.lower()))
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite returns naive datetimes; every stored time is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class CampaignHost(db.Model):

@@ -20,7 +20,7 @@ from chorus import queues
 from chorus.extensions import db, redis_store
 from chorus.models import Action, Campaign, CampaignHost, Organization
 from chorus.models.actions import search_text
-from chorus.models.base import utcnow
+from chorus.models.base import as_utc, utcnow
 from chorus.services import tally
 from chorus.services.periodic import periodic
 
@@ -80,11 +80,6 @@ class CampaignStats:
     api_confirmed: int = 0
     #: When kept figures were counted (the page says so); None when counted for this view.
     counted_at: datetime | None = field(default=None, compare=False)
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite returns naive datetimes; every stored time is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _counts(pairs: dict[str, int]) -> StatusCounts:
@@ -176,7 +171,7 @@ def compute_stats(campaign: Campaign, now: datetime | None = None) -> CampaignSt
         .execution_options(all_orgs=True)
     ):
         by_org.setdefault(org_id, {})[status] = n
-    granularity = "hour" if now - _aware(campaign.created_at) < HOURLY_UNTIL else "day"
+    granularity = "hour" if now - as_utc(campaign.created_at) < HOURLY_UNTIL else "day"
     return CampaignStats(
         overall=StatusCounts(
             confirmed=sum(c.get("confirmed", 0) for c in by_org.values()),
@@ -213,11 +208,11 @@ def _bucket_expression(column, granularity: str):
 
 def _bucket_start(value: datetime | str) -> datetime:
     """PostgreSQL returns a naive UTC timestamp, SQLite the text strftime made."""
-    return _aware(datetime.fromisoformat(value) if isinstance(value, str) else value)
+    return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
 
 
 def _truncate(moment: datetime, granularity: str) -> datetime:
-    moment = _aware(moment).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    moment = as_utc(moment).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     return moment if granularity == "hour" else moment.replace(hour=0)
 
 
@@ -385,7 +380,7 @@ def _few_matches(search: str, campaign_slug: str, total: int, page: int) -> Supp
 
 def _supporter_page(rows, total: int, page: int, pages: int, estimated: bool) -> SupporterPage:
     # In UTC whatever the database session's time zone.
-    found = [SupporterRow(**{**r._asdict(), "created_at": _aware(r.created_at).astimezone(UTC)}) for r in rows]
+    found = [SupporterRow(**{**r._asdict(), "created_at": as_utc(r.created_at).astimezone(UTC)}) for r in rows]
     return SupporterPage(found, total, page, pages, estimated)
 
 

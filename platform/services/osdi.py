@@ -32,7 +32,7 @@ from chorus.models import (
     Tagging,
 )
 from chorus.models.api import person_uuid_for
-from chorus.models.base import utcnow
+from chorus.models.base import as_utc, utcnow
 from chorus.services import letters, statements, supporter_mail, tally
 
 MAX_PER_PAGE = 25
@@ -67,8 +67,7 @@ def href(path: str) -> dict[str, str]:
 def iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return as_utc(moment).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def identifiers(uuid: str) -> list[str]:
@@ -136,7 +135,7 @@ def sign_on_doc(sign_on: SignOn, site: Organization) -> dict:
     doc = {
         "identifiers": identifiers(sign_on.uuid),
         "created_date": iso(sign_on.created_at),
-        "modified_date": iso(max(moments, key=_aware)),
+        "modified_date": iso(max(moments, key=as_utc)),
         "organization_name": sign_on.organization_name,
         "website": sign_on.website,
         "country": sign_on.country,
@@ -407,7 +406,7 @@ def modified_between(statement: Select, modified, raw: str) -> Select | None:
     for clause in re.split(r"\s+and\s+", raw.strip()):
         match = DATE_CLAUSE.fullmatch(clause)
         try:
-            moment = _aware(datetime.fromisoformat(match.group(2))).astimezone(UTC) if match else None
+            moment = as_utc(datetime.fromisoformat(match.group(2))).astimezone(UTC) if match else None
         except (ValueError, OverflowError):  # not a date, or one whose zone moves it out of years 1-9999
             moment = None
         if moment is None:
@@ -499,10 +498,10 @@ def people(person_uuids: list[str]) -> dict[str, PersonRecord]:
         )
         for c in db.session.scalars(select(Contact).where(Contact.person_uuid.in_(person_uuids)))
     ]
-    for record in sorted(records, key=lambda r: _aware(r.modified_at)):
+    for record in sorted(records, key=lambda r: as_utc(r.modified_at)):
         earlier = found.get(record.person_uuid)
         if earlier is not None:
-            record.created_at = min(earlier.created_at, record.created_at, key=_aware)
+            record.created_at = min(earlier.created_at, record.created_at, key=as_utc)
         found[record.person_uuid] = record
     suppressed = supporter_mail.unsubscribed(
         [r.email_normalized for r in found.values()], db.session.info.get(tenancy.ORG_KEY)
@@ -510,10 +509,6 @@ def people(person_uuids: list[str]) -> dict[str, PersonRecord]:
     for record in found.values():
         record.unsubscribed = record.email_normalized in suppressed
     return found
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # --- writes (the key's member, committed here) ------------------------------------------------

@@ -14,20 +14,16 @@ address in Redis for one minute), so there is none to expire.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
 
 from chorus.extensions import db
 from chorus.models import Action, Campaign, Consent, SignOn
-from chorus.models.base import utcnow
+from chorus.models.base import as_utc, utcnow
 from chorus.services import uploads
 from chorus.services.periodic import periodic
 from chorus.services.supporters import anonymize, anonymize_sign_ons, audit
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _ids(statement) -> list[int]:
@@ -106,7 +102,7 @@ def anonymize_on(campaign: Campaign) -> datetime | None:
     """When a closed campaign's supporter data is anonymized (None while it is not closed)."""
     if campaign.status != "closed" or campaign.closed_at is None:
         return None
-    return _aware(campaign.closed_at) + timedelta(days=campaign.closed_retention_days)
+    return as_utc(campaign.closed_at) + timedelta(days=campaign.closed_retention_days)
 
 
 @dataclass
@@ -136,7 +132,7 @@ def schedule(campaign: Campaign) -> Schedule:
     sign_on_contacts = db.session.scalar(
         select(func.count(SignOn.id)).where(SignOn.campaign_id == campaign.id, SignOn.email != "")
     )
-    oldest = min((_aware(o) for o in (oldest, oldest_sign_on) if o is not None), default=None)
+    oldest = min((as_utc(o) for o in (oldest, oldest_sign_on) if o is not None), default=None)
     next_deletion = oldest + timedelta(days=campaign.unconfirmed_retention_days) if oldest else None
     return Schedule(
         pending=pending,

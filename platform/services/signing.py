@@ -21,6 +21,7 @@ from chorus import queues
 from chorus.extensions import db, redis_store
 from chorus.i18n import gettext
 from chorus.models import Action, ApiKey, Campaign, Consent, Organization, PublicMessage
+from chorus.models.actions import display_name
 from chorus.models.api import person_uuid_for
 from chorus.models.base import new_uuid, utcnow
 from chorus.services import letters, supporter_mail, tally, webhooks
@@ -90,7 +91,7 @@ class Supporter:
 
     @property
     def full_name(self) -> str:
-        return f"{self.first_name.strip()} {self.last_name.strip()}".strip()  # as Action.full_name once stored
+        return display_name(self.first_name.strip(), self.last_name.strip())  # as the action will show it
 
 
 def sign(campaign: Campaign, site: Organization, supporter: Supporter) -> Outcome:

@@ -44,7 +44,7 @@ from chorus import queues, tenancy
 from chorus.extensions import db
 from chorus.i18n import gettext
 from chorus.models import Action, AuditEntry, Consent, Organization, PublicMessage, SignOn, SupporterMail, Suppression
-from chorus.models.base import Timestamp, utcnow
+from chorus.models.base import Timestamp, as_utc, utcnow
 from chorus.services import content, letters, mail, outbox, pacing, statement_mail, webhooks
 from chorus.services.mail_merge import MailMerge
 from chorus.services.periodic import periodic
@@ -171,7 +171,7 @@ def decide(kind: str, action: Action | SignOn | Sender, suppressions: list[Suppr
     if kind in REQUESTED:
         return Decision.SEND_ANONYMOUS if coalition else Decision.SEND
     if coalition:
-        if kind in TRANSACTIONAL and all(_naive(action.created_at) > _naive(s.created_at) for s in coalition):
+        if kind in TRANSACTIONAL and all(as_utc(action.created_at) > as_utc(s.created_at) for s in coalition):
             return Decision.SEND_ANONYMOUS
         return Decision.SKIP
     if kind not in TRANSACTIONAL and any(s.org_id == action.org_id for s in suppressions):
@@ -185,11 +185,6 @@ class Sender:
 
     org_id: int
     created_at: datetime
-
-
-def _naive(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes (UTC by construction); compare like with like."""
-    return moment.replace(tzinfo=None)
 
 
 def member(slug: str | None) -> Organization | None:
@@ -461,7 +456,7 @@ def run(max_seconds: float = 50.0, batch: int = BATCH) -> Report:
             continue
         if held_back and (oldest := _oldest_queued()) is not None:
             # Look again when the oldest mail may go, or sooner: the surge may end before it does.
-            until_due = (_naive(oldest) + held_back - _naive(utcnow())).total_seconds()
+            until_due = (as_utc(oldest) + held_back - utcnow()).total_seconds()
             pause = max(0.1, min(until_due, HELD_BACK_LOOK, deadline - time.monotonic()))
             queues.look_again_in(queues.SEND_SUPPORTER_MAILS, pause)  # meanwhile kicks start no other run
             if not queues.anything_waiting():

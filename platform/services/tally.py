@@ -30,6 +30,7 @@ from sqlalchemy import func, or_, select, tuple_
 
 from chorus.extensions import db, redis_store
 from chorus.models import Action, Campaign, Organization, SignOn
+from chorus.models.base import as_utc
 from chorus.services import campaigns, recent
 from chorus.services.periodic import periodic
 
@@ -178,8 +179,7 @@ class Confirmed:
 
 
 def _epoch(moment: datetime) -> float:
-    """SQLite hands back naive datetimes, which are UTC by construction."""
-    return (moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment).timestamp()
+    return as_utc(moment).timestamp()
 
 
 def _apply(confirmed: list[Confirmed]) -> int:
