@@ -44,10 +44,12 @@ def text_of(response) -> str:
 def test_a_spanish_reader_sees_the_translated_campaign_without_a_fallback_notice(client):
     org = make_org("puentes", tagline="Bridges for families", translations={"es": {"tagline": "Puentes para familias"}})
     make_campaign(org, slug="families", title="Families together", body="Families belong together.",
-                  summary="English summary.", translations={"es": SPANISH})  # fmt: skip
+                  summary="English summary.", addressee="The city council",
+                  translations={"es": {**SPANISH, "addressee": "El concejo municipal"}})  # fmt: skip
 
     page = text_of(client.get("/puentes/families?lang=es"))
     assert "<h1>Familias unidas</h1>" in page and "<strong>juntas</strong>" in page
+    assert "<strong>Para:</strong> <span>El concejo municipal</span>" in page and "The city council" not in page
     assert "Resumen en español." in page and "Puentes para familias" in page
     assert "Families together" not in page and "disponible en español" not in page
     english = text_of(client.get("/puentes/families?lang=en"))
@@ -71,10 +73,12 @@ def test_an_untranslated_campaign_shows_english_marked_as_such_with_the_notice_i
 
 def test_a_partly_translated_campaign_says_which_parts_fall_back(client):
     org = make_org("puentes")
-    make_campaign(org, slug="half", title="Half", body="Only in English.", translations={"es": {"title": "Mitad"}})
+    make_campaign(org, slug="half", title="Half", body="Only in English.", addressee="The landlords",
+                  translations={"es": {"title": "Mitad"}})  # fmt: skip
 
     page = text_of(client.get("/puentes/half?lang=es"))
     assert "<h1>Mitad</h1>" in page and '<div lang="en"><p>Only in English.</p>' in page
+    assert '<span lang="en">The landlords</span>' in page
     assert "Partes de esta campaña aún no están disponibles en español" in page
 
 
@@ -174,21 +178,25 @@ def test_a_statement_translation_belongs_to_its_version_and_adding_one_does_not_
 def test_the_admin_lists_missing_translations_and_saves_them_from_the_spanish_fields(client):
     org = make_org("puentes")
     make_user("admin@puentes.example", "org-admin", org)
-    make_campaign(org, slug="families", title="Families together", summary="Short.", body="Text.", status="draft")
+    make_campaign(org, slug="families", title="Families together", summary="Short.", body="Text.", status="draft",
+                  addressee="The city council")  # fmt: skip
     login(client, "admin@puentes.example")
 
     dashboard = text_of(client.get("/admin/puentes/campaigns/families"))
     missing = re.search(r'<li data-translation="es" data-missing="(\d+)">(.*?)</li>', dashboard, re.S)
-    assert missing.group(1) == "3" and "Title" in missing.group(2) and "Summary" in missing.group(2)
+    assert missing.group(1) == "4" and "Title" in missing.group(2) and "Addressed to" in missing.group(2)
 
     form = text_of(client.get("/admin/puentes/campaigns/families/edit"))
     assert 'name="title_es"' in form and 'lang="es"' in form
     token = session_csrf(client, "/admin/puentes/campaigns/families/edit")
     data = {"csrf_token": token, "title": "Families together", "slug": "families", "summary": "Short.",
-            "body": "Text.", "title_es": "  Familias unidas ", "body_es": "Texto."}  # fmt: skip
+            "body": "Text.", "addressee": "The city council", "title_es": "  Familias unidas ", "body_es": "Texto.",
+            "addressee_es": "El concejo municipal"}  # fmt: skip
     assert client.post("/admin/puentes/campaigns/families/edit", data=data).status_code == 302
     campaign = db.session.scalar(select(Campaign).where(Campaign.slug == "families"))
-    assert campaign.translations == {"es": {"title": "Familias unidas", "body": "Texto."}}
+    assert campaign.translations == {
+        "es": {"title": "Familias unidas", "addressee": "El concejo municipal", "body": "Texto."}
+    }
     dashboard = text_of(client.get("/admin/puentes/campaigns/families"))
     assert re.search(r'data-translation="es" data-missing="1">.*?Summary', dashboard, re.S)
     assert 'value="Familias unidas"' in text_of(client.get("/admin/puentes/campaigns/families/edit"))
@@ -244,6 +252,7 @@ def test_the_demo_shows_its_shared_petition_and_statement_in_spanish_and_one_cam
     demo.load()  # idempotent, translations included
     petition = text_of(client.get("/open-table/keep-families-together?lang=es"))
     assert "<h1>Que las familias sigan juntas en la frontera</h1>" in petition and "disponible en" not in petition
+    assert "El Congreso de los Estados Unidos" in petition
     assert "Congregaciones que acogen al forastero" in petition  # the member's tagline
     statement = text_of(client.get("/puentes/no-child-in-detention?lang=es"))
     assert "<h1>Ningún niño debe estar detenido: declaración de la coalición</h1>" in statement

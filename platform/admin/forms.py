@@ -153,7 +153,15 @@ class AddressForm(Form):
 
 
 @translatable(
-    "title", "summary", "body", "thanks_text", "letter_subject", "letter_greeting", "letter_body", "letter_closing"
+    "title",
+    "addressee",
+    "summary",
+    "body",
+    "thanks_text",
+    "letter_subject",
+    "letter_greeting",
+    "letter_body",
+    "letter_closing",
 )
 class CampaignForm(Translatable, ProposesSlug, Form):
     kind = SelectField(

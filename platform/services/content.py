@@ -19,6 +19,7 @@ SOURCE_LANG = next(iter(LANGUAGES))
 
 CAMPAIGN_FIELDS = ("title", "summary", "body", "thanks_text")
 LETTER_FIELDS = ("letter_subject", "letter_greeting", "letter_body", "letter_closing")
+PETITION_FIELDS = ("addressee",)  # "To: …" (a letter names its targets instead)
 ORG_FIELDS = ("tagline", "intro", "footer")
 VERSION_FIELDS = ("title", "body", "call_to_action")
 #: A statement's campaign mirrors its approved version: version field -> campaign column.
@@ -26,6 +27,7 @@ VERSION_TO_CAMPAIGN = {"title": "title", "body": "body", "call_to_action": "summ
 
 FIELD_NAMES = {
     "title": lazy_gettext("Title"),
+    "addressee": lazy_gettext("Addressed to"),
     "summary": lazy_gettext("Summary"),
     "body": lazy_gettext("Text"),
     "thanks_text": lazy_gettext("Thank-you message"),
@@ -74,7 +76,7 @@ def fields_of(obj) -> tuple[str, ...]:
         return VERSION_FIELDS
     if obj.kind == "statement":
         return ("title", "summary", "body")
-    return CAMPAIGN_FIELDS + (LETTER_FIELDS if obj.kind == "letter" else ())
+    return CAMPAIGN_FIELDS + (LETTER_FIELDS if obj.kind == "letter" else PETITION_FIELDS)
 
 
 def _translated(obj, field: str, lang: str) -> str:

@@ -50,6 +50,7 @@ CAMPAIGNS = [
         "translations": {
             "es": {
                 "title": "Que las familias sigan juntas en la frontera",
+                "addressee": "El Congreso de los Estados Unidos",
                 "summary": "Los niños deben estar con sus padres, no en centros de detención. Suma tu nombre para "
                 "pedir a nuestros representantes que terminen este año con la detención de familias.",
                 "body": (
