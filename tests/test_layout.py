@@ -40,3 +40,26 @@ def test_services_and_models_never_import_the_worker_package():
             names += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
             offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.startswith("chorus.workers")]
     assert offenders == []
+
+
+def test_every_module_imports_first_without_an_import_circle():
+    """A circle shows only when a process imports one of its modules first (a worker imports its jobs,
+    a command its service): each module is imported first in a fresh interpreter's chorus namespace."""
+    script = """
+import importlib, pkgutil, sys
+import chorus, chorus.workers
+names = [m.name for m in pkgutil.walk_packages(chorus.__path__, "chorus.") if not m.name.endswith("__main__")]
+names += [m.name for m in pkgutil.iter_modules(chorus.workers.__path__, "chorus.workers.")]
+failed = []
+for name in sorted(set(names)):
+    for loaded in [k for k in sys.modules if k.startswith("chorus.")]:
+        del sys.modules[loaded]
+    try:
+        importlib.import_module(name)
+    except ImportError as error:
+        failed.append(f"{name}: {error}")
+print("\\n".join(failed))
+"""
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ""

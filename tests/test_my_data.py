@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 from chorus.cli import cli
 from chorus.extensions import db
 from chorus.models import Action, AuditEntry, Consent, SignOn, SupporterMail, Suppression
-from chorus.services import mail
+from chorus.services import mail, my_data, supporter_mail, supporters
 from tests.factories import (
     confirm_link,
     csrf_token,
@@ -442,3 +442,28 @@ def test_acting_again_after_erasure_counts_once_and_mails_no_one(client, mailbox
     assert client.get(f"/alpha/{petition.slug}/tally.json").get_json()["total"] == 1
     assert mailbox.messages == []  # the erased action has no address: nobody to tell
     assert db.session.scalar(select(func.count(SupporterMail.id)).where(SupporterMail.kind == "repeat")) == 0
+
+
+def test_an_unsubscribe_outlives_erasure_as_a_keyed_hash_and_can_still_be_lifted(client, mailbox):
+    alpha = make_org("alpha")
+    petition = make_campaign(alpha, require_confirmation=False)
+    sign(client, "alpha", petition.slug, supporter(ADDRESS))
+    supporter_mail.unsubscribe(ADDRESS, None)  # "no mail from this coalition"
+    assert supporters.erase(ADDRESS, "test") is not None
+
+    [kept] = db.session.scalars(select(Suppression))
+    assert kept.org_id is None and "@" not in kept.email_normalized  # the objection, not the address
+    assert supporters.erase(ADDRESS, "test") is None  # nothing personal left to erase
+    # Someone types the address again, on a letter: its copy (not transactional) is still stopped.
+    writing = make_letter_campaign(alpha, require_confirmation=False, slug="a-letter")
+    mailbox.clear()
+    sign(client, "alpha", writing.slug, letter(ADDRESS))
+    run_jobs()
+    assert _to(mailbox, ADDRESS) == []
+    copy = db.session.scalar(select(SupporterMail).where(SupporterMail.kind == "copy"))
+    assert (copy.status, copy.last_error) == ("skipped", "unsubscribed")
+    assert supporter_mail.unsubscribed([ADDRESS], alpha.id) == {ADDRESS}  # what the API reports too
+    # The owner, back on their page, sees the unsubscribe and may lift it.
+    assert my_data.holdings(ADDRESS).unsubscribes == [(None, kept.created_at)]
+    assert my_data.lift_unsubscribe(ADDRESS, "")
+    assert db.session.scalar(select(func.count(Suppression.id))) == 0

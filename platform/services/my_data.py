@@ -22,8 +22,9 @@ from chorus.i18n import current_lang
 from chorus.models import Action, AuditEntry, Consent, Organization, SignOn, Suppression
 from chorus.models.base import utcnow
 from chorus.services import ratelimit, supporter_mail, supporters
+from chorus.services.address_hash import email_hash
 from chorus.services.mail import make_token
-from chorus.services.signing import consent_text, email_hash, normalize_email
+from chorus.services.signing import consent_text, normalize_email
 
 #: Link mails to one address an hour, at most: the form cannot be used to flood an inbox.
 PER_ADDRESS = 3
@@ -123,9 +124,7 @@ def choices_for(action: Action) -> list[ConsentChoice]:
 
 def holdings(address: str) -> Holdings:
     normalized = normalize_email(address)
-    suppressions = db.session.scalars(
-        select(Suppression).where(Suppression.email_normalized == normalized).order_by(Suppression.id)
-    ).all()
+    suppressions = sorted(supporter_mail.suppressions_of([normalized])[normalized], key=lambda s: s.id)
     return Holdings(
         address=normalized,
         actions=[Held(a, choices_for(a)) for a in _actions(normalized)],
@@ -187,17 +186,14 @@ def change_consent(address: str, action_uuid: str, org_slug: str, purpose: str, 
 def _lift(normalized: str, org_id: int | None) -> bool:
     """Remove the address's unsubscribe from this member (None: from every member), audited; the
     caller commits. The "updates" consents it withdrew stay withdrawn: news needs a new "yes"."""
-    suppression = db.session.scalar(
-        select(Suppression).where(
-            Suppression.email_normalized == normalized,
-            Suppression.org_id.is_(None) if org_id is None else Suppression.org_id == org_id,
-        )
-    )
-    if suppression is None:
+    scope = Suppression.org_id.is_(None) if org_id is None else Suppression.org_id == org_id
+    lifted = supporter_mail.suppressions_of([normalized], scope)[normalized]  # one kept through an erasure too
+    if not lifted:
         return False
-    db.session.delete(suppression)
+    for suppression in lifted:
+        db.session.delete(suppression)
     members = [org_id] if org_id else []
-    AuditEntry.record("unsubscribe.lift", ACTOR, suppressions=[suppression.id], organizations=members)
+    AuditEntry.record("unsubscribe.lift", ACTOR, suppressions=[s.id for s in lifted], organizations=members)
     return True
 
 

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import enum
 import functools
-import hashlib
-import hmac
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -25,6 +22,7 @@ from chorus.models.actions import display_name
 from chorus.models.api import person_uuid_for
 from chorus.models.base import new_uuid, utcnow
 from chorus.services import letters, supporter_mail, tally, webhooks
+from chorus.services.address_hash import email_hash
 
 #: Seconds between two mails to one address about its repeated action on one campaign.
 REPEAT_MAIL_EVERY = 3600
@@ -59,13 +57,6 @@ def mailable_email(address: str) -> str:
 def normalize_email(address: str) -> str:
     """Case-insensitive and IDN-normalized, so one person is one address."""
     return (validated_email(address) or address.strip()).lower()
-
-
-def email_hash(email_normalized: str) -> str:
-    """A keyed hash of the address: erased actions keep only this, so the same person acting again
-    still counts once, and nobody without the secret key can test an address against it."""
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, b"chorus.supporter:" + email_normalized.encode(), hashlib.sha256).hexdigest()
 
 
 def consent_text(purpose: str, org_name: str) -> str:

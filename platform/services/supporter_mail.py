@@ -46,6 +46,7 @@ from chorus.i18n import gettext
 from chorus.models import Action, AuditEntry, Consent, Organization, PublicMessage, SignOn, SupporterMail, Suppression
 from chorus.models.base import Timestamp, as_utc, utcnow
 from chorus.services import content, letters, mail, outbox, pacing, statement_mail, webhooks
+from chorus.services.address_hash import email_hash
 from chorus.services.mail_merge import MailMerge
 from chorus.services.periodic import periodic
 
@@ -194,14 +195,19 @@ def member(slug: str | None) -> Organization | None:
 
 def unsubscribed(addresses: list[str], org_id: int | None) -> set[str]:
     """Of these addresses, those that left this member's mail or the whole coalition's."""
-    return set(
-        db.session.scalars(
-            select(Suppression.email_normalized).where(
-                Suppression.email_normalized.in_(addresses),
-                or_(Suppression.org_id.is_(None), Suppression.org_id == org_id),
-            )
-        )
-    )
+    scope = or_(Suppression.org_id.is_(None), Suppression.org_id == org_id)
+    return {address for address, held in suppressions_of(addresses, scope).items() if held}
+
+
+def suppressions_of(addresses, *criteria) -> dict[str, list[Suppression]]:
+    """The unsubscribes of each address, those its owner had erased included: erasure keeps an
+    unsubscribe as the address's keyed hash (chorus.services.supporters.erase), so an objection to
+    mail outlives the data and nobody without the secret key can read the address back."""
+    by_key = {key: address for address in addresses for key in (address, email_hash(address))}
+    found: dict[str, list[Suppression]] = {address: [] for address in addresses}
+    for s in db.session.scalars(select(Suppression).where(Suppression.email_normalized.in_(by_key), *criteria)):
+        found[by_key[s.email_normalized]].append(s)
+    return found
 
 
 def unsubscribe(email_normalized: str, org_id: int | None) -> None:
@@ -489,10 +495,7 @@ def _prepare(ids: list[int], report: Report) -> list[_Outgoing]:
         .order_by(SupporterMail.id)
         .execution_options(all_orgs=True)
     ).all()
-    addresses = {_recipient(r).email_normalized for r in rows}
-    suppressions: dict[str, list[Suppression]] = {}
-    for s in db.session.scalars(select(Suppression).where(Suppression.email_normalized.in_(addresses))):
-        suppressions.setdefault(s.email_normalized, []).append(s)
+    suppressions = suppressions_of({_recipient(r).email_normalized for r in rows})
     outgoing, skipped, moved_on, failed = [], [], [], []
     merge = MailMerge()
     for row in rows:

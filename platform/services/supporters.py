@@ -39,8 +39,9 @@ from chorus.models import (
     Suppression,
     WebhookEvent,
 )
+from chorus.services.address_hash import email_hash
 from chorus.services.exports import file_path
-from chorus.services.signing import email_hash, normalize_email
+from chorus.services.signing import normalize_email
 
 #: What erasure blanks in an action: everything that names, locates or quotes the person.
 PERSONAL_COLUMNS = {
@@ -312,7 +313,12 @@ def erase(address: str, actor: str) -> Erasure | None:
     if sign_on_ids:
         anonymize_sign_ons(sign_on_ids)
     _scrub_webhook_logs(ids, sign_on_ids, needles)
-    db.session.execute(delete(Suppression).where(Suppression.email_normalized == normalized))
+    # An unsubscribe is an objection to mail, not data to hand back: it stays, as the keyed hash.
+    db.session.execute(
+        update(Suppression)
+        .where(Suppression.email_normalized == normalized)
+        .values(email_normalized=email_hash(normalized))
+    )
     # People a member's API added, and pending unsubscribe webhooks, name the address too.
     db.session.execute(
         delete(Contact).where(Contact.email_normalized == normalized).execution_options(all_orgs=True)
