@@ -5,8 +5,9 @@ that wins back only part of the machine: a worker runs in the web's gaps, and wh
 (its PostgreSQL backend, the SMTP server) runs at normal priority. So while normal-priority work keeps
 this machine busy, a niced worker takes only the supporter mails that have waited
 CHORUS_MAIL_SURGE_WAIT seconds; when the surge ends, or a mail reaches that age, the mail goes. A
-surge shorter than the wait gets the whole machine; a longer one gets what is left after the mail
-of that rate, which then goes out about that many seconds late.
+surge shorter than the wait gets the whole machine; past it, the surge shares the cores with its
+mail again, which on one small machine then falls further behind until the surge ends (a sign and
+its mail cost about twice a bare sign's CPU: bench/RESULTS.md, session 9).
 
 The reading tells the web's work from the workers' by priority, on Linux (/proc/stat): CPU time of
 niced processes counts as spare. A worker that is not niced, or a machine without /proc/stat, never
