@@ -73,6 +73,15 @@ def test_phone_sees_the_count_and_the_sign_button_on_the_first_screen(sqlite_onl
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # nothing wider than the phone
 
 
+def test_wide_screen_text_follows_the_title_however_tall_the_form_beside_it(sqlite_only, live_server, browser):
+    demo.load()
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(live_server + "/riverside-legal/write-to-the-governor")  # a short text beside a long letter form
+    lead, text, form = (page.locator(part).bounding_box() for part in (".layout > .lead", ".layout > article", "#act"))
+    assert form["height"] > lead["height"] + text["height"]  # the case that used to leave a gap
+    assert text["y"] - (lead["y"] + lead["height"]) < 40
+
+
 def test_public_and_admin_pages_have_no_serious_accessibility_violation(
     sqlite_only, live_server, browser, axe_js, client
 ):
