@@ -16,6 +16,7 @@ holds mail back.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -74,10 +75,13 @@ class MachineLoad:
         return self.share() >= BUSY_SHARE
 
 
-_machine = MachineLoad()
+@functools.cache
+def _machine() -> MachineLoad:
+    """The reading starts when a process first asks (a worker; web processes never do)."""
+    return MachineLoad()
 
 
 def holding_back(surge_wait: int) -> bool:
     """Should this process take only mails that waited `surge_wait` seconds, now? Only a niced
     process can tell the web's work from its own, and a wait of 0 turns this off."""
-    return surge_wait > 0 and os.getpriority(os.PRIO_PROCESS, 0) > 0 and _machine.busy()
+    return surge_wait > 0 and os.getpriority(os.PRIO_PROCESS, 0) > 0 and _machine().busy()
