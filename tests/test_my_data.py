@@ -144,6 +144,11 @@ def test_the_link_shows_what_is_held_and_opening_it_changes_nothing(client, mail
     assert client.get("/my-data/not-a-token").status_code == 404
 
 
+def _listed_under(html: str, heading: str) -> str:
+    """What the page lists under one of its two consent headings (agreed, not agreed)."""
+    return html.split(f"<h3>{heading}</h3>", 1)[1].split("</ul>", 1)[0]
+
+
 def test_an_expired_link_offers_a_new_one(client, mailbox, monkeypatch):
     alpha = make_org("alpha")
     campaign = make_campaign(alpha, require_confirmation=False)
@@ -174,13 +179,19 @@ def test_withdrawing_a_share_consent_takes_the_supporter_off_the_owners_list_and
     link = _link_for(client, mailbox, "beta")
     action_uuid = db.session.scalar(select(Action.uuid).execution_options(all_orgs=True))
     withdrawn = _post(client, link, step="withdraw", action=action_uuid, member="alpha", purpose="share")
-    assert withdrawn.status_code == 200 and "you withdrew that consent" in withdrawn.get_data(as_text=True)
+    page = withdrawn.get_data(as_text=True)
+    assert withdrawn.status_code == 200 and "you withdrew that consent" in page
+    assert "Share my details with: Alpha" in _listed_under(page, "What you did not agree to")
+    assert "What you agreed to" not in page  # nothing else was agreed
     assert owner_sees() == (False, False)
     record = db.session.scalar(select(Consent).where(Consent.purpose == "share"))
     assert record.withdrawn_at is not None
 
     granted = _post(client, link, step="grant", action=action_uuid, member="alpha", purpose="share")
     assert granted.status_code == 200 and owner_sees() == (True, True)
+    page = granted.get_data(as_text=True)
+    assert "Share my details with: Alpha" in _listed_under(page, "What you agreed to")
+    assert "Share my details with: Alpha" not in _listed_under(page, "What you did not agree to")
     events = db.session.scalars(
         select(AuditEntry.event).where(AuditEntry.event.like("consent.%")).order_by(AuditEntry.id)
     ).all()
