@@ -119,7 +119,7 @@ def up(host: str, port: int, workers: int, web_workers: int, no_demo: bool) -> N
                 "CHORUS_INSTANCE": instance,
                 "REDIS_URL": app.config["REDIS_URL"],  # the embedded one's URL once the ping above asked for it
                 "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-                "CHORUS_BASE_URL": os.environ.get("CHORUS_BASE_URL", f"http://{host}:{port}"),
+                "CHORUS_BASE_URL": os.environ.get("CHORUS_BASE_URL", f"http://{_url_host(host)}:{port}"),
             }
         chorus = shutil.which("chorus", path=str(Path(sys.executable).parent)) or "chorus"
         processes.children += supervisor.web_and_workers(listener, web_workers, 4, workers, chorus)
@@ -131,9 +131,14 @@ def up(host: str, port: int, workers: int, web_workers: int, no_demo: bool) -> N
     click.echo("Chorus stopped.", err=True)
 
 
+def _url_host(host: str) -> str:
+    """`host` as a URL writes it: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
 def _start_message(host: str, port: int, workers: int, chorus: str) -> str:
     """What a newcomer needs: the URL to open and how to get into the admin."""
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else _url_host(host)
     return (
         f"Chorus is running: open http://{shown}:{port}/ (admin: http://{shown}:{port}/admin/); "
         f"{workers} worker(s); Ctrl-C stops all.\n"

@@ -91,6 +91,36 @@ def _mail_url(environ: Mapping[str, str]) -> str:
     return url
 
 
+def _base_url(environ: Mapping[str, str]) -> str:
+    """Checked at start: every e-mailed link is made from it, and a typo would break them all silently."""
+    url = environ.get("CHORUS_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises on a port that is no number
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or parts.query
+        or parts.fragment
+    ):
+        raise ConfigError(f"CHORUS_BASE_URL must be http(s)://HOST[:PORT], the site's public address, not {url!r}")
+    return url
+
+
+def _mail_domain(environ: Mapping[str, str], base_url: str) -> str:
+    """The domain mail is sent from (no-reply@, letters@, Message-IDs): the site's host unless set."""
+    domain = environ.get("CHORUS_MAIL_DOMAIN", "")
+    if not domain:
+        return urlsplit(base_url).hostname  # checked: it has one
+    if not (domain.isascii() and all(label and label.replace("-", "").isalnum() for label in domain.split("."))):
+        raise ConfigError(f"CHORUS_MAIL_DOMAIN must be a domain name such as example.org, not {domain!r}")
+    return domain.lower()
+
+
 def _storage_url(environ: Mapping[str, str]) -> str:
     url = environ.get("CHORUS_STORAGE_URL", "")
     if url and not (url.startswith("s3://") and len(url) > len("s3://") and url[5] not in "/?"):
@@ -112,6 +142,7 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict:
     unknown_hosts = environ.get("CHORUS_UNKNOWN_HOSTS") or ("404" if env == "production" else "coalition")
     if unknown_hosts not in ("coalition", "404"):
         raise ConfigError(f"CHORUS_UNKNOWN_HOSTS must be coalition or 404, not {unknown_hosts!r}")
+    base_url = _base_url(environ)
     return {
         "CHORUS_ENV": env,
         "CHORUS_UNKNOWN_HOSTS": unknown_hosts,
@@ -120,7 +151,8 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict:
         "SQLALCHEMY_DATABASE_URI": environ.get("DATABASE_URL") or f"sqlite:///{instance / 'chorus.db'}",
         "REDIS_URL": _redis_url(environ),
         "MAIL_URL": _mail_url(environ),
-        "CHORUS_BASE_URL": environ.get("CHORUS_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "CHORUS_BASE_URL": base_url,
+        "CHORUS_MAIL_DOMAIN": _mail_domain(environ, base_url),
         "CHORUS_RATE_LIMITS": environ.get("CHORUS_RATE_LIMITS", "on").lower() != "off",
         "CHORUS_TENANTS_DIR": _tenants_dir(environ),
         "SESSION_COOKIE_SECURE": env == "production",

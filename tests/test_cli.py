@@ -76,6 +76,13 @@ def test_bad_settings_stop_a_command_at_start_in_one_line(tmp_path):
         assert result.returncode == 2
         expected = f"MAIL_URL must be 'outbox', smtp://host:port or smtps://host:port, not {url!r}"
         assert result.stderr.strip() == f"chorus: error: {expected}"
+    for name, value, expected in (  # every e-mailed link is made from the first, every sender from the second
+        ("CHORUS_BASE_URL", "act.example.org", "must be http(s)://HOST[:PORT], the site's public address"),
+        ("CHORUS_BASE_URL", "https://act.example.org:port", "must be http(s)://HOST[:PORT], the site's public address"),
+        ("CHORUS_MAIL_DOMAIN", "mail example.org", "must be a domain name such as example.org"),
+    ):
+        result = chorus("campaigns", "list", env={**app_env, name: value})
+        assert result.returncode == 2 and result.stderr.strip() == f"chorus: error: {name} {expected}, not {value!r}"
     result = chorus("campaigns", "list", env={**app_env, "REDIS_URL": "redis://127.0.0.1:6379/abc"})  # not db 0
     assert result.returncode == 2 and result.stderr.startswith("chorus: error: REDIS_URL must be redis://HOST:PORT/N")
     missing = str(tmp_path / "no-such-folder")

@@ -51,6 +51,21 @@ def test_a_confirmation_is_owed_by_its_row_and_recorded_as_sent_once_smtp_accept
     assert (row.kind, row.status, row.sent_at is not None) == ("confirm", "sent", True)
 
 
+def test_mail_goes_from_the_sites_host_or_the_mail_domain_set_for_it(client, mailbox, app):
+    org = make_org()
+    campaign = make_campaign(org)
+
+    def sender_of(address: str) -> tuple[str, str]:
+        sign(client, org.slug, campaign.slug, supporter(address))
+        run_jobs()
+        [message] = [m for m in mailbox.messages if m["To"].addresses[0].addr_spec == address]
+        return message["From"].addresses[0].addr_spec, message["Message-ID"].rsplit("@", 1)[1]
+
+    assert sender_of("first@example.org") == ("no-reply@chorus.test", "chorus.test>")  # CHORUS_BASE_URL's host
+    app.config["CHORUS_MAIL_DOMAIN"] = "mail.coalition.example"  # the domain the coalition's relay signs for
+    assert sender_of("second@example.org") == ("no-reply@mail.coalition.example", "mail.coalition.example>")
+
+
 def test_mails_waiting_when_redis_is_flushed_go_out_at_the_tickers_next_look(client, mailbox):
     org = make_org()
     campaign = make_campaign(org)

@@ -209,7 +209,7 @@ def external_url(path: str) -> str:
 
 
 def mail_domain() -> str:
-    return urlsplit(current_app.config["CHORUS_BASE_URL"]).hostname or "chorus.invalid"
+    return current_app.config["CHORUS_MAIL_DOMAIN"]
 
 
 def new_message(
