@@ -8,7 +8,7 @@ import secrets
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 #: The checkout Chorus runs from: shared templates, tenants/ and migrations/ live beside platform/.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -76,16 +76,22 @@ def _redis_url(environ: Mapping[str, str]) -> str:
     return url
 
 
+def _split(url: str) -> SplitResult | None:
+    """`url`'s parts, or None when its port is no number (urlsplit only says so when asked for it)."""
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises on a port that is no number
+    except ValueError:
+        return None
+    return parts
+
+
 def _mail_url(environ: Mapping[str, str]) -> str:
     """Checked at start, not at the first mail: a typo would otherwise leave every mail waiting."""
     url = environ.get("MAIL_URL", "outbox")
     if url == "outbox":
         return url
-    parts = urlsplit(url)
-    try:
-        parts.port  # noqa: B018 - raises on a port that is no number
-    except ValueError:
-        parts = None
+    parts = _split(url)
     if parts is None or parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         raise ConfigError(f"MAIL_URL must be 'outbox', smtp://host:port or smtps://host:port, not {url!r}")
     return url
@@ -94,11 +100,7 @@ def _mail_url(environ: Mapping[str, str]) -> str:
 def _base_url(environ: Mapping[str, str]) -> str:
     """Checked at start: every e-mailed link is made from it, and a typo would break them all silently."""
     url = environ.get("CHORUS_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
-    parts = urlsplit(url)
-    try:
-        parts.port  # noqa: B018 - raises on a port that is no number
-    except ValueError:
-        parts = None
+    parts = _split(url)
     if (
         parts is None
         or parts.scheme not in ("http", "https")
