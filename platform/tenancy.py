@@ -81,10 +81,14 @@ def own_host(org: Organization) -> str | None:
 
 
 def public_root(org: Organization) -> str:
-    """Where host-level pages (/confirm, /unsubscribe) live for this member's supporters."""
+    """Where host-level pages (/confirm, /unsubscribe) live for this member's supporters. An own host
+    is served by the same server as the shared one: on its scheme and port (`make run`'s :5000)."""
     host = own_host(org)
     base = current_app.config["CHORUS_BASE_URL"]
-    return f"{urlsplit(base).scheme}://{host}" if host else base
+    if not host:
+        return base
+    parts = urlsplit(base)
+    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
 
 
 def site_root(org: Organization) -> str:

@@ -63,6 +63,13 @@ def test_signing_on_the_own_host_mails_links_to_the_own_host(client, puentes, ma
     assert status == "confirmed"
 
 
+def test_links_to_the_own_host_keep_the_port_the_platform_is_served_on(app, puentes, monkeypatch):
+    monkeypatch.setitem(app.config, "CHORUS_BASE_URL", "http://127.0.0.1:5000")  # make run's address
+    assert tenancy.public_root(puentes) == f"http://{OWN}:5000"
+    monkeypatch.setitem(app.config, "CHORUS_BASE_URL", "https://coalition.example")
+    assert tenancy.site_root(puentes) == f"https://{OWN}"
+
+
 def test_a_forged_forwarded_host_or_an_unapproved_host_is_not_a_member_site(client, puentes):
     puentes.hosts.append(MemberHost(host="pending.puentes.example", approved=False))
     db.session.commit()
