@@ -9,7 +9,7 @@ from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Integer, Stri
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from chorus.extensions import db
-from chorus.models.base import Timestamp, as_utc, new_uuid, utcnow
+from chorus.models.base import Timestamp, new_uuid, utcnow
 from chorus.models.orgs import Organization
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ class Campaign(db.Model):
 
     @property
     def accepting_actions(self) -> bool:
-        return self.status == "live" and (self.ends_at is None or as_utc(self.ends_at) > utcnow())
+        return self.status == "live" and (self.ends_at is None or self.ends_at > utcnow())
 
     def host_orgs(self) -> list[Organization]:
         """Members whose sites show this campaign, owner first."""

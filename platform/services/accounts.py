@@ -20,7 +20,7 @@ from chorus.i18n import LANGUAGES
 from chorus.i18n import gettext as _
 from chorus.models import Invitation, Membership, Organization, User
 from chorus.models.accounts import ORG_ROLES, new_session_token
-from chorus.models.base import as_utc, utcnow
+from chorus.models.base import utcnow
 from chorus.services import mail, ratelimit
 
 #: argon2-cffi's defaults are RFC 9106's low-memory profile: Argon2id, 64 MiB, t=3, p=4, stronger than
@@ -254,7 +254,7 @@ def open_invitation(token: str) -> Invitation | None:
     invitation = db.session.get(Invitation, int(ident)) if ident.isdigit() else None
     if invitation is None or invitation.nonce != nonce or invitation.accepted_at is not None:
         return None
-    return invitation if as_utc(invitation.expires_at) > utcnow() else None
+    return invitation if invitation.expires_at > utcnow() else None
 
 
 def accept_invitation(invitation: Invitation, user: User | None, name: str = "", password: str = "") -> User:

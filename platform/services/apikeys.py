@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from chorus.extensions import db
 from chorus.models import ApiKey, Organization
 from chorus.models.api import hash_key
-from chorus.models.base import as_utc, utcnow
+from chorus.models.base import utcnow
 
 TOKEN_PREFIX = "chorus_"
 PREFIX_LENGTH = 14  # "chorus_" and 7 random characters: enough to tell keys apart in a list
@@ -34,7 +34,7 @@ def authenticate(token: str) -> ApiKey | None:
     key = db.session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(token), ApiKey.revoked_at.is_(None)))
     if key is not None:
         now = utcnow()
-        if key.last_used_at is None or as_utc(key.last_used_at) < now - TOUCH_EVERY:
+        if key.last_used_at is None or key.last_used_at < now - TOUCH_EVERY:
             db.session.execute(
                 update(ApiKey)
                 .where(ApiKey.id == key.id)

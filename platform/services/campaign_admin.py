@@ -11,7 +11,7 @@ from chorus.extensions import db
 from chorus.i18n import gettext as _
 from chorus.i18n import lazy_gettext as _l
 from chorus.models import Campaign, CampaignHost, CampaignTarget, Organization
-from chorus.models.base import as_utc, new_uuid, utcnow
+from chorus.models.base import new_uuid, utcnow
 from chorus.services import content, slugs, tally, uploads
 
 #: action -> (statuses it applies to, the status it leads to)
@@ -61,7 +61,7 @@ def end_date(campaign: Campaign) -> date | None:
     """The day a campaign ends: it takes actions until that day's end, UTC."""
     if campaign.ends_at is None:
         return None
-    return as_utc(campaign.ends_at).astimezone(UTC).date()
+    return campaign.ends_at.astimezone(UTC).date()
 
 
 def _apply(campaign: Campaign, form) -> None:

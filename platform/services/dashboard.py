@@ -171,7 +171,7 @@ def compute_stats(campaign: Campaign, now: datetime | None = None) -> CampaignSt
         .execution_options(all_orgs=True)
     ):
         by_org.setdefault(org_id, {})[status] = n
-    granularity = "hour" if now - as_utc(campaign.created_at) < HOURLY_UNTIL else "day"
+    granularity = "hour" if now - campaign.created_at < HOURLY_UNTIL else "day"
     return CampaignStats(
         overall=StatusCounts(
             confirmed=sum(c.get("confirmed", 0) for c in by_org.values()),
@@ -212,7 +212,7 @@ def _bucket_start(value: datetime | str) -> datetime:
 
 
 def _truncate(moment: datetime, granularity: str) -> datetime:
-    moment = as_utc(moment).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    moment = moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     return moment if granularity == "hour" else moment.replace(hour=0)
 
 
@@ -380,7 +380,7 @@ def _few_matches(search: str, campaign_slug: str, total: int, page: int) -> Supp
 
 def _supporter_page(rows, total: int, page: int, pages: int, estimated: bool) -> SupporterPage:
     # In UTC whatever the database session's time zone.
-    found = [SupporterRow(**{**r._asdict(), "created_at": as_utc(r.created_at).astimezone(UTC)}) for r in rows]
+    found = [SupporterRow(**{**r._asdict(), "created_at": r.created_at.astimezone(UTC)}) for r in rows]
     return SupporterPage(found, total, page, pages, estimated)
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Row
 from chorus import queues, tenancy
 from chorus.extensions import db
 from chorus.models import Action, Campaign, CampaignHost, Export, Organization, User
-from chorus.models.base import as_utc, utcnow
+from chorus.models.base import utcnow
 from chorus.services import storage
 from chorus.services.periodic import periodic
 
@@ -269,4 +269,4 @@ def csv_cell(value: str) -> str:
 
 def iso_utc(moment: datetime | None) -> str:
     """ISO-8601 in UTC."""
-    return "" if moment is None else as_utc(moment).astimezone(UTC).isoformat()
+    return "" if moment is None else moment.astimezone(UTC).isoformat()

@@ -67,7 +67,7 @@ def href(path: str) -> dict[str, str]:
 def iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    return as_utc(moment).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def identifiers(uuid: str) -> list[str]:
@@ -135,7 +135,7 @@ def sign_on_doc(sign_on: SignOn, site: Organization) -> dict:
     doc = {
         "identifiers": identifiers(sign_on.uuid),
         "created_date": iso(sign_on.created_at),
-        "modified_date": iso(max(moments, key=as_utc)),
+        "modified_date": iso(max(moments)),
         "organization_name": sign_on.organization_name,
         "website": sign_on.website,
         "country": sign_on.country,
@@ -498,10 +498,10 @@ def people(person_uuids: list[str]) -> dict[str, PersonRecord]:
         )
         for c in db.session.scalars(select(Contact).where(Contact.person_uuid.in_(person_uuids)))
     ]
-    for record in sorted(records, key=lambda r: as_utc(r.modified_at)):
+    for record in sorted(records, key=lambda r: r.modified_at):
         earlier = found.get(record.person_uuid)
         if earlier is not None:
-            record.created_at = min(earlier.created_at, record.created_at, key=as_utc)
+            record.created_at = min(earlier.created_at, record.created_at)
         found[record.person_uuid] = record
     suppressed = supporter_mail.unsubscribed(
         [r.email_normalized for r in found.values()], db.session.info.get(tenancy.ORG_KEY)

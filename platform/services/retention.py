@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, select
 
 from chorus.extensions import db
 from chorus.models import Action, Campaign, Consent, SignOn
-from chorus.models.base import as_utc, utcnow
+from chorus.models.base import utcnow
 from chorus.services import uploads
 from chorus.services.periodic import periodic
 from chorus.services.supporters import anonymize, anonymize_sign_ons, audit
@@ -102,7 +102,7 @@ def anonymize_on(campaign: Campaign) -> datetime | None:
     """When a closed campaign's supporter data is anonymized (None while it is not closed)."""
     if campaign.status != "closed" or campaign.closed_at is None:
         return None
-    return as_utc(campaign.closed_at) + timedelta(days=campaign.closed_retention_days)
+    return campaign.closed_at + timedelta(days=campaign.closed_retention_days)
 
 
 @dataclass
@@ -132,7 +132,7 @@ def schedule(campaign: Campaign) -> Schedule:
     sign_on_contacts = db.session.scalar(
         select(func.count(SignOn.id)).where(SignOn.campaign_id == campaign.id, SignOn.email != "")
     )
-    oldest = min((as_utc(o) for o in (oldest, oldest_sign_on) if o is not None), default=None)
+    oldest = min((o for o in (oldest, oldest_sign_on) if o is not None), default=None)
     next_deletion = oldest + timedelta(days=campaign.unconfirmed_retention_days) if oldest else None
     return Schedule(
         pending=pending,

@@ -26,7 +26,6 @@ from flask import current_app, g, render_template
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    DateTime,
     Insert,
     and_,
     bindparam,
@@ -44,7 +43,7 @@ from chorus import queues, tenancy
 from chorus.extensions import db
 from chorus.i18n import gettext
 from chorus.models import Action, AuditEntry, Consent, Organization, PublicMessage, SignOn, SupporterMail, Suppression
-from chorus.models.base import Timestamp, as_utc, utcnow
+from chorus.models.base import Timestamp, utcnow
 from chorus.services import content, letters, mail, outbox, pacing, statement_mail, webhooks
 from chorus.services.address_hash import email_hash
 from chorus.services.mail_merge import MailMerge
@@ -87,7 +86,7 @@ def owe_each(action_id: ColumnElement, kind: str) -> Insert:
             continue  # the id, and columns the database fills (NULL)
         if default.is_scalar:
             row[column.name] = literal(default.arg, column.type)
-        elif default.is_callable and isinstance(column.type, DateTime):
+        elif default.is_callable and isinstance(column.type, Timestamp):
             row[column.name] = owed_at
         else:
             raise TypeError(f"owe_each has no value for supporter_mails.{column.name}")
@@ -172,7 +171,7 @@ def decide(kind: str, action: Action | SignOn | Sender, suppressions: list[Suppr
     if kind in REQUESTED:
         return Decision.SEND_ANONYMOUS if coalition else Decision.SEND
     if coalition:
-        if kind in TRANSACTIONAL and all(as_utc(action.created_at) > as_utc(s.created_at) for s in coalition):
+        if kind in TRANSACTIONAL and all(action.created_at > s.created_at for s in coalition):
             return Decision.SEND_ANONYMOUS
         return Decision.SKIP
     if kind not in TRANSACTIONAL and any(s.org_id == action.org_id for s in suppressions):
@@ -462,7 +461,7 @@ def run(max_seconds: float = 50.0, batch: int = BATCH) -> Report:
             continue
         if held_back and (oldest := _oldest_queued()) is not None:
             # Look again when the oldest mail may go, or sooner: the surge may end before it does.
-            until_due = (as_utc(oldest) + held_back - utcnow()).total_seconds()
+            until_due = (oldest + held_back - utcnow()).total_seconds()
             pause = max(0.1, min(until_due, HELD_BACK_LOOK, deadline - time.monotonic()))
             queues.look_again_in(queues.SEND_SUPPORTER_MAILS, pause)  # meanwhile kicks start no other run
             if not queues.anything_waiting():

@@ -30,7 +30,6 @@ from sqlalchemy import func, or_, select, tuple_
 
 from chorus.extensions import db, redis_store
 from chorus.models import Action, Campaign, Organization, SignOn
-from chorus.models.base import as_utc
 from chorus.services import campaigns, recent
 from chorus.services.periodic import periodic
 
@@ -179,7 +178,7 @@ class Confirmed:
 
 
 def _epoch(moment: datetime) -> float:
-    return as_utc(moment).timestamp()
+    return moment.timestamp()
 
 
 def _apply(confirmed: list[Confirmed]) -> int:
