@@ -6,7 +6,7 @@ from flask import Flask, current_app, g, jsonify, make_response, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from chorus.extensions import UNAVAILABLE
+from chorus.extensions import UNAVAILABLE, db
 from chorus.i18n import gettext as _
 
 #: Seconds a visitor is asked to wait when the database or Redis does not answer.
@@ -57,15 +57,15 @@ def _words(code: int) -> tuple[str, str] | None:
 
 
 def _unexpected(error: Exception):
-    # Logged with its traceback by Flask; the visitor sees a plain page.
+    """Logged with its traceback by Flask; the visitor sees a plain page, which may need the database
+    (a member's branding): the failed request's transaction is rolled back first."""
+    db.session.rollback()
     return render_error(500, _("Something went wrong"), InternalServerError.description)
 
 
 def _unavailable(error: Exception):
     """The database or Redis does not answer (restarting, failing over): a 503 with Retry-After,
     never a 500. Nothing was half-written: the request's transaction is rolled back."""
-    from chorus.extensions import db
-
     current_app.logger.warning("service unavailable: %s", error)
     title, detail = _("Temporarily unavailable"), _("Please try again in a few seconds.")
     try:

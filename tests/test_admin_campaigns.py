@@ -135,3 +135,20 @@ def test_the_pages_of_campaigns_past_their_end_date_say_they_have_ended(client):
     assert "This campaign has ended." in petition and "paused" not in petition
     page = client.get("/puentes/said").get_data(as_text=True)
     assert page.count("This campaign has ended.") == 2 and "paused" not in page  # sign-ons and endorsements
+
+
+def test_a_double_click_on_create_makes_one_campaign_and_tells_the_second_request_the_address_is_taken(
+    client, monkeypatch
+):
+    from chorus.services import campaign_admin
+
+    make_user("a@puentes.example", "org-admin", make_org("puentes"))
+    login(client, "a@puentes.example")
+    token = session_csrf(client, "/admin/puentes/campaigns/new")
+    form = {"csrf_token": token, "title": "Clean water", "slug": "clean-water"}
+    assert client.post("/admin/puentes/campaigns/new", data=form).status_code == 302
+    # The second request checked the address before the first committed it.
+    monkeypatch.setattr(campaign_admin, "_slug_taken", lambda slug, campaign_id: False)
+    second = client.post("/admin/puentes/campaigns/new", data=form)
+    assert second.status_code == 422 and "Another campaign already uses this address." in second.get_data(as_text=True)
+    assert db.session.scalars(select(Campaign.slug)).all() == ["clean-water"]

@@ -86,7 +86,7 @@ def test_unknown_member_campaign_and_oversized_body_are_4xx_pages(client):
     assert client.post(f"/{other.slug}/{campaign.slug}", data=supporter()).status_code == 404
     assert client.get(f"/{other.slug}/{campaign.slug}/tally.json").status_code == 404
     assert client.get("/Upper-Case/").status_code == 404
-    huge = client.post(f"/{org.slug}/{campaign.slug}", data={"comment": "x" * 300_000})
+    huge = client.post(f"/{org.slug}/{campaign.slug}", data={"comment": "x" * 2_200_000})
     assert huge.status_code == 413
     assert "<html" in huge.get_data(as_text=True)
     assert stored(db.session) == 0

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from chorus import tenancy
 from chorus.extensions import db
 from chorus.models import Action, MemberHost
-from tests.factories import csrf_token, make_campaign, make_org, run_jobs, supporter
+from tests.factories import csrf_token, make_campaign, make_org, make_statement, run_jobs, supporter
 
 OWN = "act.puentes.example"
 
@@ -42,6 +42,9 @@ def test_own_host_serves_the_member_home_and_campaign_pages_without_the_prefix(c
     assert on_own_host(client, "/puentes/families?lang=es").headers["Location"] == "/families?lang=es"
     assert on_own_host(client, "/union/families").headers["Location"] == "http://chorus.test/union/families"
     assert "<h2>Members of the coalition</h2>" in client.get("/").get_data(as_text=True)
+    make_statement(puentes, slug="together")  # a statement's earlier versions are its pages too
+    assert on_own_host(client, "/together/versions/1").status_code == 200
+    assert client.get("/puentes/together/versions/1").status_code == 200
 
 
 def test_signing_on_the_own_host_mails_links_to_the_own_host(client, puentes, mailbox):

@@ -221,3 +221,55 @@ def test_public_comments_turned_on_in_the_campaign_form_wait_for_moderation_then
     comment = db.session.scalar(select(PublicMessage))
     assert moderate(client, "comment", [comment.id], "approve").status_code == 303
     assert "Water is a right" in text_of(signer.get("/alpha/petition"))
+
+
+def test_a_decision_changes_only_what_is_still_as_the_moderator_saw_it_and_hidden_items_can_be_decided_later(
+    app, client, mailbox, monkeypatch
+):
+    from chorus.services import moderation
+    from tests.test_statements import signed_list
+
+    make_statement(make_org("alpha"), slug="together")
+    for name, email in (("First Union", "a@first.example"), ("Second Union", "b@second.example")):
+        sign(client, "alpha", "together", org_sign_on(name, email=email))
+    sign(client, "alpha", "together", org_sign_on("Quiet Union", email="c@quiet.example"))
+    run_jobs()
+    for message in mailbox.messages:
+        press(client, signon_link(message), step="confirm")
+    first_union, second_union, quiet = db.session.scalars(select(SignOn).order_by(SignOn.id)).all()
+    one, two = app.test_client(), app.test_client()
+    for moderator, email in ((one, "one@coalition.example"), (two, "two@coalition.example")):
+        make_user(email, "moderator")
+        login(moderator, email)
+
+    # Both looked at the same queue; the second decides from the older page.
+    moderate(one, "sign_on", [first_union.id], "approve")
+    answer = moderate(two, "sign_on", [first_union.id, second_union.id], "reject")
+    page = text_of(two.get(answer.headers["Location"]))
+    assert "1 item decided." in page and "1 item had been decided meanwhile, by another moderator" in page
+    db.session.expire_all()
+    assert (first_union.status, second_union.status) == ("approved", "rejected")
+    decisions = select(ModerationDecision.decision).where(ModerationDecision.object_id == first_union.id)
+    assert db.session.scalars(decisions.where(ModerationDecision.kind == "sign_on")).all() == ["approve"]
+
+    # Hidden without telling is not final: the hidden view lists it, and it is decided from there.
+    moderate(one, "sign_on", [quiet.id], "hide")
+    assert "Quiet Union" not in text_of(one.get("/admin/moderation/"))
+    assert "Quiet Union" in text_of(one.get("/admin/moderation/?view=hidden"))
+    token = session_csrf(one, "/admin/moderation/?view=hidden")
+    decide = {"csrf_token": token, "kind": "sign_on", "ids": [str(quiet.id)], "decision": "approve", "seen": "hidden"}
+    one.post("/admin/moderation/decide", data=decide)
+    assert signed_list(text_of(client.get("/alpha/together"))) == ["First Union", "Quiet Union"]
+
+    # Two entries of one name approved at the same moment: the database keeps the first, and the
+    # second moderator is told, with nothing decided (as if the first approval were not committed
+    # when the second looked for it).
+    sign(client, "alpha", "together", org_sign_on("first union", email="d@first.example"))
+    run_jobs()
+    press(client, signon_link(mailbox.messages[-1]), step="confirm")
+    late = db.session.scalar(select(SignOn).where(SignOn.email_normalized == "d@first.example"))
+    monkeypatch.setattr(moderation, "_approved_under_name", lambda sign_on: None)
+    answer = moderate(two, "sign_on", [late.id], "approve")
+    assert "listed an organization of the same name meanwhile" in text_of(two.get(answer.headers["Location"]))
+    db.session.expire_all()
+    assert late.status == "pending"

@@ -560,3 +560,98 @@ def test_an_author_who_uses_the_admin_in_spanish_gets_the_rejection_in_spanish(a
     assert "Motivo: El texto" in body and "Nombrad a los gobiernos." in body
     assert "Edítala y vuelve a enviarla a moderación" in body
     assert "was not approved" not in body
+
+
+def _signed_on_and_confirmed(client, mailbox, org_slug: str, slug: str, name: str, email: str) -> SignOn:
+    sign(client, org_slug, slug, org_sign_on(name, email=email))
+    run_jobs()
+    press(client, signon_link(mailbox.messages[-1]), step="confirm")
+    return db.session.scalar(select(SignOn).where(SignOn.email_normalized == email))
+
+
+def test_one_organization_typed_many_ways_is_listed_once_and_a_name_without_letters_is_refused(app, client, mailbox):
+    puentes = make_org("puentes")
+    make_statement(puentes, slug="together")
+    make_user("mod@coalition.example", "moderator")
+    moderator = app.test_client()
+    login(moderator, "mod@coalition.example")
+    typed = [
+        ("Café Unido", "a@cafe.example"),
+        ("Cafe\u0301 Unido", "b@cafe.example"),  # the same letters, the accent decomposed
+        ("Workers\u2019 Union of the Valley", "c@union.example"),  # a phone's apostrophe
+        ("Workers' Union of the Valley", "d@union.example"),
+        ("ＡＣＭＥ-Solidarity Fund", "e@acme.example"),  # full-width letters, a dash
+        ("Acme Solidarity Fund", "f@acme.example"),
+        ("कोमल संघ", "g@hi.example"),  # two organizations whose names differ only in a vowel sign
+        ("कीमल संघ", "h@hi.example"),
+        ("سازمان\u200cهای مردمی", "i@fa.example"),  # Persian needs its zero-width non-joiner
+    ]
+    for name, email in typed:
+        _signed_on_and_confirmed(client, mailbox, "puentes", "together", name, email)
+    ids = db.session.scalars(select(SignOn.id).order_by(SignOn.id)).all()
+    assert len(ids) == len(typed)
+    moderate(moderator, "sign_on", ids, "approve")
+    assert signed_list(text_of(client.get("/puentes/together"))) == [  # the first of each, alphabetically
+        "ＡＣＭＥ-Solidarity Fund",
+        "Café Unido",
+        "Workers\u2019 Union of the Valley",
+        "سازمان\u200cهای مردمی",
+        "कीमल संघ",
+        "कोमल संघ",
+    ]
+    tally = client.get("/puentes/together/tally.json").get_json()
+    last_decided = max(db.session.scalars(select(SignOn.decided_at))).isoformat(timespec="seconds")
+    assert (tally["organizations"], tally["updated_at"]) == (6, last_decided)  # the list's change dates it
+
+    for nameless in ("***", "«»", "&"):
+        data = org_sign_on(nameless, email="x@nameless.example")
+        refused = sign(client, "puentes", "together", data, environ_base={"REMOTE_ADDR": "192.0.2.7"})
+        assert refused.status_code == 422 and "at least one letter or digit" in text_of(refused)
+    assert db.session.scalar(select(func.count(SignOn.id))) == len(typed)
+
+
+def test_a_contact_who_posts_twice_gets_one_mail_and_one_who_withdrew_can_sign_on_again(app, client, mailbox):
+    make_statement(make_org("puentes"), slug="together")
+    sign(client, "puentes", "together", org_sign_on())
+    sign(client, "puentes", "together", org_sign_on())  # the back button, a double click
+    run_jobs()
+    assert len(mailbox.messages) == 1
+    link = signon_link(mailbox.messages[0])
+    press(client, link, step="confirm")
+    press(client, link, step="retract")
+
+    sign(client, "puentes", "together", org_sign_on(message="We are back."))
+    run_jobs()
+    assert len(mailbox.messages) == 2 and "/signon/" in mailbox.messages[1].get_body(("plain",)).get_content()
+    row = db.session.scalar(select(SignOn))
+    assert (row.status, row.message, row.decided_at) == ("pending-confirmation", "We are back.", None)
+    assert "waiting for review" in text_of(press(client, signon_link(mailbox.messages[1]), step="confirm"))
+
+    # A contact who signed in Spanish opens every mailed link in Spanish, on whatever host it points to.
+    sign(client, "puentes", "together?lang=es", org_sign_on("Unión Sur", email="sur@union.example"))
+    run_jobs()
+    spanish = signon_link(mailbox.messages[-1])
+    assert spanish.endswith("?lang=es") and 'lang="es"' in text_of(client.get(spanish))
+
+
+def test_a_paused_statement_confirms_no_sign_on(app, client, mailbox):
+    statement = make_statement(make_org("puentes"), slug="together")
+    sign(client, "puentes", "together", org_sign_on())
+    run_jobs()
+    statement.status = "paused"
+    db.session.commit()
+    link = signon_link(mailbox.messages[0])
+    assert "not taking sign-ons now" in text_of(client.get(link))
+    refused = client.post(link, data={"csrf_token": csrf_token(text_of(client.get(link))), "step": "confirm"})
+    assert refused.status_code == 409 and "was not confirmed" in text_of(refused)
+    db.session.expire_all()
+    assert db.session.scalar(select(SignOn.status)) == "pending-confirmation"
+
+
+def test_a_version_that_only_adds_translations_keeps_the_signed_text_whatever_line_endings_the_browser_sent(app):
+    from chorus.services import statements
+
+    statement = make_statement(make_org("puentes"), slug="together", body="One line.\nAnother line.")
+    current = statements.current_version(statement)
+    typed = statements.Draft(current.title, "One line.\r\nAnother line.", current.call_to_action)
+    assert statements.propose(statement, None, typed).same_text(current)

@@ -8,7 +8,7 @@ from flask import request
 from chorus.api import ApiError
 from chorus.public.forms import COUNTRY_CODES, WEBSITE, forbidden_text
 from chorus.services.signing import Supporter, validated_email
-from chorus.services.statements import OrgSignature
+from chorus.services.statements import OrgSignature, normalize_name
 
 
 def body() -> dict:
@@ -105,8 +105,11 @@ def sign_on(data: dict) -> OrgSignature:
     if country not in COUNTRY_CODES:
         raise ApiError(422, "country must be an ISO 3166-1 alpha-2 code.")
     language = _language(data)
+    name = text(data, "organization_name", 200, required=True)
+    if not normalize_name(name):
+        raise ApiError(422, "organization_name needs at least one letter or digit.")
     return OrgSignature(
-        organization_name=text(data, "organization_name", 200, required=True),
+        organization_name=name,
         contact_name=text(contact, "name", 200, required=True, label="contact.name"),
         email=email(text(contact, "email", 254, required=True, label="contact.email"), "contact.email"),
         website=website,

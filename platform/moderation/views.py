@@ -62,11 +62,15 @@ def queue():
     kind = request.args.get("kind", "")
     if kind and kind not in moderation.KINDS:
         abort(400)
+    view = request.args.get("view") or "pending"
+    if view not in moderation.VIEWS:
+        abort(400)
     campaign_id, org_id = _id_arg("campaign"), _id_arg("member")
     return render_template(
         "moderation/queue.html",
-        items=moderation.pending(current_user, kind, campaign_id, org_id),
+        items=moderation.pending(current_user, kind, campaign_id, org_id, view),
         kind=kind,
+        view=view,
         campaign_id=campaign_id,
         org_id=org_id,
         kinds=moderation.KINDS,
@@ -92,22 +96,33 @@ def decide():
     if not ids:
         flash(_("Tick at least one item."))
         return redirect(request.referrer or url_for(".queue"))
+    seen = request.form.get("seen") or "pending"
     try:
-        changed = moderation.decide(
+        decided = moderation.decide(
             current_user,
             request.form.get("kind", ""),
             ids,
             request.form.get("decision", ""),
             request.form.get("reason_code", ""),
             request.form.get("reason", ""),
+            seen,
         )
     except moderation.NotAllowed as error:
         abort(403, str(error))
     except moderation.ModerationError as error:
         flash(str(error))
         return redirect(url_for(".queue")), 303
-    flash(ngettext("%(num)d item decided.", "%(num)d items decided.", changed))
-    return redirect(url_for(".queue", kind=request.form.get("kind", "")), 303)
+    flash(ngettext("%(num)d item decided.", "%(num)d items decided.", decided.changed))
+    if decided.left:
+        flash(
+            ngettext(
+                "%(num)d item had been decided meanwhile, by another moderator: it was left as it is.",
+                "%(num)d items had been decided meanwhile, by another moderator: they were left as they are.",
+                decided.left,
+            )
+        )
+    view = seen if seen in moderation.VIEWS else "pending"
+    return redirect(url_for(".queue", kind=request.form.get("kind", ""), view=view), 303)
 
 
 @bp.get("/log")

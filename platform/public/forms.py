@@ -29,7 +29,7 @@ from chorus.i18n import lazy_gettext as _l
 from chorus.models import Campaign, Organization
 from chorus.services import content, letters, uploads
 from chorus.services.signing import Supporter, validated_email
-from chorus.services.statements import SIGN_ON_LOGO_MAX_BYTES, OrgSignature
+from chorus.services.statements import SIGN_ON_LOGO_MAX_BYTES, OrgSignature, normalize_name
 from chorus.text import header_unsafe
 
 TOKEN_MAX_AGE = 12 * 3600
@@ -342,6 +342,10 @@ class SignOnForm(PublicForm):
         return form
 
     validate_country = ActionForm.validate_country
+
+    def validate_organization_name(self, field):
+        if not normalize_name(field.data or ""):
+            raise ValidationError(_("Write the organization's name with at least one letter or digit."))
 
     def signature(self) -> OrgSignature:
         return OrgSignature(

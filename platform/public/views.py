@@ -39,11 +39,14 @@ SITE_PAGES = {
     "public.thanks",
     "public.embed",
     "public.tally_json",
+    "public.statement_version",
     "public.my_data_request",
 }
 #: Of those, the pages the coalition's shared host also serves at its root.
 COALITION_PAGES = {"public.coalition", "public.my_data_request"}
-PUBLIC_MAX_BODY = 288 * 1024  # a few fields, or an organization's logo under 256 kB with its sign-on
+#: A few fields, or an organization's logo with its sign-on: a logo over its own 256 kB limit (a phone
+#: photo) still reaches the form, which says so and keeps what was typed; beyond this, 413 unparsed.
+PUBLIC_MAX_BODY = 2 * 1024 * 1024
 SIGNS_PER_MINUTE = 60  # action forms from one address
 SIGN_ONS_PER_HOUR = 10  # from one address: a coalition gets dozens of sign-ons, not hundreds an hour
 ASSET_TYPES = {".svg", ".png", ".jpg", ".jpeg", ".webp", ".css"}
@@ -201,6 +204,7 @@ def _sign_on(found, slug: str):
 
 
 @bp.get("/<slug:org>/<slug:campaign>/versions/<int:number>")
+@bp.get("/<slug:campaign>/versions/<int:number>")
 def statement_version(campaign: str, number: int):
     """An approved version of a statement, readable at its own address after the text changed."""
     found = campaigns.get_hosted_or_404(g.org, campaign)
@@ -230,11 +234,14 @@ def sign_on_status(token: str):
         actions = {"confirm": statements.confirm, "keep": statements.keep, "retract": statements.retract}
         if step not in actions:
             abort(400)
-        done = step if actions[step](found) else "unchanged"
+        try:
+            done = step if actions[step](found) else "unchanged"
+        except statements.StatementError as refused:
+            return _sign_on_status_page(found, form, refused=str(refused)), 409
     return _sign_on_status_page(found, form, done)
 
 
-def _sign_on_status_page(found, form, done: str = ""):
+def _sign_on_status_page(found, form, done: str = "", refused: str = ""):
     return render_for(
         found.org.slug,
         "sign_on_status.html",
@@ -245,6 +252,7 @@ def _sign_on_status_page(found, form, done: str = ""):
         current=statements.current_version(found.campaign),
         form=form,
         done=done,
+        refused=refused,
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from chorus.extensions import db
 from chorus.i18n import gettext as _
@@ -117,15 +118,24 @@ def create(owner: Organization, form) -> Campaign:
     _apply(campaign, form)
     campaign.hosts = [CampaignHost(org_id=owner.id, accepted=True)]
     db.session.add(campaign)
-    db.session.commit()
+    _commit_unless_slug_taken()
     return campaign
+
+
+def _commit_unless_slug_taken() -> None:
+    """_check saw the address free; a concurrent request (a double click) may have taken it since."""
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise CampaignError(_("Another campaign already uses this address."), "slug") from None
 
 
 def update(campaign: Campaign, form) -> None:
     _check(form, campaign)
     old_slug = campaign.slug
     _apply(campaign, form)
-    db.session.commit()
+    _commit_unless_slug_taken()
     tally.forget_campaign(old_slug)
     tally.forget_campaign(campaign.slug)
 

@@ -149,6 +149,12 @@ def make_token(purpose: str, value: str) -> str:
     return _serializer(purpose).dumps(value)
 
 
+def in_language(language: str) -> str:
+    """The query that opens a mailed link in the language the person acted in, whatever their browser
+    prefers (the link may point to a member's own host, where no language cookie is set yet)."""
+    return f"?lang={language}" if language != "en" else ""
+
+
 def read_token(purpose: str, token: str) -> str | None:
     try:
         value = _serializer(purpose).loads(token)

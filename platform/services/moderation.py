@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from chorus import policy, queues
 from chorus.extensions import db
@@ -21,7 +23,6 @@ from chorus.i18n import gettext as _
 from chorus.i18n import lazy_gettext as _l
 from chorus.models import Action, Campaign, ModerationDecision, Organization, PublicMessage, SignOn, StatementVersion
 from chorus.models.base import utcnow
-from chorus.models.statements import MESSAGE_STATUSES
 from chorus.services import content, statements, supporter_mail, tally
 
 #: reason code -> the label moderators pick (the free text is added to it)
@@ -38,6 +39,9 @@ REASONS = {
 }
 DECISIONS = ("approve", "reject", "hide")
 KINDS = ("version", "sign_on", "message", "comment")
+#: The queue's views: what waits for a decision, and what was hidden without telling (decided again
+#: from there: hiding is not final).
+VIEWS = ("pending", "hidden")
 
 
 class ModerationError(ValueError):
@@ -71,11 +75,14 @@ def visible_to(user) -> bool:
     return policy.can(user, "moderate") or any(m.role == "org-admin" for m in user.memberships)
 
 
-def pending(user, kind: str = "", campaign_id: int | None = None, org_id: int | None = None) -> list[Item]:
-    """What waits for `user`, oldest first, filtered by kind, statement/campaign and member."""
+def pending(
+    user, kind: str = "", campaign_id: int | None = None, org_id: int | None = None, view: str = "pending"
+) -> list[Item]:
+    """What waits for `user` (or what was hidden: `view`), oldest first, filtered by kind,
+    statement/campaign and member."""
     coalition = policy.can(user, "moderate")
     items: list[Item] = []
-    if coalition and kind in ("", "version"):
+    if coalition and kind in ("", "version") and view == "pending":  # a text is never hidden
         query = select(StatementVersion).where(StatementVersion.status == "pending")
         if campaign_id:
             query = query.where(StatementVersion.campaign_id == campaign_id)
@@ -91,7 +98,7 @@ def pending(user, kind: str = "", campaign_id: int | None = None, org_id: int | 
             }
             items.append(Item("version", v.id, v.campaign, v.campaign.owner, v.title, v.body, detail, v.created_at))
     if coalition and kind in ("", "sign_on"):
-        query = select(SignOn).where(SignOn.status == "pending")
+        query = select(SignOn).where(SignOn.status == view)
         if campaign_id:
             query = query.where(SignOn.campaign_id == campaign_id)
         if org_id:
@@ -103,6 +110,7 @@ def pending(user, kind: str = "", campaign_id: int | None = None, org_id: int | 
                 "country": s.country,
                 "verified_domain": s.verified_domain,
                 "claim": s.claim_of_id is not None,
+                "member": s.member_org.name if s.member_org else "",  # listed with the member badge once approved
                 "logo": s.logo,
             }
             items.append(Item("sign_on", s.id, s.campaign, s.org, s.organization_name, s.message, detail, s.created_at))
@@ -110,7 +118,7 @@ def pending(user, kind: str = "", campaign_id: int | None = None, org_id: int | 
         query = (
             select(PublicMessage)
             .join(Action, Action.id == PublicMessage.action_id)
-            .where(PublicMessage.status == "pending", Action.status == "confirmed")
+            .where(PublicMessage.status == view, Action.status == "confirmed")
             .execution_options(all_orgs=True)  # a comment's text and first name, never the address
         )
         if campaign_id:
@@ -156,10 +164,21 @@ def _reason(reason_code: str, reason: str) -> tuple[str, str]:
     return reason_code, " ".join(reason.split())[:2000]
 
 
-def decide(user, kind: str, ids: list[int], decision: str, reason_code: str = "", reason: str = "") -> int:
-    """Apply one decision to several items of one kind (bulk); all or nothing: one transaction, and what
-    follows it (the tally's cache, mail jobs) only once it is committed. Returns how many changed."""
-    if kind not in KINDS or decision not in DECISIONS:
+@dataclass
+class Decided:
+    changed: int
+    #: Items no longer in the view the moderator decided from (another moderator decided them
+    #: meanwhile), or already as decided: left as they were.
+    left: int
+
+
+def decide(
+    user, kind: str, ids: list[int], decision: str, reason_code: str = "", reason: str = "", seen: str = "pending"
+) -> Decided:
+    """Apply one decision to several items of one kind (bulk), each only if it is still as the moderator
+    saw it (`seen`: pending, or hidden); all or nothing: one transaction, and what follows it (the
+    tally's cache, mail jobs) only once it is committed."""
+    if kind not in KINDS or decision not in DECISIONS or seen not in VIEWS:
         raise ModerationError(_("Unknown decision."))
     reason_code, reason = _reason(reason_code, reason)
     if kind == "version" and decision == "hide":
@@ -169,20 +188,42 @@ def decide(user, kind: str, ids: list[int], decision: str, reason_code: str = ""
     results: list[_Result] = []
     try:
         for ident in ids:
-            result = decide_one(user, kind, ident, decision, reason_code, reason)
+            result = decide_one(user, kind, ident, decision, seen, reason_code, reason)
             if result is not None:
                 results.append(result)
+        db.session.commit()
     except ModerationError:
         db.session.rollback()  # nothing half-decided
         raise
-    db.session.commit()
+    except IntegrityError:  # two entries of one name approved at once: the database kept the first
+        db.session.rollback()
+        raise ModerationError(
+            _("Another moderator listed an organization of the same name meanwhile: nothing was decided.")
+        ) from None
     for slug in {r.forget for r in results if r.forget}:
         tally.forget_campaign(slug)
     for version_id in (r.author_notice for r in results if r.author_notice):
         queues.enqueue(queues.SEND_VERSION_MAIL, version_id, queue_name="mail")
     if any(r.mailed for r in results):
         queues.kick_supporter_mail()
-    return len(results)
+    return Decided(len(results), len(ids) - len(results))
+
+
+def _move(item, before: str, after: str) -> bool:
+    """`item` from `before` to `after`, unless another moderator moved it meanwhile: the UPDATE's WHERE
+    decides (PostgreSQL re-reads the row once the other decision commits; SQLite has one writer)."""
+    model, now = type(item), utcnow()
+    moved = db.session.execute(
+        update(model)
+        .where(model.id == item.id, model.status == before)
+        .values(status=after, decided_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:
+        return False
+    set_committed_value(item, "status", after)
+    set_committed_value(item, "decided_at", now)
+    return True
 
 
 @dataclass
@@ -194,27 +235,24 @@ class _Result:
     author_notice: int | None = None  # a rejected statement version, whose author a job tells
 
 
-def _decide_sign_on(user, kind: str, ident: int, decision: str, reason_code: str, reason: str) -> _Result | None:
+def _decide_sign_on(
+    user, kind: str, ident: int, decision: str, seen: str, reason_code: str, reason: str
+) -> _Result | None:
     if not policy.can(user, "moderate"):
         raise NotAllowed(_("Only coalition moderators decide sign-ons."))
     sign_on = db.session.get(SignOn, ident)
-    if sign_on is None or sign_on.status not in ("pending", "approved", "hidden"):
+    if sign_on is None or sign_on.status != seen:
         return None
-    before = sign_on.status
     target = {"approve": "approved", "reject": "rejected", "hide": "hidden"}[decision]
     audited = decision
     if decision == "approve" and _approved_under_name(sign_on) is not None:
         target, audited = "merged", "merge"  # the approved entry stays as it is
-    if target == before:
+    if target == seen or not _move(sign_on, seen, target):
         return None
-    sign_on.status = target
-    sign_on.decided_at = utcnow()
-    _audit(user, "sign_on", sign_on, sign_on.campaign_id, audited, before, reason_code, reason)
-    db.session.flush()
+    _audit(user, "sign_on", sign_on, sign_on.campaign_id, audited, seen, reason_code, reason)
     if decision != "hide":
         supporter_mail.owe_now("decision", sign_on_id=sign_on.id)
-    listed = "approved" in (before, target)
-    return _Result(decision != "hide", sign_on.campaign.slug if listed else None)
+    return _Result(decision != "hide", sign_on.campaign.slug if target == "approved" else None)
 
 
 def _approved_under_name(sign_on: SignOn) -> int | None:
@@ -228,45 +266,47 @@ def _approved_under_name(sign_on: SignOn) -> int | None:
     )
 
 
-def _decide_message(user, kind: str, ident: int, decision: str, reason_code: str, reason: str) -> _Result | None:
+def _decide_message(
+    user, kind: str, ident: int, decision: str, seen: str, reason_code: str, reason: str
+) -> _Result | None:
     message = db.session.get(PublicMessage, ident)
-    if message is None or _message_kind(message) != kind or message.status not in MESSAGE_STATUSES:
+    if message is None or _message_kind(message) != kind or message.status != seen:
         return None
     allowed = policy.can(user, "moderate") if kind == "message" else may_moderate_comments_of(user, message.campaign)
     if not allowed:
         raise NotAllowed(_("You cannot moderate this message."))
-    before = message.status
-    message.status = {"approve": "approved", "reject": "rejected", "hide": "hidden"}[decision]
-    if message.status == before:
+    target = {"approve": "approved", "reject": "rejected", "hide": "hidden"}[decision]
+    if target == seen or not _move(message, seen, target):
         return None
-    message.decided_at = utcnow()
-    _audit(user, kind, message, message.campaign_id, decision, before, reason_code, reason)
+    _audit(user, kind, message, message.campaign_id, decision, seen, reason_code, reason)
     mailed = decision != "hide" and message.action_id is not None
     if mailed:
         supporter_mail.owe_now("decision", action_id=message.action_id)
     return _Result(mailed)
 
 
-def _decide_version(user, kind: str, ident: int, decision: str, reason_code: str, reason: str) -> _Result | None:
+def _decide_version(
+    user, kind: str, ident: int, decision: str, seen: str, reason_code: str, reason: str
+) -> _Result | None:
     """Approve (publish on every host, tell earlier signatories when the text changed) or reject
     (the author sees the reason). The author of a version can never approve it."""
     if not policy.can(user, "moderate"):
         raise NotAllowed(_("Only coalition moderators publish statements."))
     version = db.session.get(StatementVersion, ident)
-    if version is None or version.status != "pending":
+    if version is None or version.status != seen:
         return None
     if version.author_id == user.id:
         raise NotAllowed(_("You wrote this version: another moderator must decide on it."))
     approve = decision == "approve"
     campaign = version.campaign
     previous = statements.current_version(campaign)
-    version.status = "approved" if approve else "rejected"
+    if not _move(version, seen, "approved" if approve else "rejected"):
+        return None
     version.reason = ""
     if not approve and (reason or reason_code):
         with in_language(version.author.language if version.author else current_lang()):  # the author reads it
             version.reason = str(REASONS[reason_code]) + (f": {reason}" if reason else "")
     version.approver_id = user.id
-    version.decided_at = utcnow()
     if approve:
         campaign.title, campaign.body, campaign.summary = version.title, version.body, version.call_to_action
         content.mirror_version(campaign, version)

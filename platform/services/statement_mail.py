@@ -100,7 +100,7 @@ def sign_on_message(sign_on: SignOn, kind: str, version_id: int = 0, anonymous: 
         sign_on=_AnonymousSignOn(sign_on) if anonymous else sign_on,
         site=sign_on.org,
         campaign=sign_on.campaign,
-        manage_url=f"{tenancy.public_root(sign_on.org)}/signon/{token}",
+        manage_url=f"{tenancy.public_root(sign_on.org)}/signon/{token}{mail.in_language(sign_on.language)}",
         **context,
     )
 

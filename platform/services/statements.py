@@ -8,8 +8,9 @@ signed); the address owner learns the rest by e-mail.
 from __future__ import annotations
 
 import csv
-import re
+import unicodedata
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TextIO
 from urllib.parse import urlsplit
 
@@ -18,7 +19,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from chorus import queues
-from chorus.extensions import db, redis_store
+from chorus.extensions import UNAVAILABLE, db, redis_store
 from chorus.i18n import gettext as _
 from chorus.models import Campaign, CampaignHost, Organization, PublicMessage, SignOn, StatementVersion, User
 from chorus.models.base import utcnow
@@ -37,9 +38,26 @@ class StatementError(ValueError):
     pass
 
 
+#: Apostrophes (dropped: "Workers' Union" is "Workers Union") and dashes (a space) as keyboards type them.
+_APOSTROPHES = dict.fromkeys(map(ord, "'‘’ʼ`´"), None)
+_DASHES = dict.fromkeys(map(ord, "-‐‑‒–—―−"), " ")
+
+
 def normalize_name(name: str) -> str:
-    """ "Open  Table", "open table" and "OPEN TABLE." are one organization."""
-    return " ".join(re.sub(r"[^\w\s&'-]", " ", name).split()).casefold()
+    """ "Open  Table", "open table", "OPEN-TABLE." and "ＯＰＥＮ Table" are one organization: NFKC (one form
+    for composed and decomposed accents, full-width letters), case, spaces, dashes, apostrophes and other
+    punctuation do not count; letters, digits, their marks (the vowel signs of Devanagari…) and "&" do.
+    Empty when the name has no letter or digit (the forms refuse it)."""
+    folded = unicodedata.normalize("NFKC", name).translate(_APOSTROPHES).translate(_DASHES).casefold()
+    kept = "".join(c if c == "&" or unicodedata.category(c)[0] in "LMN" else " " for c in folded)
+    words = kept.split()
+    return " ".join(words) if any(c.isalnum() for c in kept) else ""
+
+
+def sort_key(name: str) -> str:
+    """A name's place in an alphabetical list: "Ángeles" among the a's, not after "z"."""
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 # --- versions -----------------------------------------------------------------------------------
@@ -79,6 +97,16 @@ class Draft:
     #: {"es": {"title": "…"}}: the same text in other languages, part of the version.
     translations: dict[str, dict[str, str]] = field(default_factory=dict)
 
+    def __post_init__(self):
+        """One line ending, whoever typed the text (browsers send CRLF): a version that changes only
+        translations keeps the text byte for byte, so organizations are not asked to sign again."""
+        self.body = _lf(self.body)
+        self.translations = {lang: {k: _lf(v) for k, v in texts.items()} for lang, texts in self.translations.items()}
+
+
+def _lf(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
 
 def create(
     owner: Organization, author: User, slug: str, draft: Draft, hosts: list[Organization], order: str
@@ -99,7 +127,11 @@ def create(
         hosts=[CampaignHost(org_id=o.id, accepted=True) for o in _with_owner(owner, hosts)],
     )
     db.session.add(campaign)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # the same address, by a concurrent request (a double click)
+        db.session.rollback()
+        raise StatementError(_("Another campaign already uses this address.")) from None
     version = _version(campaign, author, draft, 1)
     db.session.add(version)
     content.mirror_version(campaign, version)
@@ -184,6 +216,15 @@ def verified_domain(email: str, website: str) -> bool:
     return bool(site) and (mail_domain == site or mail_domain.endswith("." + site))
 
 
+def _listed_under(campaign_id: int, name_normalized: str) -> int | None:
+    """The approved sign-on under this name: a sign-on by someone else is a claim on it."""
+    return db.session.scalar(
+        select(SignOn.id).where(
+            SignOn.campaign_id == campaign_id, SignOn.name_normalized == name_normalized, SignOn.status == "approved"
+        )
+    )
+
+
 def _member_named(name_normalized: str) -> Organization | None:
     return next(
         (o for o in db.session.scalars(select(Organization)) if normalize_name(o.name) == name_normalized), None
@@ -209,15 +250,13 @@ def sign_on(campaign: Campaign, site: Organization, signature: OrgSignature, vou
             SignOn.email_normalized == email_normalized,
         )
     )
+    if existing is not None and existing.status == "retracted":
+        return _sign_again(existing, site, signature, vouched)
     if existing is not None:
         if not vouched:
             _repeat(existing)
         return existing
-    approved = db.session.scalar(
-        select(SignOn.id).where(
-            SignOn.campaign_id == campaign.id, SignOn.name_normalized == name_normalized, SignOn.status == "approved"
-        )
-    )
+    approved = _listed_under(campaign.id, name_normalized)
     member = _member_named(name_normalized)
     version = current_version(campaign)
     record = SignOn(
@@ -256,21 +295,72 @@ def sign_on(campaign: Campaign, site: Organization, signature: OrgSignature, vou
         db.session.rollback()
         _remove_logo(campaign.owner, record.logo)
         return None
+    _announce(record.id, vouched, hooks)
+    return record
+
+
+def _sign_again(withdrawn: SignOn, site: Organization, signature: OrgSignature, vouched: bool) -> SignOn:
+    """The same contact signs their organization on again after withdrawing it: the entry is confirmed
+    and moderated afresh, on the current text, with what they typed this time."""
+    campaign = withdrawn.campaign
+    version = current_version(campaign)
+    withdrawn.org_id = site.id
+    withdrawn.version_id = version.id if version else None
+    withdrawn.organization_name = " ".join(signature.organization_name.split())
+    withdrawn.contact_name = signature.contact_name.strip()
+    withdrawn.website = signature.website.strip()
+    withdrawn.country = signature.country
+    withdrawn.message = signature.message.strip()
+    withdrawn.language = signature.language
+    withdrawn.verified_domain = verified_domain(withdrawn.email_normalized, signature.website)
+    withdrawn.claim_of_id = _listed_under(campaign.id, withdrawn.name_normalized)
+    withdrawn.status = "pending" if vouched else "pending-confirmation"
+    withdrawn.confirmed_at = utcnow() if vouched else None
+    withdrawn.decided_at = None
     if not vouched:
+        supporter_mail.owe_now("confirm", sign_on_id=withdrawn.id)
+    hooks = webhooks.owe_sign_on(withdrawn.id, site.id) if vouched else 0
+    db.session.commit()
+    _announce(withdrawn.id, vouched, hooks)
+    return withdrawn
+
+
+def _announce(sign_on_id: int, vouched: bool, hooks: int) -> None:
+    """Once a sign-on is committed: its confirmation mail goes (the repeat guard armed), and the
+    member's systems hear of a vouched one."""
+    if not vouched:
+        _arm_repeat(sign_on_id)
         queues.kick_supporter_mail()
     if hooks:
         webhooks.kick()
-    return record
 
 
 def _remove_logo(owner: Organization, name: str) -> None:
     uploads.remove(owner.slug, name)
 
 
+#: Seconds between two mails to a sign-on's contact about signing again (a double click, a re-post).
+REPEAT_MAIL_EVERY = 600
+
+
+def _repeat_key(sign_on_id: int, status: str) -> str:
+    """Per status: a repeat after the sign-on moved on (confirmed, decided) is news to its contact."""
+    return f"chorus:signon-repeat:{sign_on_id}:{status}"
+
+
+def _arm_repeat(sign_on_id: int) -> None:
+    """The confirmation mail just owed counts as the first: a re-post within minutes sends no second."""
+    try:
+        redis_store.client.set(_repeat_key(sign_on_id, "pending-confirmation"), 1, ex=REPEAT_MAIL_EVERY)
+    except UNAVAILABLE:  # stored and owed already; a repeat then mails once more, no harm
+        pass
+
+
 def _repeat(existing: SignOn) -> None:
-    """Tell the address owner, at most every ten minutes, instead of telling the page."""
-    if redis_store.client.set(f"chorus:signon-repeat:{existing.id}", 1, nx=True, ex=600):
-        kind = "confirm" if existing.status == "pending-confirmation" else "already"
+    """Tell the address owner, at most every ten minutes, instead of telling the page: to confirm,
+    that it was not listed, or that nothing changed."""
+    if redis_store.client.set(_repeat_key(existing.id, existing.status), 1, nx=True, ex=REPEAT_MAIL_EVERY):
+        kind = {"pending-confirmation": "confirm", "rejected": "decision"}.get(existing.status, "already")
         supporter_mail.owe_now(kind, sign_on_id=existing.id)
         db.session.commit()
         queues.kick_supporter_mail()
@@ -284,6 +374,8 @@ def confirm(sign_on: SignOn) -> bool:
     """The contact pressed the button in the mail: the sign-on joins the moderation queue."""
     if sign_on.status != "pending-confirmation":
         return False
+    if not sign_on.campaign.accepting_actions:  # as an endorsement's confirmation: paused or closed takes none
+        raise StatementError(_("This statement is not taking sign-ons now, so yours was not confirmed."))
     sign_on.status = "pending"
     sign_on.confirmed_at = utcnow()
     hooks = webhooks.owe_sign_on(sign_on.id, sign_on.org_id)  # the host member's systems hear of it
@@ -327,17 +419,24 @@ def status_for_signer(sign_on: SignOn) -> str:
 
 
 def signatories(campaign: Campaign) -> list[SignOn]:
-    """Approved sign-ons, member organizations first, in the order the coalition chose."""
-    order = (
-        [SignOn.decided_at, SignOn.id] if campaign.signatory_order == "time" else [SignOn.name_normalized, SignOn.id]
-    )
-    return list(
+    """Approved sign-ons, member organizations first, in the order the coalition chose: by when each
+    organization signed (its contact confirmed), or alphabetically as readers expect ("Ángeles" among
+    the a's)."""
+    listed = list(
         db.session.scalars(
             select(SignOn)
             .where(SignOn.campaign_id == campaign.id, SignOn.status.in_(LISTED))
-            .order_by(SignOn.member_org_id.is_(None), *order)
+            .order_by(func.coalesce(SignOn.confirmed_at, SignOn.created_at), SignOn.id)
         )
     )
+    if campaign.signatory_order == "time":
+        return sorted(listed, key=lambda s: s.member_org_id is None)
+    return sorted(listed, key=lambda s: (s.member_org_id is None, sort_key(s.organization_name)))
+
+
+def signed_at(sign_on: SignOn) -> datetime:
+    """When the organization signed: its contact's confirmation (the sign-on itself, when vouched)."""
+    return sign_on.confirmed_at or sign_on.created_at
 
 
 def write_signatories_csv(out: TextIO, campaign: Campaign) -> None:
@@ -352,7 +451,7 @@ def write_signatories_csv(out: TextIO, campaign: Campaign) -> None:
                 s.country,
                 "yes" if s.member_org_id else "no",
                 s.version.number if s.version else "",
-                exports.iso_utc(s.decided_at or s.created_at),
+                exports.iso_utc(signed_at(s)),
             ]
         )
 

@@ -287,10 +287,9 @@ def build(row: SupporterMail, decision: Decision, merge: MailMerge) -> Message:
     title = content.text(campaign, "title", action.language)
     message_id = f"{row.kind}.{action.uuid}"
     if row.kind == "confirm":
-        # The page opens in the language the supporter acted in, whatever their browser prefers.
-        in_their_language = f"?lang={action.language}" if action.language != "en" else ""
         own["confirm_url"] = (
-            f"{tenancy.public_root(site)}/confirm/{mail.make_token('confirm', action.uuid)}{in_their_language}"
+            f"{tenancy.public_root(site)}/confirm/{mail.make_token('confirm', action.uuid)}"
+            f"{mail.in_language(action.language)}"
         )
         subject = (
             gettext("Please confirm your letter: %(title)s", title=title)

@@ -98,7 +98,11 @@ def _meta_key(slug: str) -> str:
 
 
 def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return _iso(datetime.now(UTC))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -110,8 +114,10 @@ class CampaignMeta:
     kind: str
     goal: int | None
     hosts: tuple[str, ...]
-    #: Statements: approved organizations' sign-ons (cached with the rest; decisions forget it).
+    #: Statements: approved organizations' sign-ons (cached with the rest; decisions forget it), and
+    #: when the list last changed (ISO 8601): tally.json's updated_at moves with it.
     organizations: int | None = None
+    organizations_at: str = ""
 
 
 LOCAL_TTL = 1.0
@@ -145,11 +151,15 @@ def _shared_meta(slug: str) -> CampaignMeta | None:
 
 
 def meta_for(campaign: Campaign) -> CampaignMeta:
-    organizations = None
+    organizations, changed = None, None
     if campaign.kind == "statement":
-        organizations = db.session.scalar(
-            select(func.count(SignOn.id)).where(SignOn.campaign_id == campaign.id, SignOn.status == "approved")
-        )
+        listed = SignOn.status == "approved"
+        organizations, changed = db.session.execute(
+            select(
+                func.count(SignOn.id).filter(listed),
+                func.max(SignOn.decided_at).filter(listed | (SignOn.status == "retracted")),
+            ).where(SignOn.campaign_id == campaign.id)
+        ).one()
     return CampaignMeta(
         campaign.id,
         campaign.slug,
@@ -157,6 +167,7 @@ def meta_for(campaign: Campaign) -> CampaignMeta:
         campaign.goal,
         tuple(o.slug for o in campaign.host_orgs()),
         organizations,
+        _iso(changed) if changed else "",
     )
 
 
@@ -355,4 +366,5 @@ def document(meta: CampaignMeta, tally: Tally) -> dict:
     }
     if meta.kind == "statement":
         document["organizations"] = meta.organizations or 0
+        document["updated_at"] = max(tally.updated_at, meta.organizations_at)
     return document

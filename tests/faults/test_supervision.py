@@ -196,9 +196,9 @@ def test_up_replaces_dead_processes_keeps_serving_slow_clients_and_stops_everyth
         finally:
             trickler.close()
 
-        # A chunked body is held to the same 256 kB as one with a Content-Length.
+        # A chunked body is held to the same 2 MB as one with a Content-Length.
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
-        chunks = iter([b"first_name=" + b"a" * 100_000] * 3)
+        chunks = iter([b"first_name=" + b"a" * 1_000_000] * 3)
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Transfer-Encoding": "chunked"}
         conn.request("POST", PETITION, chunks, headers, encode_chunked=True)
         assert conn.getresponse().status == 413
