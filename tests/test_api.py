@@ -376,6 +376,13 @@ def test_outreach_helper_records_a_letter_with_action_network_shape(client):
     assert outreach["message"] == "Act now." and outreach["targets"][0]["family_name"] == "Alvarez"
     assert api.get(f"advocacy_campaigns/{campaign.uuid}")["total_outreaches"] == 1
 
+    # As on the web form, a letter that would reach nobody is refused, not counted.
+    by_location = make_letter_campaign(org, targets=[], targeting="location", slug="by-location")
+    path = f"advocacy_campaigns/{by_location.uuid}/outreaches"
+    nowhere = api.send("POST", path, person("far@example.org"), status=422)
+    assert "No decision maker" in nowhere["error"]
+    assert api.get(f"advocacy_campaigns/{by_location.uuid}")["total_outreaches"] == 0
+
 
 def test_tags_and_taggings_round_trip(client):
     org = make_org("alpha")
@@ -883,3 +890,44 @@ def test_json_nested_deeper_than_the_decoder_goes_is_a_400_on_every_write(client
     for method, path, _body in _writes(api, org).values():
         answer = api.send(method, path, None, status=400, data=nested, content_type="application/json")
         assert answer == {"error": "The body is not valid JSON."}
+
+
+def test_people_a_member_added_through_the_api_are_exported_and_erased_with_its_tags_on_them(client, app_env):
+    alpha = make_org("alpha")
+    api = api_for(client, alpha)
+    added = api.send("POST", "people", person("pat@example.org", given="Pat", add_tags=["volunteer"]))
+    tag_id = api.get("tags")["_embedded"]["osdi:tags"][0]["identifiers"][0].split(":", 1)[1]
+    db.session.remove()
+    runner = CliRunner()
+
+    exported = runner.invoke(cli, ["supporters", "export", "pat@example.org"], env=app_env)
+    assert exported.exit_code == 0, exported.output
+    held = json.loads(exported.output)
+    assert [(p["member"], p["given_name"], p["postal_code"]) for p in held["added_by_members"]] == [
+        ("alpha", "Pat", "35203")
+    ]
+    assert [(t["member"], t["tag"]) for t in held["tags"]] == [("alpha", "volunteer")]
+
+    erased = runner.invoke(cli, ["supporters", "erase", "pat@example.org"], env=app_env)
+    assert erased.exit_code == 0, erased.output
+    api.get(f"people/{added['identifiers'][1]}", status=404)
+    assert api.get(f"tags/{tag_id}/taggings")["total_records"] == 0  # the person's id is the address's
+    api.send("POST", "people", person("pat@example.org", given="Pat"))
+    assert api.get(f"tags/{tag_id}/taggings")["total_records"] == 0  # and nothing returns with it
+
+
+def test_the_record_helpers_person_says_unsubscribed_as_the_people_list_does(client):
+    alpha = make_org("alpha")
+    campaign = make_campaign(alpha)
+    api = api_for(client, alpha)
+    path = f"petitions/{campaign.uuid}/signatures"
+    assert api.send("POST", path, person("wendy@example.org"))["_embedded"]["osdi:person"]["email_addresses"][0][
+        "status"
+    ] == "subscribed"
+    from chorus.models import Suppression
+
+    db.session.add(Suppression(email_normalized="wendy@example.org", org_id=alpha.id))
+    db.session.commit()
+    again = api.send("POST", path, person("wendy@example.org"))["_embedded"]["osdi:person"]
+    listed = api.get("people?filter=email_address eq 'wendy@example.org'")["_embedded"]["osdi:people"][0]
+    assert again["email_addresses"][0]["status"] == listed["email_addresses"][0]["status"] == "unsubscribed"

@@ -82,6 +82,18 @@ def test_confirmed_letter_reaches_each_target_personalized_with_tracking_headers
     assert client.get(f"/riverside/{campaign.slug}/tally.json").get_json()["total"] == 1
 
 
+def test_text_typed_like_an_encoded_header_reaches_the_target_as_typed(client, mailbox):
+    """A mail reader decodes "=?charset?q?...?=" wherever it stands: typed into a subject or a name, it
+    could smuggle a line break or a bidi override past the header rule. It is encoded itself instead."""
+    campaign = make_letter_campaign(make_org("riverside"), require_confirmation=False)
+    subject, name = "=?utf-8?q?URGENT_=E2=80=AEcod.exe?=", "=?utf-8?q?Gov=0D=0ABcc=3A_x=40evil.example?="
+    assert sign(client, "riverside", campaign.slug, letter(subject=subject, first_name=name)).status_code == 303
+    run_jobs()
+    [message] = letters_to(mailbox, "governor@example.org")
+    [sender] = message["From"].addresses
+    assert (message["Subject"], sender.display_name, message["Bcc"]) == (subject, f"{name} Ruiz via Chorus", None)
+
+
 def test_preview_shows_the_letter_and_stores_nothing(client):
     org = make_org("riverside")
     campaign = make_letter_campaign(org)

@@ -191,6 +191,21 @@ def test_unsubscribe_is_posted_to_members_that_know_the_person(client, private_a
     assert address == {"primary": True, "address": "bye@example.org", "status": "unsubscribed"}
 
 
+def test_leaving_one_members_mail_is_posted_to_that_member_only(client, private_allowed, receiver):
+    from chorus.services.mail import unsubscribe_url
+
+    alpha, beta = make_org("alpha"), make_org("beta")
+    campaign = make_campaign(alpha, hosts=[beta], require_confirmation=False)
+    webhooks.register(beta, receiver.url)
+    sign(client, "alpha", campaign.slug, supporter("wendy@example.org", share_with="beta"))
+    run_jobs()
+    signatures = len(receiver.items())
+    left_alpha = unsubscribe_url("wendy@example.org", "alpha").rsplit("/", 1)[1]
+    client.post(f"/unsubscribe/{left_alpha}", data={"List-Unsubscribe": "One-Click"})
+    run_jobs()
+    assert len(receiver.items()) == signatures  # beta's list did not change: beta hears nothing
+
+
 @pytest.mark.parametrize(
     "url", ["https://127.0.0.1/hook", "https://10.1.2.3/hook", "https://169.254.169.254/latest", "http://example.org/"]
 )

@@ -94,8 +94,12 @@ def delete_webhook(endpoint_uuid: str):
 @bp.post("/<slug:org>/integrations/webhooks/<endpoint_uuid>/events/<event_uuid>/resend")
 @requires("manage_integrations")
 def resend_webhook_event(endpoint_uuid: str, event_uuid: str):
-    if not webhooks.send_again(_endpoint_or_404(endpoint_uuid), event_uuid):
+    endpoint = _endpoint_or_404(endpoint_uuid)
+    if not webhooks.send_again(endpoint, event_uuid):
         abort(404)
     webhooks.kick()
-    flash(_("The event will be sent again in a moment."))
+    if endpoint.paused_at is None:
+        flash(_("The event will be sent again in a moment."))
+    else:
+        flash(_("The event will be sent again once you resume this webhook."))
     return redirect(url_for("admin.webhook_log", endpoint_uuid=endpoint_uuid))

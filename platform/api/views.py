@@ -11,7 +11,7 @@ from chorus.api.openapi import document as openapi_document
 from chorus.extensions import db
 from chorus.models import Action, Campaign, SignOn, Tag, Tagging
 from chorus.models.api import person_uuid_for
-from chorus.services import osdi, signing, statements
+from chorus.services import letters, osdi, signing, statements
 from chorus.services.osdi import href, seek_page
 
 PETITION_KINDS = ("petition", "statement")
@@ -193,6 +193,9 @@ def _record(kinds: tuple[str, ...], campaign_id: str):
     names = inputs.tags(data)
     if not campaign.accepting_actions:
         raise ApiError(409, f"This campaign is {campaign.status} and takes no actions now.")
+    if campaign.kind == "letter" and not letters.targets_for(campaign, supporter.country, supporter.postal_code):
+        # as the web form: a letter that would reach nobody is not recorded (nor counted)
+        raise ApiError(422, "No decision maker of this campaign matches the person's postal_addresses.")
     outcome, action_id = signing.record_via_api(campaign, g.api_key, supporter)
     action = db.session.scalar(select(Action).where(Action.id == action_id))
     if action is None:  # this address acted through another member that it shares nothing with

@@ -61,11 +61,24 @@ def _header_value(name: str, value: str | Address) -> str:
     ASCII (display names in address headers, the rest whole)."""
     if isinstance(value, tuple):
         display_name, address = (text.one_line(part) for part in value)
-        return formataddr((display_name, address), charset=_UTF8)
+        return _address(display_name, address)
     value = text.one_line(value)
     if name.lower() in _ADDRESS_HEADERS:
-        return ", ".join(formataddr(pair, charset=_UTF8) for pair in getaddresses([value]))
-    return value if value.isascii() else Header(value, _UTF8, maxlinelen=998).encode()
+        return ", ".join(_address(*pair) for pair in getaddresses([value]))
+    return value if _literal(value) else Header(value, _UTF8, maxlinelen=998).encode()
+
+
+def _literal(value: str) -> bool:
+    """Text a mail reader shows as written: ASCII that holds no "=?", which readers would decode as
+    an RFC 2047 encoded word (typed by someone, it could carry a CR LF or a bidi override past
+    chorus.text's rule); such text is encoded itself, so it reads back as typed."""
+    return value.isascii() and "=?" not in value
+
+
+def _address(display_name: str, address: str) -> str:
+    if display_name and not _literal(display_name):
+        display_name = Header(display_name, _UTF8, maxlinelen=998).encode()
+    return formataddr((display_name, address), charset=_UTF8)
 
 
 def _text_part(content: str, subtype: str) -> Message:

@@ -235,6 +235,15 @@ def action_doc(action: Action) -> dict:
 
 
 def person_of_action(action: Action) -> PersonRecord:
+    """The person as the member in scope sees them through one action: `unsubscribed` when they left
+    its mail or the coalition's (the people list and this agree)."""
+    record = _record_of_action(action)
+    org_id = db.session.info.get(tenancy.ORG_KEY)
+    record.unsubscribed = bool(supporter_mail.unsubscribed([record.email_normalized], org_id))
+    return record
+
+
+def _record_of_action(action: Action) -> PersonRecord:
     return PersonRecord(
         action.person_uuid,
         action.email,
@@ -480,7 +489,7 @@ def people(person_uuids: list[str]) -> dict[str, PersonRecord]:
     if not person_uuids:
         return found
     records = [
-        person_of_action(a)
+        _record_of_action(a)
         for a in db.session.scalars(select(Action).where(Action.person_uuid.in_(person_uuids)).order_by(Action.id))
     ]
     records += [

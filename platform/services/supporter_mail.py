@@ -219,7 +219,7 @@ def unsubscribe(email_normalized: str, org_id: int | None) -> None:
     if suppression is None:
         suppression = Suppression(email_normalized=email_normalized, org_id=org_id)
         db.session.add(suppression)
-        owed = webhooks.owe_unsubscribe(email_normalized)  # members' systems hear of it
+        owed = webhooks.owe_unsubscribe(email_normalized, org_id)  # members' systems hear of it
     _withdraw_updates(email_normalized, suppression)
     db.session.commit()
     if owed:

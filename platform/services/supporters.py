@@ -5,7 +5,8 @@ in with `all_orgs=True`. Erasure keeps each action as an anonymous row (status, 
 with the keyed hash of the address, so tallies do not move and the same person acting again still
 counts once; it blanks the personal columns, removes their solidarity messages and comments, rewrites
 export files without the rows, deletes outbox files that carry the address, and drops the address's
-queued mails. The audit log gets ids only.
+queued mails. People a member's API added without an action (person signups) and the member's tags
+on them are exported and deleted with the rest. The audit log gets ids only.
 
 An organization's sign-on on a statement is the organization's act, made by a person: its contact.
 The organization's name (as approved), website, country and logo are its public signature, not
@@ -33,12 +34,16 @@ from chorus.models import (
     Delivery,
     DeliveryEvent,
     Export,
+    Organization,
     PublicMessage,
     SignOn,
     SupporterMail,
     Suppression,
+    Tag,
+    Tagging,
     WebhookEvent,
 )
+from chorus.models.api import person_uuid_for
 from chorus.services.address_hash import email_hash
 from chorus.services.exports import file_path
 from chorus.services.signing import normalize_email
@@ -139,12 +144,34 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
+def _listed_by_members(normalized: str) -> tuple[list, list]:
+    """What members' API clients wrote about the person without an action: (member slug, contact) from
+    the person-signup helper, and (member slug, tag name, tagging) on the person's id."""
+    contacts = db.session.execute(
+        select(Organization.slug, Contact)
+        .join(Organization, Organization.id == Contact.org_id)
+        .where(Contact.email_normalized == normalized)
+        .order_by(Contact.id)
+        .execution_options(all_orgs=True)
+    ).all()
+    taggings = db.session.execute(
+        select(Organization.slug, Tag.name, Tagging)
+        .join(Tag, Tag.id == Tagging.tag_id)
+        .join(Organization, Organization.id == Tagging.org_id)
+        .where(Tagging.person_uuid == person_uuid_for(normalized))
+        .order_by(Tagging.id)
+        .execution_options(all_orgs=True)
+    ).all()
+    return contacts, taggings
+
+
 def export(address: str, actor: str) -> dict | None:
     """Everything held about `address` as JSON-ready data; None when nothing is held. Audited."""
     normalized = normalize_email(address)
     actions, sign_ons = _actions_of(normalized), sign_ons_of(normalized)
     suppressions = db.session.scalars(select(Suppression).where(Suppression.email_normalized == normalized)).all()
-    if not actions and not sign_ons and not suppressions:
+    contacts, taggings = _listed_by_members(normalized)
+    if not actions and not sign_ons and not suppressions and not contacts and not taggings:
         return None
     deliveries = _deliveries_of([a.id for a in actions])
     messages = _public_messages_of([a.id for a in actions])
@@ -232,6 +259,20 @@ def export(address: str, actor: str) -> dict | None:
         "unsubscribes": [
             {"member": s.org.slug if s.org else None, "at": _iso(s.created_at)} for s in suppressions
         ],
+        "added_by_members": [
+            {
+                "member": member,
+                "given_name": c.given_name,
+                "family_name": c.family_name,
+                "email": c.email,
+                "postal_code": c.postal_code,
+                "country": c.country,
+                "language": c.language,
+                "created_at": _iso(c.created_at),
+            }
+            for member, c in contacts
+        ],
+        "tags": [{"member": member, "tag": name, "at": _iso(t.created_at)} for member, name, t in taggings],
     }
     audit("supporter.export", actor, actions=[a.id for a in actions], sign_ons=[s.id for s in sign_ons])
     db.session.commit()
@@ -293,7 +334,8 @@ def erase(address: str, actor: str) -> Erasure | None:
     normalized = normalize_email(address)
     actions, sign_ons = _actions_of(normalized), sign_ons_of(normalized)
     suppressions = db.session.scalars(select(Suppression).where(Suppression.email_normalized == normalized)).all()
-    if not actions and not sign_ons and not suppressions:
+    contacts, taggings = _listed_by_members(normalized)
+    if not actions and not sign_ons and not suppressions and not contacts and not taggings:
         return None
     ids, uuids = [a.id for a in actions], {a.uuid for a in actions}
     sign_on_ids = [s.id for s in sign_ons]
@@ -322,6 +364,9 @@ def erase(address: str, actor: str) -> Erasure | None:
     # People a member's API added, and pending unsubscribe webhooks, name the address too.
     db.session.execute(
         delete(Contact).where(Contact.email_normalized == normalized).execution_options(all_orgs=True)
+    )
+    db.session.execute(  # a member's tags on the person: the id is the address's, so they would return with it
+        delete(Tagging).where(Tagging.person_uuid == person_uuid_for(normalized)).execution_options(all_orgs=True)
     )
     db.session.execute(
         update(WebhookEvent)

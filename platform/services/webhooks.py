@@ -217,9 +217,13 @@ def owe_sign_on(sign_on_id: int, site_id: int) -> int:
     return _owe("sign_on", [site_id], sign_on_id=sign_on_id)
 
 
-def owe_unsubscribe(email_normalized: str) -> int:
-    """An unsubscribe: owed to every member that may see this person. Reads only member ids, across
-    members (a deliberate cross-member read); the body is built later inside each member's scope."""
+def owe_unsubscribe(email_normalized: str, org_id: int | None) -> int:
+    """An unsubscribe from one member's mail (`org_id`): owed to that member only (the others' lists
+    did not change, and telling them would tell them of the person's tie to it). From the whole
+    coalition's: owed to every member that may see this person, reading only member ids across
+    members (a deliberate cross-member read). The body is built later inside each member's scope."""
+    if org_id is not None:
+        return _owe("unsubscribe", [org_id], email_normalized=email_normalized)
     action_ids = select(Action.id).where(Action.email_normalized == email_normalized)
     org_ids = set(db.session.scalars(action_ids.with_only_columns(Action.org_id).execution_options(all_orgs=True)))
     org_ids |= set(
@@ -462,7 +466,7 @@ def _tell_admins(endpoint: WebhookEndpoint, reason: str) -> None:
                         "mail/webhook_paused.txt", endpoint=endpoint, org=org, reason=reason, link=link
                     ),
                     html=None,
-                    sender=mail.default_sender("Chorus"),
+                    sender=mail.default_sender(org.name),
                     message_id=f"webhook-paused.{endpoint.uuid}.{int(time.time())}",
                     unsubscribe=mail.unsubscribe_url(address, None),
                 )
