@@ -97,6 +97,27 @@ def _mail_url(environ: Mapping[str, str]) -> str:
     return url
 
 
+#: libpq's own limits: a connection attempt that gets no answer (a partitioned network, a server that
+#: accepts and then says nothing) fails after CONNECT_SECONDS, and a connection whose peer vanished is
+#: found dead by TCP in under half a minute instead of the kernel's hours; requests then get the 503
+#: page (chorus.errors) instead of holding every web thread. SQLite needs none of this.
+POSTGRES_CONNECT_ARGS = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 15_000,  # ms: data sent and not acknowledged
+}
+
+
+def _engine_options(database_url: str) -> dict:
+    if not database_url.startswith("postgresql"):
+        return {}
+    # A request waits for a pooled connection at most this long (then 503), not SQLAlchemy's 30 s.
+    return {"connect_args": dict(POSTGRES_CONNECT_ARGS), "pool_timeout": 10}
+
+
 def _base_url(environ: Mapping[str, str]) -> str:
     """Checked at start: every e-mailed link is made from it, and a typo would break them all silently."""
     url = environ.get("CHORUS_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
@@ -151,6 +172,7 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict:
         "CHORUS_INSTANCE": str(instance),
         "SECRET_KEY": _secret_key(environ, instance, env),
         "SQLALCHEMY_DATABASE_URI": environ.get("DATABASE_URL") or f"sqlite:///{instance / 'chorus.db'}",
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(environ.get("DATABASE_URL") or ""),
         "REDIS_URL": _redis_url(environ),
         "MAIL_URL": _mail_url(environ),
         "CHORUS_BASE_URL": base_url,

@@ -25,6 +25,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import Pool
 
 from chorus.config import PROJECT_ROOT
@@ -45,7 +46,7 @@ login_manager = LoginManager()
 
 #: What a request or a job meets when PostgreSQL or Redis is away for a moment (restarting, failing
 #: over): a 503 with Retry-After for a page, one log line for a periodic task, never a traceback.
-UNAVAILABLE = (OperationalError, RedisConnectionError, RedisTimeoutError)
+UNAVAILABLE = (OperationalError, PoolTimeout, RedisConnectionError, RedisTimeoutError)
 
 
 @event.listens_for(Engine, "connect")

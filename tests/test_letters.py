@@ -419,6 +419,26 @@ def test_worker_whose_claim_was_taken_over_neither_sends_nor_records(app, client
     assert {(d.status, d.claim_token) for d in deliveries()} == {("sending", second.token)}
 
 
+def test_a_worker_resumed_before_its_keeper_renews_sends_none_of_the_letters_it_lost(app, client, mailbox):
+    org = make_org("riverside")
+    campaign = make_letter_campaign(org, require_confirmation=False)
+    _queue_letters(campaign, org, 3)
+    stalled = delivery.claim()
+    stalled.keep()  # renewed once, then the process is frozen (SIGSTOP) for longer than the lease
+    try:
+        db.session.execute(update(Delivery).values(lease_until=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+        second = delivery.claim()
+        stalled.renewed = 0.0  # resumed: its last renewal is a lease ago, and its keeper has not run yet
+        report = delivery.Report()
+        with stalled.recording():
+            delivery._send_batch(stalled, report)
+        assert (report.sent, report.lost_claims, mailbox.messages) == (0, 3, [])
+        assert {(d.status, d.claim_token) for d in deliveries()} == {("sending", second.token)}
+    finally:
+        stalled.release()
+
+
 def test_a_results_connection_that_breaks_mid_batch_is_replaced_and_fails_the_run_with_the_database_error(app):
     """Letters and supporter mails mark "sent" straight on the driver (outbox.execute_prepared): a
     connection that breaks there must be replaced by the pool, not handed out again, and the error

@@ -393,3 +393,22 @@ def test_the_machine_reading_counts_normal_priority_work_and_not_niced_work():
 
     assert share_while_spinning() >= pacing.BUSY_SHARE  # a surge's web processes on every core
     assert share_while_spinning("nice", "-n", "19") <= share_while_spinning() - 0.5  # workers below them
+
+
+def test_a_run_frozen_past_its_lease_sends_none_of_the_mails_another_worker_claimed(app, client, mailbox, monkeypatch):
+    org = make_org()
+    campaign = make_campaign(org)
+    for n in range(3):
+        sign(client, org.slug, campaign.slug, supporter(f"signer{n}@example.org"))
+    frozen = supporter_mail.claim()  # this run is stopped (SIGSTOP, a paused machine) right after
+    db.session.execute(update(SupporterMail).values(lease_until=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+    supporter_mail.run()  # the lease ran out: another worker claims and sends them
+    assert len(mailbox.messages) == 3
+
+    # The frozen run resumes: however little time it measures, it is past the point of renewing.
+    monkeypatch.setattr(supporter_mail, "lease_seconds", lambda: 0)
+    supporter_mail._send_batch(frozen, supporter_mail.Report())
+    monkeypatch.undo()
+    assert len(mailbox.messages) == 3
+    assert set(db.session.scalars(select(SupporterMail.status))) == {"sent"}

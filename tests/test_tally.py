@@ -167,3 +167,29 @@ def test_signing_while_redis_is_down_is_accepted_and_counted_when_it_returns(cli
     monkeypatch.undo()
     tally.catch_up()
     assert client.get(url).get_json()["total"] == 1
+
+
+def test_a_confirmation_while_redis_is_away_reads_as_done_and_counts_when_it_returns(client, mailbox, monkeypatch):
+    """The confirmation is committed before the page reads the live count: Redis failing then must not
+    answer 503 (people confirmed again what had worked)."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from tests.factories import confirm_link, csrf_token, run_jobs
+
+    org = make_org("alpha")
+    campaign = make_campaign(org)
+    sign(client, "alpha", campaign.slug, supporter())
+    run_jobs()
+    link = confirm_link(mailbox.messages[0])
+    token = csrf_token(client.get(link).get_data(as_text=True))
+
+    def down(*args, **kwargs):
+        raise RedisConnectionError("Connection refused")
+
+    monkeypatch.setattr(tally, "_apply", down)
+    monkeypatch.setattr(tally, "campaign_meta", down)
+    page = client.post(link, data={"csrf_token": token})
+    assert page.status_code == 200 and "Confirmed. Thank you!" in page.get_data(as_text=True)
+    monkeypatch.undo()
+    tally.catch_up()
+    assert client.get(f"/alpha/{campaign.slug}/tally.json").get_json()["total"] == 1

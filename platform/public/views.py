@@ -16,6 +16,7 @@ from flask import (
     send_from_directory,
     url_for,
 )
+from redis.exceptions import RedisError
 
 from chorus import tenancy
 from chorus.extensions import csrf, db
@@ -275,10 +276,20 @@ def thanks(campaign: str):
 def _next_steps(org, found) -> dict:
     """What the thanks and confirmation pages show next: the live count and more campaigns."""
     return {
-        "tally": tally.tally_document(tally.campaign_meta(found.slug)),
+        "tally": _live_count(found),
         "hosts": found.host_orgs(),
         "others": campaigns.others_on_site(org, found),
     }
+
+
+def _live_count(found) -> dict | None:
+    """The counter, or none while Redis is away: these pages follow a committed action, which must
+    not read as failed (a 503 after a confirmation had people confirm again what had worked)."""
+    try:
+        return tally.tally_document(tally.campaign_meta(found.slug))
+    except RedisError as error:
+        current_app.logger.warning("no live count on %s: %s", found.slug, error)
+        return None
 
 
 @bp.get("/<slug:org>/<slug:campaign>/embed")

@@ -69,9 +69,11 @@ class Claim:
     stopping: threading.Event = field(default_factory=threading.Event)
     keeper: threading.Thread | None = None
     results: Connection | None = None  # where `_record` commits each result (see `recording`)
+    renewed: float = 0.0  # time.monotonic() of the last renewal
 
     def renew(self) -> set[int]:
         """Extend the lease of the rows still ours (on a connection of its own: any thread may call it)."""
+        self.renewed = time.monotonic()
         with db.engine.begin() as conn:
             self.held = set(
                 conn.execute(
@@ -468,6 +470,8 @@ def _send_batch(taken: Claim, report: Report) -> None:
     try:
         with mail.transport().connect() as connection:
             for item in outgoing:
+                if time.monotonic() - taken.renewed > lease_seconds() / 3:
+                    taken.renew()  # the keeper is late (this process was frozen): `held` may be stale
                 if not taken.held.issuperset(item.ids):
                     report.lost_claims += len(item.ids)  # the lease ran out and another worker took it
                     continue

@@ -449,7 +449,11 @@ class _Outbox:
         stamp = utcnow().strftime("%Y%m%dT%H%M%S%f")
         name = f"{stamp}-{sha256(msg['Message-ID'].encode()).hexdigest()[:12]}.eml"
         tmp = self.folder / f".{name}.tmp"
-        tmp.write_bytes(msg.as_bytes())
+        try:
+            tmp.write_bytes(msg.as_bytes())
+        except OSError:  # a full disk: the mail is retried later; leave no half-written file behind
+            tmp.unlink(missing_ok=True)
+            raise
         tmp.rename(self.folder / name)  # readers never see half a file
 
 

@@ -35,6 +35,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.orm import joinedload
@@ -536,10 +537,13 @@ def _send_batch(ids: list[int], report: Report) -> None:
     with outbox.results_connection() as results:
         try:
             with mail.transport().connect() as connection:
+                held = None  # every claimed mail, until a renewal says otherwise
                 for n, item in enumerate(outgoing):
                     if time.monotonic() - renewed > lease_seconds() / 3:  # keep the lease while sending
-                        _renew([later.id for later in outgoing[n:]])
+                        held = _renew(outgoing[n:])
                         renewed = time.monotonic()
+                    if held is not None and item.id not in held:
+                        continue  # this run was frozen past its lease and another worker claimed it
                     try:
                         # Every supporter mail goes to one bare address (mail.new_message's To).
                         connection.send(item.message, to=item.message["To"], before_accept=recorder.wait)
@@ -569,14 +573,22 @@ def _send_batch(ids: list[int], report: Report) -> None:
             recorder.close()
 
 
-def _renew(ids: list[int]) -> None:
-    db.session.execute(
+def _renew(outgoing: list[_Outgoing]) -> set[int]:
+    """Extend the lease of the mails this run still holds, and say which: a run frozen past its lease
+    (a paused machine, SIGSTOP) finds those another worker claimed meanwhile, and sends none of them.
+    claim() counts an attempt, so the attempts a mail was claimed with are this run's token."""
+    held = db.session.scalars(
         update(SupporterMail)
-        .where(SupporterMail.id.in_(ids), SupporterMail.status == "sending")
+        .where(
+            tuple_(SupporterMail.id, SupporterMail.attempts).in_([(o.id, o.attempts) for o in outgoing]),
+            SupporterMail.status == "sending",
+        )
         .values(lease_until=utcnow() + timedelta(seconds=lease_seconds()))
+        .returning(SupporterMail.id)
         .execution_options(synchronize_session=False)
-    )
+    ).all()
     db.session.commit()
+    return set(held)
 
 
 def outstanding() -> bool:

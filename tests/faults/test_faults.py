@@ -251,3 +251,29 @@ def test_threads_whose_first_requests_arrive_together_share_one_redis_client(app
     for t in threads:
         t.join(timeout=30)
     assert len(clients) == 12 and len({id(c) for c in clients}) == 1
+
+
+def test_a_postgresql_that_accepts_connections_and_never_answers_gets_the_503_page_not_a_hung_site(app_env, backend):
+    """A partitioned network or a stalled server: the TCP handshake completes, then nothing. libpq's
+    connect_timeout (chorus.config.POSTGRES_CONNECT_ARGS) turns it into the 503 page."""
+    import socket
+    import threading
+
+    from chorus.app import create_app
+
+    if backend.name != "postgresql":
+        pytest.skip("libpq's limits; SQLite has no server")
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # the kernel completes handshakes into the backlog; nobody ever reads
+    port = silent.getsockname()[1]
+    app = create_app({**app_env, "DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:{port}/test"})
+    answers = []
+    request = threading.Thread(target=lambda: answers.append(app.test_client().get("/alpha/")), daemon=True)
+    try:
+        request.start()
+        request.join(120)  # a liveness bound, not a timing: without the limits it never returns
+        assert answers, "the request is still waiting for PostgreSQL"
+        assert answers[0].status_code == 503 and answers[0].headers["Retry-After"]
+    finally:
+        silent.close()
