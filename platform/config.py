@@ -98,7 +98,7 @@ def _mail_url(environ: Mapping[str, str]) -> str:
 
 
 #: libpq's own limits: a connection attempt that gets no answer (a partitioned network, a server that
-#: accepts and then says nothing) fails after CONNECT_SECONDS, and a connection whose peer vanished is
+#: accepts and then says nothing) fails after `connect_timeout` seconds, and a connection whose peer vanished is
 #: found dead by TCP in under half a minute instead of the kernel's hours; requests then get the 503
 #: page (chorus.errors) instead of holding every web thread. SQLite needs none of this.
 POSTGRES_CONNECT_ARGS = {

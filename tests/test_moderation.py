@@ -268,7 +268,7 @@ def test_a_decision_changes_only_what_is_still_as_the_moderator_saw_it_and_hidde
     run_jobs()
     press(client, signon_link(mailbox.messages[-1]), step="confirm")
     late = db.session.scalar(select(SignOn).where(SignOn.email_normalized == "d@first.example"))
-    monkeypatch.setattr(moderation, "_approved_under_name", lambda sign_on: None)
+    monkeypatch.setattr(moderation.statements, "listed_under", lambda campaign_id, name: None)
     answer = moderate(two, "sign_on", [late.id], "approve")
     assert "listed an organization of the same name meanwhile" in text_of(two.get(answer.headers["Location"]))
     db.session.expire_all()

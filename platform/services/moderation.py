@@ -245,7 +245,7 @@ def _decide_sign_on(
         return None
     target = {"approve": "approved", "reject": "rejected", "hide": "hidden"}[decision]
     audited = decision
-    if decision == "approve" and _approved_under_name(sign_on) is not None:
+    if decision == "approve" and statements.listed_under(sign_on.campaign_id, sign_on.name_normalized):
         target, audited = "merged", "merge"  # the approved entry stays as it is
     if target == seen or not _move(sign_on, seen, target):
         return None
@@ -253,17 +253,6 @@ def _decide_sign_on(
     if decision != "hide":
         supporter_mail.owe_now("decision", sign_on_id=sign_on.id)
     return _Result(decision != "hide", sign_on.campaign.slug if target == "approved" else None)
-
-
-def _approved_under_name(sign_on: SignOn) -> int | None:
-    return db.session.scalar(
-        select(SignOn.id).where(
-            SignOn.campaign_id == sign_on.campaign_id,
-            SignOn.name_normalized == sign_on.name_normalized,
-            SignOn.status == "approved",
-            SignOn.id != sign_on.id,
-        )
-    )
 
 
 def _decide_message(

@@ -15,11 +15,12 @@ from typing import TextIO
 from urllib.parse import urlsplit
 
 from flask import current_app
+from redis.exceptions import RedisError
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from chorus import queues
-from chorus.extensions import UNAVAILABLE, db, redis_store
+from chorus.extensions import db, redis_store
 from chorus.i18n import gettext as _
 from chorus.models import Campaign, CampaignHost, Organization, PublicMessage, SignOn, StatementVersion, User
 from chorus.models.base import utcnow
@@ -216,8 +217,9 @@ def verified_domain(email: str, website: str) -> bool:
     return bool(site) and (mail_domain == site or mail_domain.endswith("." + site))
 
 
-def _listed_under(campaign_id: int, name_normalized: str) -> int | None:
-    """The approved sign-on under this name: a sign-on by someone else is a claim on it."""
+def listed_under(campaign_id: int, name_normalized: str) -> int | None:
+    """The approved sign-on under this name: a sign-on by someone else is a claim on it, and approving
+    one merges it there."""
     return db.session.scalar(
         select(SignOn.id).where(
             SignOn.campaign_id == campaign_id, SignOn.name_normalized == name_normalized, SignOn.status == "approved"
@@ -256,7 +258,7 @@ def sign_on(campaign: Campaign, site: Organization, signature: OrgSignature, vou
         if not vouched:
             _repeat(existing)
         return existing
-    approved = _listed_under(campaign.id, name_normalized)
+    approved = listed_under(campaign.id, name_normalized)
     member = _member_named(name_normalized)
     version = current_version(campaign)
     record = SignOn(
@@ -313,7 +315,7 @@ def _sign_again(withdrawn: SignOn, site: Organization, signature: OrgSignature, 
     withdrawn.message = signature.message.strip()
     withdrawn.language = signature.language
     withdrawn.verified_domain = verified_domain(withdrawn.email_normalized, signature.website)
-    withdrawn.claim_of_id = _listed_under(campaign.id, withdrawn.name_normalized)
+    withdrawn.claim_of_id = listed_under(campaign.id, withdrawn.name_normalized)
     withdrawn.status = "pending" if vouched else "pending-confirmation"
     withdrawn.confirmed_at = utcnow() if vouched else None
     withdrawn.decided_at = None
@@ -352,7 +354,7 @@ def _arm_repeat(sign_on_id: int) -> None:
     """The confirmation mail just owed counts as the first: a re-post within minutes sends no second."""
     try:
         redis_store.client.set(_repeat_key(sign_on_id, "pending-confirmation"), 1, ex=REPEAT_MAIL_EVERY)
-    except UNAVAILABLE:  # stored and owed already; a repeat then mails once more, no harm
+    except RedisError:  # stored and owed already; a repeat then mails once more, no harm
         pass
 
 
@@ -422,15 +424,11 @@ def signatories(campaign: Campaign) -> list[SignOn]:
     """Approved sign-ons, member organizations first, in the order the coalition chose: by when each
     organization signed (its contact confirmed), or alphabetically as readers expect ("Ángeles" among
     the a's)."""
-    listed = list(
-        db.session.scalars(
-            select(SignOn)
-            .where(SignOn.campaign_id == campaign.id, SignOn.status.in_(LISTED))
-            .order_by(func.coalesce(SignOn.confirmed_at, SignOn.created_at), SignOn.id)
-        )
+    listed = db.session.scalars(
+        select(SignOn).where(SignOn.campaign_id == campaign.id, SignOn.status.in_(LISTED)).order_by(SignOn.id)
     )
     if campaign.signatory_order == "time":
-        return sorted(listed, key=lambda s: s.member_org_id is None)
+        return sorted(listed, key=lambda s: (s.member_org_id is None, signed_at(s)))
     return sorted(listed, key=lambda s: (s.member_org_id is None, sort_key(s.organization_name)))
 
 
